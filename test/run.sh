@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The project's test command: type-check, the core's unit tests (as-pect),
+# then the host and end-to-end tests under node's test runner, whose summary
+# closes the output.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+[ -f build/ctsync.wasm ] || npm run --silent build
+
+echo "== type-check (tsc --noEmit)"
+npx tsc --noEmit -p tsconfig.json
+
+echo "== core unit tests (as-pect)"
+npx asp --config as-pect.config.js --summary
+
+echo "== host and end-to-end tests (node --test)"
+bash test/run-host.sh
