@@ -1,0 +1,43 @@
+// Byte-order helpers. Every multi-byte value on both wires (conntrackd's sync
+// protocol and ctnetlink attribute payloads) is big-endian; wasm is
+// little-endian, so reads and writes of wire values go through here.
+
+@inline export function bswap16(v: u16): u16 {
+  return <u16>((v << 8) | (v >> 8));
+}
+
+@inline export function loadBe16(p: usize): u32 {
+  return <u32>bswap16(load<u16>(p));
+}
+
+@inline export function loadBe32(p: usize): u32 {
+  return bswap<u32>(load<u32>(p));
+}
+
+@inline export function storeBe16(p: usize, v: u32): void {
+  store<u16>(p, bswap16(<u16>v));
+}
+
+@inline export function storeBe32(p: usize, v: u32): void {
+  store<u32>(p, bswap<u32>(v));
+}
+
+/** Rounds up to the 4-byte alignment both wires use for attributes. */
+@inline export function align4(n: u32): u32 {
+  return (n + 3) & ~3;
+}
+
+/** True when the `len` bytes at a and b are equal. */
+export function bytesEqual(a: usize, b: usize, len: u32): bool {
+  for (let i: u32 = 0; i < len; i++) {
+    if (load<u8>(a + i) != load<u8>(b + i)) return false;
+  }
+  return true;
+}
+
+/** Length of the NUL-terminated string at p, reading at most max bytes. */
+export function strnlen(p: usize, max: u32): u32 {
+  let n: u32 = 0;
+  while (n < max && load<u8>(p + n) != 0) n++;
+  return n;
+}
