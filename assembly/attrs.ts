@@ -11,6 +11,13 @@ export const K_PAIR: u32 = 2;
 export const K_STRING: u32 = 3;
 /** Whole 32-bit words of label bits: bytes to `off`, length (u8) to `off2`. */
 export const K_LABELS: u32 = 4;
+/**
+ * A 16-bit value whose two bytes the wire carries swapped. conntrackd swaps
+ * NAT ports and the ICMP id once more than it should (they are already in
+ * network order when it calls htons), so on an x86 wire they are
+ * little-endian; the record keeps them in network order like every field.
+ */
+export const K_SWAPPED16: u32 = 5;
 
 export const NO_FAMILY: u32 = 0xffff;
 

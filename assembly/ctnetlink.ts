@@ -348,9 +348,21 @@ function walkCtLeafGroup(id: u32, rec: usize, inner: usize, innerEnd: usize, ale
   const d = ctAttrs.at(<i32>id);
   const why = storeAttr(d, rec, inner, alen - NLA_HDRLEN);
   if (why != 0) return -why;
-  // The kernel sends its label area even when no label is set; conntrackd syncs none then.
-  if (d.bit == CTF_LABELS && allZero(rec + CT_LABELS, <u32>load<u8>(rec + CT_LABELS_LEN))) return 0;
+  if (d.bit == CTF_LABELS) {
+    const n = <u32>load<u8>(rec + CT_LABELS_LEN);
+    // The kernel sends its label area even when no label is set; conntrackd syncs none then.
+    if (allZero(rec + CT_LABELS, n)) return 0;
+    swapWords(rec + CT_LABELS, n);
+  }
   return <i32>d.bit;
+}
+
+/**
+ * Label bits: the kernel keeps them in host-order (little-endian) 32-bit
+ * words, conntrackd and the record in big-endian words. Swaps in place.
+ */
+function swapWords(p: usize, len: u32): void {
+  for (let i: u32 = 0; i + 4 <= len; i += 4) store<u32>(p + i, bswap<u32>(load<u32>(p + i)));
 }
 
 function allZero(p: usize, len: u32): bool {
@@ -610,7 +622,8 @@ function putNat(type: u32, rec: usize, present: u32, addrBit: u32, addrOff: u32,
     putBytes(v6 ? CTA_NAT_V6_MINIP : CTA_NAT_V4_MINIP, rec + addrOff, n);
     putBytes(v6 ? CTA_NAT_V6_MAXIP : CTA_NAT_V4_MAXIP, rec + addrOff, n);
   }
-  if (present & portBit) {
+  // conntrackd 1.4.7 sends zero "NAT ports" for ICMP; they mean nothing to the kernel.
+  if ((present & portBit) != 0 && hasPorts(<u32>load<u8>(rec + CT_L4PROTO))) {
     const proto = nestBegin(CTA_NAT_PROTO);
     putBytes(CTA_PROTONAT_PORT_MIN, rec + portOff, 2);
     putBytes(CTA_PROTONAT_PORT_MAX, rec + portOff, 2);
@@ -699,7 +712,13 @@ function putCtBody(rec: usize, present: u32, op: u32, opts: u32, tb: u32): void 
   putBe32(CTA_TIMEOUT, timeout);
   if (present & CTF_MARK) putBytes(CTA_MARK, rec + CT_MARK, 4);
   putProtoinfo(rec, present, (opts & O_LIBERAL) != 0);
-  if (present & CTF_LABELS) putBytes(CTA_LABELS, rec + CT_LABELS, CT_LABELS_MAX);
+  if (present & CTF_LABELS) {
+    const p = put(CTA_LABELS, CT_LABELS_MAX);
+    if (p) {
+      memory.copy(p, rec + CT_LABELS, CT_LABELS_MAX);
+      swapWords(p, CT_LABELS_MAX);
+    }
+  }
   if (present & CTF_NATSEQ) {
     putSeqAdj(CTA_SEQ_ADJ_ORIG, rec + CT_NATSEQ);
     putSeqAdj(CTA_SEQ_ADJ_REPLY, rec + CT_NATSEQ + 12);

@@ -19,7 +19,7 @@ export {
 export {
   T_CT_NEW, T_CT_UPD, T_CT_DEL, T_EXP_NEW, T_EXP_UPD, T_EXP_DEL, T_CTL,
   F_RESYNC, F_NACK, F_ACK, F_ALIVE, F_HELLO, F_HELLO_BACK,
-  MSG_END, MSG_CT, MSG_EXP, MSG_CTL, MAX_DATAGRAM,
+  MSG_END, MSG_CT, MSG_EXP, MSG_CTL, MAX_DATAGRAM, setSyncOptions,
 } from "./wire";
 export { txPtr, txLen, txReset, txClear, txAppendCtl } from "./tx";
 

@@ -1,7 +1,7 @@
 // Reading and writing record fields through attribute descriptors: the one
 // place where attribute payload bytes meet record fields, for both codecs.
-import { AttrDesc, K_FIXED, K_PAIR, K_STRING, K_LABELS, NO_FAMILY } from "./attrs";
-import { strnlen } from "./bytes";
+import { AttrDesc, K_FIXED, K_PAIR, K_STRING, K_LABELS, K_SWAPPED16, NO_FAMILY } from "./attrs";
+import { strnlen, bswap16 } from "./bytes";
 import { R_BAD_ATTR_LEN, R_BAD_FAMILY } from "./reasons";
 
 /**
@@ -36,6 +36,9 @@ export function storeAttr(d: AttrDesc, rec: usize, data: usize, plen: u32): i32 
     memory.fill(rec + d.off, 0, d.len);
     memory.copy(rec + d.off, data, n);
     store<u8>(rec + d.off2, <u8>n);
+  } else if (kind == K_SWAPPED16) {
+    if (plen != 2) return R_BAD_ATTR_LEN;
+    store<u16>(rec + d.off, bswap16(load<u16>(data)));
   } else if (kind == K_LABELS) {
     if ((plen & 3) != 0 || plen > d.len) return R_BAD_ATTR_LEN;
     if (plen == 0) return 0; // no words: nothing to set, as conntrackd does
@@ -74,6 +77,8 @@ export function loadAttr(d: AttrDesc, rec: usize, dst: usize): void {
     store<u8>(dst + n, 0);
   } else if (d.kind == K_LABELS) {
     memory.copy(dst, rec + d.off, <u32>load<u8>(rec + d.off2));
+  } else if (d.kind == K_SWAPPED16) {
+    store<u16>(dst, bswap16(load<u16>(rec + d.off)));
   } else {
     memory.copy(dst, rec + d.off, d.len);
   }

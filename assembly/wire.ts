@@ -27,7 +27,7 @@ import {
   EXPF_HELPER, EXPF_FN, TUPLE_FAMILY, TUPLE_L4PROTO, TUPLE_SPORT, TUPLE_SRC, TUPLE_DST, TB_L4PROTO, TB_PORTS,
   AF_INET, AF_INET6,
 } from "./layout";
-import { AttrTable, K_FIXED, K_PAIR, K_STRING, K_LABELS, ofFamily } from "./attrs";
+import { AttrTable, K_FIXED, K_PAIR, K_STRING, K_LABELS, K_SWAPPED16, ofFamily } from "./attrs";
 import { storeAttr, hasAttr, attrPayloadLen, loadAttr } from "./record";
 import { align4, loadBe16, loadBe32, storeBe16, storeBe32 } from "./bytes";
 import {
@@ -101,8 +101,8 @@ ctAttrs.def(NTA_TIMEOUT, K_FIXED, 4, CT_TIMEOUT, CTF_TIMEOUT);
 ctAttrs.def(NTA_MARK, K_FIXED, 4, CT_MARK, CTF_MARK);
 ofFamily(ctAttrs.def(NTA_SNAT_IPV4, K_FIXED, 4, CT_SNAT, CTF_SNAT), CT_FAMILY, AF_INET);
 ofFamily(ctAttrs.def(NTA_DNAT_IPV4, K_FIXED, 4, CT_DNAT, CTF_DNAT), CT_FAMILY, AF_INET);
-ctAttrs.def(NTA_SPAT_PORT, K_FIXED, 2, CT_SPAT, CTF_SPAT);
-ctAttrs.def(NTA_DPAT_PORT, K_FIXED, 2, CT_DPAT, CTF_DPAT);
+ctAttrs.def(NTA_SPAT_PORT, K_SWAPPED16, 2, CT_SPAT, CTF_SPAT);
+ctAttrs.def(NTA_DPAT_PORT, K_SWAPPED16, 2, CT_DPAT, CTF_DPAT);
 ctAttrs.def(NTA_NAT_SEQ_ADJ, K_FIXED, 24, CT_NATSEQ, CTF_NATSEQ);
 ctAttrs.def(NTA_SCTP_STATE, K_FIXED, 1, CT_SCTP_STATE, CTF_SCTP_STATE);
 ctAttrs.def(NTA_SCTP_VTAG_ORIG, K_FIXED, 4, CT_SCTP_VTAG_ORIG, CTF_SCTP_VTAG_ORIG);
@@ -111,7 +111,7 @@ ctAttrs.def(NTA_DCCP_STATE, K_FIXED, 1, CT_DCCP_STATE, CTF_DCCP_STATE);
 ctAttrs.def(NTA_DCCP_ROLE, K_FIXED, 1, CT_DCCP_ROLE, CTF_DCCP_ROLE);
 ctAttrs.def(NTA_ICMP_TYPE, K_FIXED, 1, CT_ICMP_TYPE, CTF_ICMP_TYPE);
 ctAttrs.def(NTA_ICMP_CODE, K_FIXED, 1, CT_ICMP_CODE, CTF_ICMP_CODE);
-ctAttrs.def(NTA_ICMP_ID, K_FIXED, 2, CT_ICMP_ID, CTF_ICMP_ID);
+ctAttrs.def(NTA_ICMP_ID, K_SWAPPED16, 2, CT_ICMP_ID, CTF_ICMP_ID);
 ctAttrs.def(NTA_TCP_WSCALE_ORIG, K_FIXED, 1, CT_WSCALE_ORIG, CTF_WSCALE_ORIG);
 ctAttrs.def(NTA_TCP_WSCALE_REPL, K_FIXED, 1, CT_WSCALE_REPL, CTF_WSCALE_REPL);
 ctAttrs.def(NTA_HELPER_NAME, K_STRING, HELPER_NAME_MAX, CT_HELPER, CTF_HELPER, CT_HELPER_LEN);
@@ -264,6 +264,17 @@ function decodeBody(
 
 // ---- encoding ----------------------------------------------------------------
 
+// Fields conntrackd leaves out of what it sends, by configuration: window
+// scales unless TCPWindowTracking is on, timeouts when CommitTimeout is set
+// (the receiver then chooses the timeout).
+let ctOmit: u32 = CTF_WSCALE_ORIG | CTF_WSCALE_REPL;
+let expOmit: u32 = 0;
+
+export function setSyncOptions(tcpWindowTracking: bool, commitTimeoutSet: bool): void {
+  ctOmit = (tcpWindowTracking ? 0 : CTF_WSCALE_ORIG | CTF_WSCALE_REPL) | (commitTimeoutSet ? CTF_TIMEOUT : 0);
+  expOmit = commitTimeoutSet ? EXPF_TIMEOUT : 0;
+}
+
 function putHeader(p: usize, type: u32, flags: u32, len: u32, seq: u32): void {
   store<u8>(p, <u8>((PROTOCOL_VERSION << 4) | type));
   store<u8>(p + 1, <u8>flags);
@@ -276,11 +287,11 @@ function putHeader(p: usize, type: u32, flags: u32, len: u32, seq: u32): void {
  * bytes. Returns the message length, or a negated reason (R_NO_ROOM).
  */
 function encodeBody(
-  table: AttrTable, order: StaticArray<i32>, rec: usize,
+  table: AttrTable, order: StaticArray<i32>, rec: usize, omit: u32,
   dst: usize, cap: u32, type: u32, flags: u32, seq: u32,
 ): i32 {
   if (cap < NETHDR_SIZE) return -R_NO_ROOM;
-  const present = load<u32>(rec);
+  const present = load<u32>(rec) & ~omit;
   let len: u32 = NETHDR_SIZE;
   for (let i = 0; i < order.length; i++) {
     const d = table.at(order[i]);
@@ -302,12 +313,12 @@ function encodeBody(
 
 export function encodeCt(rec: usize, dst: usize, cap: u32, type: u32, flags: u32, seq: u32): i32 {
   if (type > T_CT_DEL) return -R_BAD_TYPE;
-  return encodeBody(ctAttrs, CT_ORDER, rec, dst, cap, type, flags, seq);
+  return encodeBody(ctAttrs, CT_ORDER, rec, ctOmit, dst, cap, type, flags, seq);
 }
 
 export function encodeExp(rec: usize, dst: usize, cap: u32, type: u32, flags: u32, seq: u32): i32 {
   if (type < T_EXP_NEW || type > T_EXP_DEL) return -R_BAD_TYPE;
-  return encodeBody(expAttrs, EXP_ORDER, rec, dst, cap, type, flags, seq);
+  return encodeBody(expAttrs, EXP_ORDER, rec, expOmit, dst, cap, type, flags, seq);
 }
 
 /**

@@ -99,6 +99,6 @@ export function loadCore(path = WASM_PATH): Core {
   } catch (err) {
     throw new Error(`cannot read the core at ${path} (${(err as Error).message}); run "npm run build"`);
   }
-  const module = new WebAssembly.Module(bytes);
+  const module = new WebAssembly.Module(new Uint8Array(bytes));
   return new Core(new WebAssembly.Instance(module, {}));
 }
