@@ -1,0 +1,649 @@
+// ctsync_netlink: the host's NETLINK_NETFILTER (ctnetlink) socket, as a small
+// N-API addon in plain C.
+//
+// Why not the npm `netlink` package: it aborts the process when the receive
+// queue overruns (ENOBUFS), cannot set SO_RCVBUFFORCE / NETLINK_NO_ENOBUFS /
+// NETLINK_BROADCAST_ERROR, and calls JS once per datagram. Here the ABI is
+// flat (numbers and byte views), many datagrams are read per call with
+// recvmmsg() straight into the caller's buffer (the Wasm core's memory), and
+// ENOBUFS is a return value, never an exception and never a crash.
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/netlink.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <node_api.h>
+#include <uv.h>
+
+#ifndef SOL_NETLINK
+#define SOL_NETLINK 270
+#endif
+
+// recvmmsg needs one iovec per datagram, laid out before the sizes are known,
+// so the caller's buffer is cut into fixed slots and the datagrams are packed
+// back to back afterwards (memmove). No datagram can outgrow a slot: the
+// kernel sizes dump skbs by the largest recvmsg() length seen on the socket
+// (max_recvmsg_len, capped near 32 KiB) or NLMSG_GOODSIZE (<= 8 KiB), and the
+// slot length is the only length this socket is ever read with. Events and
+// acks are far smaller.
+#define SLOT_MIN 8192
+#define SLOT_MAX 32768
+#define SLOT_DEFAULT 16384
+#define BATCH_MAX 256
+
+// Per-socket state, kept per N-API environment (one list per worker thread).
+typedef struct nlsock {
+  int fd;
+  uint32_t slot;
+  int pending_err;  // reported by the next recvMany (after a truncation)
+  double overruns;  // ENOBUFS seen by recvMany
+  double truncated; // datagrams longer than a slot (discarded)
+  double foreign;   // datagrams not sent by the kernel (discarded)
+  int polling;
+  uv_poll_t poll;
+  napi_env env;
+  napi_ref cb;
+  napi_async_context actx;
+  struct nlsock *next;
+} nlsock;
+
+typedef struct {
+  nlsock *head;
+} addon_state;
+
+static addon_state *get_state(napi_env env) {
+  void *data = NULL;
+  napi_get_instance_data(env, &data);
+  return (addon_state *)data;
+}
+
+static nlsock *find_sock(napi_env env, int fd) {
+  for (nlsock *s = get_state(env)->head; s; s = s->next)
+    if (s->fd == fd) return s;
+  return NULL;
+}
+
+static nlsock *add_sock(napi_env env, int fd, uint32_t slot) {
+  nlsock *s = calloc(1, sizeof *s);
+  if (!s) return NULL;
+  addon_state *st = get_state(env);
+  s->fd = fd;
+  s->slot = slot;
+  s->env = env;
+  s->next = st->head;
+  st->head = s;
+  return s;
+}
+
+static void unlink_sock(napi_env env, nlsock *s) {
+  addon_state *st = get_state(env);
+  for (nlsock **p = &st->head; *p; p = &(*p)->next)
+    if (*p == s) {
+      *p = s->next;
+      return;
+    }
+}
+
+static void free_after_close(uv_handle_t *h) { free(h->data); }
+
+// Stops the poll (if any) and frees the state. The fd itself is not closed.
+static void drop_sock(napi_env env, nlsock *s, int in_teardown) {
+  unlink_sock(env, s);
+  if (s->cb && !in_teardown) napi_delete_reference(env, s->cb);
+  if (s->actx && !in_teardown) napi_async_destroy(env, s->actx);
+  if (s->polling) {
+    // The handle memory must live until libuv's close callback.
+    uv_poll_stop(&s->poll);
+    s->poll.data = s;
+    uv_close((uv_handle_t *)&s->poll, free_after_close);
+  } else {
+    free(s);
+  }
+}
+
+// ---- errors ---------------------------------------------------------------
+
+// Throws Error("ctsync_netlink <where>: <strerror> (errno N)") with .errno,
+// .code and .syscall set, like Node's own system errors.
+static napi_value throw_errno(napi_env env, const char *where, int err) {
+  char msg[256];
+  snprintf(msg, sizeof msg, "ctsync_netlink %s: %s (errno %d)", where, strerror(err), err);
+  napi_value m, e, v;
+  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &m);
+  napi_create_error(env, NULL, m, &e);
+  napi_create_int32(env, err, &v);
+  napi_set_named_property(env, e, "errno", v);
+  napi_create_string_utf8(env, uv_err_name(-err), NAPI_AUTO_LENGTH, &v);
+  napi_set_named_property(env, e, "code", v);
+  napi_create_string_utf8(env, where, NAPI_AUTO_LENGTH, &v);
+  napi_set_named_property(env, e, "syscall", v);
+  napi_throw(env, e);
+  return NULL;
+}
+
+static napi_value throw_type(napi_env env, const char *msg) {
+  napi_throw_type_error(env, NULL, msg);
+  return NULL;
+}
+
+static napi_value throw_range(napi_env env, const char *msg) {
+  napi_throw_range_error(env, NULL, msg);
+  return NULL;
+}
+
+// ---- argument helpers -----------------------------------------------------
+
+#define GET_ARGS(n)                                                      \
+  size_t argc = (n);                                                     \
+  napi_value argv[(n) > 0 ? (n) : 1];                                    \
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok)   \
+    return NULL;
+
+static int arg_int(napi_env env, napi_value v, int64_t *out) {
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok || t != napi_number) return 0;
+  return napi_get_value_int64(env, v, out) == napi_ok;
+}
+
+static int arg_fd(napi_env env, napi_value v, int *fd) {
+  int64_t x;
+  if (!arg_int(env, v, &x) || x < 0 || x > INT32_MAX) {
+    throw_type(env, "ctsync_netlink: fd must be a non-negative integer");
+    return 0;
+  }
+  *fd = (int)x;
+  return 1;
+}
+
+// Accepts any TypedArray (normally a Uint8Array over the Wasm memory) or a
+// DataView; returns a pointer that already includes the view's byteOffset.
+static int arg_bytes(napi_env env, napi_value v, uint8_t **data, size_t *len) {
+  bool is;
+  if (napi_is_typedarray(env, v, &is) == napi_ok && is) {
+    napi_typedarray_type type;
+    size_t n;
+    void *p;
+    if (napi_get_typedarray_info(env, v, &type, &n, &p, NULL, NULL) != napi_ok) return 0;
+    size_t el = 1;
+    switch (type) {
+      case napi_int16_array: case napi_uint16_array: el = 2; break;
+      case napi_int32_array: case napi_uint32_array: case napi_float32_array: el = 4; break;
+      case napi_float64_array: case napi_bigint64_array: case napi_biguint64_array: el = 8; break;
+      default: el = 1;
+    }
+    *data = p;
+    *len = n * el;
+    return 1;
+  }
+  if (napi_is_dataview(env, v, &is) == napi_ok && is) {
+    void *p;
+    if (napi_get_dataview_info(env, v, len, &p, NULL, NULL) != napi_ok) return 0;
+    *data = p;
+    return 1;
+  }
+  throw_type(env, "ctsync_netlink: buffer must be a Uint8Array (or another ArrayBuffer view)");
+  return 0;
+}
+
+static int get_opt_int(napi_env env, napi_value obj, const char *name, int64_t *out) {
+  bool has = false;
+  napi_value v;
+  if (napi_has_named_property(env, obj, name, &has) != napi_ok || !has) return 0;
+  napi_get_named_property(env, obj, name, &v);
+  napi_valuetype t;
+  napi_typeof(env, v, &t);
+  if (t == napi_undefined) return 0;
+  if (t == napi_boolean) {
+    bool b;
+    napi_get_value_bool(env, v, &b);
+    *out = b;
+    return 1;
+  }
+  if (t == napi_number) return napi_get_value_int64(env, v, out) == napi_ok;
+  return -1;
+}
+
+static napi_value num(napi_env env, double x) {
+  napi_value v;
+  napi_create_double(env, x, &v);
+  return v;
+}
+
+// ---- socket options -------------------------------------------------------
+
+// SO_RCVBUFFORCE (needs CAP_NET_ADMIN) ignores net.core.rmem_max; without the
+// capability fall back to SO_RCVBUF, which the kernel caps at rmem_max.
+static int set_rcvbuf(int fd, int bytes, int force) {
+  if (force && setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof bytes) == 0) return 0;
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes) == 0) return 0;
+  return errno;
+}
+
+static int get_rcvbuf(int fd, int *out) {
+  socklen_t len = sizeof *out;
+  return getsockopt(fd, SOL_SOCKET, SO_RCVBUF, out, &len) == 0 ? 0 : errno;
+}
+
+static int set_nlopt(int fd, int opt, int on) {
+  return setsockopt(fd, SOL_NETLINK, opt, &on, sizeof on) == 0 ? 0 : errno;
+}
+
+// open({ groups, rcvbuf, force, broadcastError, noEnobufs, extAck, capAck, recvSlot }) -> fd
+// groups: bit (g-1) joins NFNLGRP g, the legacy NF_NETLINK_CONNTRACK_* layout
+// (1 = conntrack new, 2 = update, 4 = destroy, 8/16/32 = expectation new/update/destroy).
+static napi_value Open(napi_env env, napi_callback_info info) {
+  GET_ARGS(1);
+  napi_valuetype t = napi_undefined;
+  if (argc >= 1) napi_typeof(env, argv[0], &t);
+  if (t != napi_object && t != napi_undefined)
+    return throw_type(env, "ctsync_netlink open: options must be an object");
+
+  int64_t groups = 0, rcvbuf = 0, force = 0, slot = SLOT_DEFAULT;
+  int64_t bcast = -1, noenobufs = -1, extack = -1, capack = -1;
+  struct { const char *name; int64_t *out; } opts[] = {
+    {"groups", &groups}, {"rcvbuf", &rcvbuf}, {"force", &force},
+    {"broadcastError", &bcast}, {"noEnobufs", &noenobufs},
+    {"extAck", &extack}, {"capAck", &capack}, {"recvSlot", &slot},
+  };
+  if (t == napi_object)
+    for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
+      if (get_opt_int(env, argv[0], opts[i].name, opts[i].out) < 0) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "ctsync_netlink open: option %s must be a number or boolean", opts[i].name);
+        return throw_type(env, msg);
+      }
+  if (groups < 0 || groups > 0xffffffffLL)
+    return throw_range(env, "ctsync_netlink open: groups must be a 32-bit mask");
+  if (rcvbuf < 0 || rcvbuf > INT32_MAX / 2)
+    return throw_range(env, "ctsync_netlink open: rcvbuf out of range");
+  if (slot < SLOT_MIN || slot > SLOT_MAX || (slot & 3))
+    return throw_range(env, "ctsync_netlink open: recvSlot must be a multiple of 4 in [8192, 32768]");
+
+  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_NETFILTER);
+  if (fd < 0) return throw_errno(env, "open: socket(AF_NETLINK, NETLINK_NETFILTER)", errno);
+
+  const char *where = NULL;
+  int err = 0;
+  struct sockaddr_nl sa = {.nl_family = AF_NETLINK}; // nl_pid 0: the kernel assigns the port id
+  if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) { where = "open: bind"; err = errno; goto fail; }
+  for (int g = 1; g <= 32; g++)
+    if (groups & (1LL << (g - 1)))
+      if (setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &g, sizeof g) < 0) {
+        where = "open: NETLINK_ADD_MEMBERSHIP"; err = errno; goto fail;
+      }
+  if (rcvbuf > 0 && (err = set_rcvbuf(fd, (int)rcvbuf, force != 0))) { where = "open: SO_RCVBUF"; goto fail; }
+  if (bcast >= 0 && (err = set_nlopt(fd, NETLINK_BROADCAST_ERROR, bcast != 0))) { where = "open: NETLINK_BROADCAST_ERROR"; goto fail; }
+  if (noenobufs >= 0 && (err = set_nlopt(fd, NETLINK_NO_ENOBUFS, noenobufs != 0))) { where = "open: NETLINK_NO_ENOBUFS"; goto fail; }
+  if (extack >= 0 && (err = set_nlopt(fd, NETLINK_EXT_ACK, extack != 0))) { where = "open: NETLINK_EXT_ACK"; goto fail; }
+  if (capack >= 0 && (err = set_nlopt(fd, NETLINK_CAP_ACK, capack != 0))) { where = "open: NETLINK_CAP_ACK"; goto fail; }
+  if (!add_sock(env, fd, (uint32_t)slot)) { where = "open: state"; err = ENOMEM; goto fail; }
+  return num(env, fd);
+
+fail:
+  close(fd);
+  return throw_errno(env, where, err);
+}
+
+// setRcvBuf(fd, bytes, force = true) -> the effective size (as the kernel reports it)
+static napi_value SetRcvBuf(napi_env env, napi_callback_info info) {
+  GET_ARGS(3);
+  int fd;
+  int64_t bytes;
+  bool force = true;
+  if (argc < 2 || !arg_fd(env, argv[0], &fd)) return argc < 2 ? throw_type(env, "ctsync_netlink setRcvBuf(fd, bytes)") : NULL;
+  if (!arg_int(env, argv[1], &bytes) || bytes <= 0 || bytes > INT32_MAX / 2)
+    return throw_range(env, "ctsync_netlink setRcvBuf: bytes must be a positive integer below 1 GiB");
+  if (argc >= 3) {
+    napi_valuetype t;
+    napi_typeof(env, argv[2], &t);
+    if (t == napi_boolean) napi_get_value_bool(env, argv[2], &force);
+  }
+  int err = set_rcvbuf(fd, (int)bytes, force);
+  if (err) return throw_errno(env, "setRcvBuf: setsockopt(SO_RCVBUF)", err);
+  int now;
+  if ((err = get_rcvbuf(fd, &now))) return throw_errno(env, "setRcvBuf: getsockopt(SO_RCVBUF)", err);
+  return num(env, now);
+}
+
+static napi_value GetRcvBuf(napi_env env, napi_callback_info info) {
+  GET_ARGS(1);
+  int fd, now, err;
+  if (argc < 1 || !arg_fd(env, argv[0], &fd)) return argc < 1 ? throw_type(env, "ctsync_netlink getRcvBuf(fd)") : NULL;
+  if ((err = get_rcvbuf(fd, &now))) return throw_errno(env, "getRcvBuf: getsockopt(SO_RCVBUF)", err);
+  return num(env, now);
+}
+
+// setOption(fd, NETLINK_* option, value): any SOL_NETLINK integer option.
+static napi_value SetOption(napi_env env, napi_callback_info info) {
+  GET_ARGS(3);
+  int fd;
+  int64_t opt, val;
+  if (argc < 3 || !arg_fd(env, argv[0], &fd)) return argc < 3 ? throw_type(env, "ctsync_netlink setOption(fd, option, value)") : NULL;
+  if (!arg_int(env, argv[1], &opt) || !arg_int(env, argv[2], &val))
+    return throw_type(env, "ctsync_netlink setOption: option and value must be numbers");
+  int v = (int)val;
+  if (setsockopt(fd, SOL_NETLINK, (int)opt, &v, sizeof v) < 0) return throw_errno(env, "setOption: setsockopt(SOL_NETLINK)", errno);
+  return NULL;
+}
+
+// ---- receive --------------------------------------------------------------
+
+// recvMany(fd, buffer, maxDatagrams) -> bytes written at buffer[0..] (datagrams
+// back to back, each a run of nlmsghdr-framed messages), or a negative errno:
+// -EAGAIN (nothing to read), -ENOBUFS (the kernel dropped messages: resync),
+// -EMSGSIZE (a datagram did not fit a slot and was dropped: resync). 0 means
+// only foreign datagrams were read; call again. Other errors throw.
+static napi_value RecvMany(napi_env env, napi_callback_info info) {
+  GET_ARGS(3);
+  int fd;
+  uint8_t *buf;
+  size_t len;
+  int64_t maxd = 64;
+  if (argc < 2) return throw_type(env, "ctsync_netlink recvMany(fd, buffer, maxDatagrams)");
+  if (!arg_fd(env, argv[0], &fd) || !arg_bytes(env, argv[1], &buf, &len)) return NULL;
+  if (argc >= 3 && (!arg_int(env, argv[2], &maxd) || maxd < 1))
+    return throw_range(env, "ctsync_netlink recvMany: maxDatagrams must be a positive integer");
+
+  nlsock *s = find_sock(env, fd);
+  size_t slot = s ? s->slot : SLOT_DEFAULT;
+  if (s && s->pending_err) {
+    int e = s->pending_err;
+    s->pending_err = 0;
+    return num(env, -e);
+  }
+  size_t n = len / slot;
+  if (n > (size_t)maxd) n = (size_t)maxd;
+  if (n > BATCH_MAX) n = BATCH_MAX;
+  if (n == 0) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "ctsync_netlink recvMany: buffer of %zu bytes is smaller than one receive slot (%zu bytes)", len, slot);
+    return throw_range(env, msg);
+  }
+
+  struct mmsghdr msgs[BATCH_MAX];
+  struct iovec iov[BATCH_MAX];
+  struct sockaddr_nl from[BATCH_MAX];
+  for (size_t i = 0; i < n; i++) {
+    iov[i].iov_base = buf + i * slot;
+    iov[i].iov_len = slot;
+    memset(&msgs[i], 0, sizeof msgs[i]);
+    msgs[i].msg_hdr.msg_name = &from[i];
+    msgs[i].msg_hdr.msg_namelen = sizeof from[i];
+    msgs[i].msg_hdr.msg_iov = &iov[i];
+    msgs[i].msg_hdr.msg_iovlen = 1;
+  }
+  int got;
+  do got = recvmmsg(fd, msgs, (unsigned)n, MSG_DONTWAIT, NULL);
+  while (got < 0 && errno == EINTR);
+  if (got < 0) {
+    int e = errno;
+    if (e == EAGAIN || e == EWOULDBLOCK) return num(env, -EAGAIN);
+    if (e == ENOBUFS) {
+      if (s) s->overruns++;
+      return num(env, -ENOBUFS);
+    }
+    return throw_errno(env, "recvMany: recvmmsg", e);
+  }
+
+  // Pack: slot i starts at i*slot >= pos, so memmove only ever moves down.
+  size_t pos = 0;
+  for (int i = 0; i < got; i++) {
+    size_t sz = msgs[i].msg_len;
+    if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
+      if (s) { s->truncated++; s->pending_err = EMSGSIZE; }
+      continue;
+    }
+    // Only the kernel (port 0) speaks ctnetlink to us; another process could
+    // unicast to our port id. Unaligned sizes would break the framing.
+    if (from[i].nl_pid != 0 || (sz & 3)) {
+      if (s) s->foreign++;
+      continue;
+    }
+    uint8_t *src = buf + (size_t)i * slot;
+    if (src != buf + pos) memmove(buf + pos, src, sz);
+    pos += sz;
+  }
+  return num(env, (double)pos);
+}
+
+// ---- send -----------------------------------------------------------------
+
+// send(fd, buffer, offset, length, portid = 0) -> bytes sent, or -EAGAIN /
+// -ENOBUFS (transient: retry later). A batch of requests goes in one datagram.
+static napi_value Send(napi_env env, napi_callback_info info) {
+  GET_ARGS(5);
+  int fd;
+  uint8_t *buf;
+  size_t len;
+  int64_t off = 0, n = -1, pid = 0;
+  if (argc < 2) return throw_type(env, "ctsync_netlink send(fd, buffer, offset, length)");
+  if (!arg_fd(env, argv[0], &fd) || !arg_bytes(env, argv[1], &buf, &len)) return NULL;
+  if (argc >= 3 && !arg_int(env, argv[2], &off)) return throw_type(env, "ctsync_netlink send: offset must be a number");
+  if (argc >= 4 && !arg_int(env, argv[3], &n)) return throw_type(env, "ctsync_netlink send: length must be a number");
+  if (argc >= 5 && !arg_int(env, argv[4], &pid)) return throw_type(env, "ctsync_netlink send: portid must be a number");
+  if (n < 0) n = (int64_t)len - off;
+  if (off < 0 || n < 0 || (uint64_t)off + (uint64_t)n > len)
+    return throw_range(env, "ctsync_netlink send: offset/length outside the buffer");
+  if (pid < 0 || pid > 0xffffffffLL) return throw_range(env, "ctsync_netlink send: portid must be a 32-bit number");
+  struct sockaddr_nl to = {.nl_family = AF_NETLINK, .nl_pid = (uint32_t)pid};
+  ssize_t r;
+  do r = sendto(fd, buf + off, (size_t)n, 0, (struct sockaddr *)&to, sizeof to);
+  while (r < 0 && errno == EINTR);
+  if (r < 0) {
+    int e = errno;
+    if (e == EAGAIN || e == EWOULDBLOCK || e == ENOBUFS) return num(env, -e);
+    return throw_errno(env, "send: sendto", e);
+  }
+  return num(env, (double)r);
+}
+
+// ---- poll -----------------------------------------------------------------
+
+static void on_poll(uv_poll_t *h, int status, int events) {
+  nlsock *s = h->data;
+  napi_env env = s->env;
+  int arg = status;
+  if (status == UV_EBADF && fcntl(s->fd, F_GETFD) != -1) {
+    // libuv reports POLLERR as EBADF and stops the handle. On netlink POLLERR
+    // means sk_err is set, i.e. an overrun: the fd is fine, the next
+    // recvMany returns -ENOBUFS. Re-arm and report "readable".
+    arg = 0;
+    if (uv_poll_start(h, UV_READABLE, on_poll) != 0) arg = status;
+  }
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value fn, recv, a;
+  if (napi_get_reference_value(env, s->cb, &fn) == napi_ok && fn) {
+    napi_get_global(env, &recv); // make_callback needs an object receiver
+    napi_create_int32(env, arg, &a);
+    // make_callback (not call_function): runs async hooks and drains
+    // microtasks, as for any other libuv-driven callback.
+    if (napi_make_callback(env, s->actx, recv, fn, 1, &a, NULL) != napi_ok) {
+      bool pending = false;
+      napi_is_exception_pending(env, &pending);
+      if (pending) {
+        // A throwing JS callback is the caller's bug: route it to
+        // process 'uncaughtException' like Node does, never abort().
+        napi_value exc;
+        napi_get_and_clear_last_exception(env, &exc);
+        napi_fatal_exception(env, exc);
+      }
+    }
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+// poll(fd, callback): calls callback(status) whenever fd is readable (status
+// 0) or polling failed (negative errno; polling has stopped). Level
+// triggered: read until -EAGAIN in the callback or it fires again.
+static napi_value Poll(napi_env env, napi_callback_info info) {
+  GET_ARGS(2);
+  int fd;
+  if (argc < 2) return throw_type(env, "ctsync_netlink poll(fd, callback)");
+  if (!arg_fd(env, argv[0], &fd)) return NULL;
+  napi_valuetype t;
+  napi_typeof(env, argv[1], &t);
+  if (t != napi_function) return throw_type(env, "ctsync_netlink poll: callback must be a function");
+  nlsock *s = find_sock(env, fd);
+  if (!s && !(s = add_sock(env, fd, SLOT_DEFAULT))) return throw_errno(env, "poll: state", ENOMEM);
+  if (s->polling) return throw_errno(env, "poll: already polling this fd", EBUSY);
+  uv_loop_t *loop;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok) return throw_errno(env, "poll: napi_get_uv_event_loop", EINVAL);
+  napi_value name, resource;
+  napi_create_string_utf8(env, "ctsync:netlink", NAPI_AUTO_LENGTH, &name);
+  napi_create_object(env, &resource);
+  if (!s->actx && napi_async_init(env, resource, name, &s->actx) != napi_ok) return NULL;
+  int r = uv_poll_init(loop, &s->poll, fd);
+  if (r < 0) return throw_errno(env, "poll: uv_poll_init", -r);
+  s->poll.data = s;
+  if (s->cb) napi_delete_reference(env, s->cb);
+  napi_create_reference(env, argv[1], 1, &s->cb);
+  s->polling = 1;
+  r = uv_poll_start(&s->poll, UV_READABLE, on_poll);
+  if (r < 0) {
+    drop_sock(env, s, 0);
+    return throw_errno(env, "poll: uv_poll_start", -r);
+  }
+  return NULL;
+}
+
+// close(fd): stops polling, forgets the state, closes the socket.
+static napi_value Close(napi_env env, napi_callback_info info) {
+  GET_ARGS(1);
+  int fd;
+  if (argc < 1) return throw_type(env, "ctsync_netlink close(fd)");
+  if (!arg_fd(env, argv[0], &fd)) return NULL;
+  nlsock *s = find_sock(env, fd);
+  if (s) drop_sock(env, s, 0); // uv_poll_stop removes fd from epoll before close()
+  if (close(fd) < 0) return throw_errno(env, "close", errno);
+  return NULL;
+}
+
+// ---- introspection --------------------------------------------------------
+
+static napi_value PortId(napi_env env, napi_callback_info info) {
+  GET_ARGS(1);
+  int fd;
+  if (argc < 1) return throw_type(env, "ctsync_netlink portId(fd)");
+  if (!arg_fd(env, argv[0], &fd)) return NULL;
+  struct sockaddr_nl sa;
+  socklen_t len = sizeof sa;
+  if (getsockname(fd, (struct sockaddr *)&sa, &len) < 0) return throw_errno(env, "portId: getsockname", errno);
+  return num(env, sa.nl_pid);
+}
+
+// dropCount(fd): the Drops column of /proc/self/net/netlink for this socket
+// (matched by inode). The kernel counts every message it could not queue,
+// also with NETLINK_NO_ENOBUFS set, so lost events show here regardless.
+static napi_value DropCount(napi_env env, napi_callback_info info) {
+  GET_ARGS(1);
+  int fd;
+  if (argc < 1) return throw_type(env, "ctsync_netlink dropCount(fd)");
+  if (!arg_fd(env, argv[0], &fd)) return NULL;
+  struct stat st;
+  if (fstat(fd, &st) < 0) return throw_errno(env, "dropCount: fstat", errno);
+  FILE *f = fopen("/proc/self/net/netlink", "re");
+  if (!f) return throw_errno(env, "dropCount: open /proc/self/net/netlink", errno);
+  char line[512];
+  double drops = -1;
+  // sk Eth Pid Groups Rmem Wmem Dump Locks Drops Inode
+  while (fgets(line, sizeof line, f)) {
+    char sk[64], grp[64];
+    unsigned long long eth, pid, rmem, wmem, dump, locks, dr, ino;
+    if (sscanf(line, "%63s %llu %llu %63s %llu %llu %llu %llu %llu %llu",
+               sk, &eth, &pid, grp, &rmem, &wmem, &dump, &locks, &dr, &ino) == 10 &&
+        ino == (unsigned long long)st.st_ino) {
+      drops = (double)dr;
+      break;
+    }
+  }
+  fclose(f);
+  if (drops < 0) return throw_errno(env, "dropCount: socket not found in /proc/self/net/netlink", ENOENT);
+  return num(env, drops);
+}
+
+// stats(fd) -> { overruns, truncated, foreign } as counted by recvMany.
+static napi_value Stats(napi_env env, napi_callback_info info) {
+  GET_ARGS(1);
+  int fd;
+  if (argc < 1) return throw_type(env, "ctsync_netlink stats(fd)");
+  if (!arg_fd(env, argv[0], &fd)) return NULL;
+  nlsock *s = find_sock(env, fd);
+  napi_value o;
+  napi_create_object(env, &o);
+  napi_set_named_property(env, o, "overruns", num(env, s ? s->overruns : 0));
+  napi_set_named_property(env, o, "truncated", num(env, s ? s->truncated : 0));
+  napi_set_named_property(env, o, "foreign", num(env, s ? s->foreign : 0));
+  return o;
+}
+
+// ---- module ---------------------------------------------------------------
+
+// At environment teardown (process exit, worker end) stop any poll handles so
+// libuv does not call into a dead environment. JS references die with it.
+static void teardown(napi_env env, void *data, void *hint) {
+  addon_state *st = data;
+  while (st->head) {
+    nlsock *s = st->head;
+    st->head = s->next;
+    if (s->polling) {
+      uv_poll_stop(&s->poll);
+      s->poll.data = s;
+      uv_close((uv_handle_t *)&s->poll, free_after_close);
+    } else {
+      free(s);
+    }
+  }
+  free(st);
+}
+
+static void set_const(napi_env env, napi_value obj, const char *name, int v) {
+  napi_value x;
+  napi_create_int32(env, v, &x);
+  napi_set_named_property(env, obj, name, x);
+}
+
+NAPI_MODULE_INIT() {
+  addon_state *st = calloc(1, sizeof *st);
+  if (!st || napi_set_instance_data(env, st, teardown, NULL) != napi_ok) {
+    napi_throw_error(env, NULL, "ctsync_netlink: cannot allocate addon state");
+    return NULL;
+  }
+  napi_property_descriptor fns[] = {
+    {"open", NULL, Open, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"setRcvBuf", NULL, SetRcvBuf, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"getRcvBuf", NULL, GetRcvBuf, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"setOption", NULL, SetOption, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"recvMany", NULL, RecvMany, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"send", NULL, Send, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"poll", NULL, Poll, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"close", NULL, Close, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"portId", NULL, PortId, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"dropCount", NULL, DropCount, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"stats", NULL, Stats, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns);
+  napi_value c;
+  napi_create_object(env, &c);
+  set_const(env, c, "EAGAIN", EAGAIN);
+  set_const(env, c, "ENOBUFS", ENOBUFS);
+  set_const(env, c, "EMSGSIZE", EMSGSIZE);
+  set_const(env, c, "NETLINK_BROADCAST_ERROR", NETLINK_BROADCAST_ERROR);
+  set_const(env, c, "NETLINK_NO_ENOBUFS", NETLINK_NO_ENOBUFS);
+  set_const(env, c, "NETLINK_CAP_ACK", NETLINK_CAP_ACK);
+  set_const(env, c, "NETLINK_EXT_ACK", NETLINK_EXT_ACK);
+  set_const(env, c, "SLOT_MIN", SLOT_MIN);
+  set_const(env, c, "SLOT_MAX", SLOT_MAX);
+  set_const(env, c, "SLOT_DEFAULT", SLOT_DEFAULT);
+  set_const(env, c, "BATCH_MAX", BATCH_MAX);
+  napi_set_named_property(env, exports, "constants", c);
+  return exports;
+}
