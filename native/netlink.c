@@ -41,6 +41,7 @@
 
 // Per-socket state, kept per N-API environment (one list per worker thread).
 typedef struct nlsock {
+  uv_poll_t poll; // first member: closing frees the whole struct (see close_poll)
   int fd;
   uint32_t slot;
   int pending_err;  // reported by the next recvMany (after a truncation)
@@ -48,7 +49,6 @@ typedef struct nlsock {
   double truncated; // datagrams longer than a slot (discarded)
   double foreign;   // datagrams not sent by the kernel (discarded)
   int polling;
-  uv_poll_t poll;
   napi_env env;
   napi_ref cb;
   napi_async_context actx;
@@ -92,18 +92,21 @@ static void unlink_sock(napi_env env, nlsock *s) {
     }
 }
 
-static void free_after_close(uv_handle_t *h) { free(h->data); }
+// The close callback is libc's free(), called on the handle, which is the
+// first member of nlsock: a callback inside this addon could run after a
+// worker has unloaded it (libuv finishes closing handles after env cleanup).
+static void close_poll(nlsock *s) {
+  uv_poll_stop(&s->poll);
+  uv_close((uv_handle_t *)&s->poll, (uv_close_cb)(void (*)(void))free);
+}
 
 // Stops the poll (if any) and frees the state. The fd itself is not closed.
-static void drop_sock(napi_env env, nlsock *s, int in_teardown) {
+static void drop_sock(napi_env env, nlsock *s) {
   unlink_sock(env, s);
-  if (s->cb && !in_teardown) napi_delete_reference(env, s->cb);
-  if (s->actx && !in_teardown) napi_async_destroy(env, s->actx);
+  if (s->cb) napi_delete_reference(env, s->cb);
+  if (s->actx) napi_async_destroy(env, s->actx);
   if (s->polling) {
-    // The handle memory must live until libuv's close callback.
-    uv_poll_stop(&s->poll);
-    s->poll.data = s;
-    uv_close((uv_handle_t *)&s->poll, free_after_close);
+    close_poll(s); // the memory lives until libuv's close callback
   } else {
     free(s);
   }
@@ -509,7 +512,7 @@ static napi_value Poll(napi_env env, napi_callback_info info) {
   s->polling = 1;
   r = uv_poll_start(&s->poll, UV_READABLE, on_poll);
   if (r < 0) {
-    drop_sock(env, s, 0);
+    drop_sock(env, s);
     return throw_errno(env, "poll: uv_poll_start", -r);
   }
   return NULL;
@@ -522,7 +525,7 @@ static napi_value Close(napi_env env, napi_callback_info info) {
   if (argc < 1) return throw_type(env, "ctsync_netlink close(fd)");
   if (!arg_fd(env, argv[0], &fd)) return NULL;
   nlsock *s = find_sock(env, fd);
-  if (s) drop_sock(env, s, 0); // uv_poll_stop removes fd from epoll before close()
+  if (s) drop_sock(env, s); // uv_poll_stop removes fd from epoll before close()
   if (close(fd) < 0) return throw_errno(env, "close", errno);
   return NULL;
 }
@@ -587,22 +590,23 @@ static napi_value Stats(napi_env env, napi_callback_info info) {
 
 // ---- module ---------------------------------------------------------------
 
-// At environment teardown (process exit, worker end) stop any poll handles so
-// libuv does not call into a dead environment. JS references die with it.
-static void teardown(napi_env env, void *data, void *hint) {
-  addon_state *st = data;
+// Environment cleanup (process exit, worker termination) runs while the loop
+// still works, so poll handles are closed here; the fds opened through this
+// environment are closed too, or a terminated worker would leak them.
+static void cleanup_hook(void *arg) {
+  addon_state *st = arg;
   while (st->head) {
     nlsock *s = st->head;
     st->head = s->next;
+    int fd = s->fd;
     if (s->polling) {
-      uv_poll_stop(&s->poll);
-      s->poll.data = s;
-      uv_close((uv_handle_t *)&s->poll, free_after_close);
+      close_poll(s);
     } else {
       free(s);
     }
+    close(fd);
   }
-  free(st);
+  free(st); // the hook owns the state: no instance-data finalizer can race it
 }
 
 static void set_const(napi_env env, napi_value obj, const char *name, int v) {
@@ -613,7 +617,8 @@ static void set_const(napi_env env, napi_value obj, const char *name, int v) {
 
 NAPI_MODULE_INIT() {
   addon_state *st = calloc(1, sizeof *st);
-  if (!st || napi_set_instance_data(env, st, teardown, NULL) != napi_ok) {
+  if (!st || napi_set_instance_data(env, st, NULL, NULL) != napi_ok ||
+      napi_add_env_cleanup_hook(env, cleanup_hook, st) != napi_ok) {
     napi_throw_error(env, NULL, "ctsync_netlink: cannot allocate addon state");
     return NULL;
   }
