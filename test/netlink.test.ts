@@ -231,7 +231,9 @@ const scenarios: Record<string, () => Promise<unknown>> = {
   async events() {
     const s = NetlinkSocket.open({ groups: ["conntrack-new", "conntrack-update", "conntrack-destroy"] });
     const seen: Msg[] = [];
-    const buf = new Uint8Array(64 * NetlinkSocket.slotDefault);
+    // As the host will: a view at an offset into a Wasm memory.
+    const memory = new WebAssembly.Memory({ initial: 32 }); // 2 MiB
+    const buf = new Uint8Array(memory.buffer, 4096, 64 * NetlinkSocket.slotDefault);
     let callbacks = 0;
     s.onReadable(() => {
       callbacks++;
