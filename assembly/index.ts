@@ -1,12 +1,17 @@
 // ctsync core: the exports of build/ctsync.wasm. assembly/README.md documents
 // this ABI for any WebAssembly runtime: numbers in, numbers out, and offsets
 // into the module's own memory for buffers and records.
-import { MAX_DATAGRAM, openDatagram, nextMessage, hdrVersion, hdrType, hdrFlags, hdrLen, hdrSeq, hdrFrom, hdrTo } from "./wire";
+import { MAX_DATAGRAM, openDatagram, nextMessage, hdrVersion, hdrType, hdrFlags, hdrLen, hdrSeq, hdrFrom, hdrTo, decodeAttrs } from "./wire";
 import { CT_RECORD_SIZE, EXP_RECORD_SIZE } from "./layout";
 import { txAppendCt, txAppendExp } from "./tx";
-import { openMessages, nextNetlink, putCt, putExp, putDump, putFlush } from "./ctnetlink";
+import { openMessages, nextNetlink } from "./ctnetlink";
 import * as ctnl from "./ctnetlink";
-import { R_OVERSIZED, R_NO_ROOM } from "./reasons";
+import { R_OVERSIZED } from "./reasons";
+import { nlRx, nlTx, NL_RX_SIZE, batchLen, batchClear, batchCt, batchExp, batchDump, batchFlush } from "./nlbatch";
+import * as sync from "./sync";
+import { Cache, Cursor, cursorStart, cursorNext, entryBody, entryBodyLen, E_CREATED } from "./cache";
+import { commitStart, commitFill, commitRetryAsUpdate } from "./commit";
+import { arenaLiveBytes, arenaChunkBytes } from "./arena";
 
 export const ABI_VERSION: u32 = 1;
 
@@ -22,37 +27,38 @@ export {
   MSG_END, MSG_CT, MSG_EXP, MSG_CTL, MAX_DATAGRAM, setSyncOptions,
 } from "./wire";
 export { txPtr, txLen, txReset, txClear, txAppendCtl } from "./tx";
+export {
+  NL_END, NL_CT, NL_EXP, NL_DONE, NL_ERROR, NL_OTHER, EV_NEW, EV_UPDATE, EV_DESTROY, EV_DUMP,
+  OP_CREATE, OP_UPDATE, OP_DELETE, OP_GET, O_ACK, O_EXCL, O_LIBERAL, TABLE_CT, TABLE_EXP,
+  setCommitTimeout,
+} from "./ctnetlink";
+export { outPtr, outLen, outClear, outSetPayload } from "./outbox";
+export {
+  MODE_NOTRACK, MODE_ALARM, MODE_FTFW, S_KERNEL_EVENTS, S_KERNEL_FILTERED, S_MSG_SENT,
+  S_MSG_RECV, S_MSG_LOST, S_MSG_BEFORE, S_MSG_DROPPED, S_DATA_APPLIED, S_RESYNC_RECV,
+  S_ACK_SENT, S_NACK_SENT, S_ACK_RECV, S_NACK_RECV, S_RESENT, S_RSQUEUE_PURGED,
+  S_HELLO_RECV, S_COUNT, statsPtr, engineInit, engineClock, engineXmit, engineTick,
+  engineBulk, engineRequestResync, txQueueLen, rsQueueLen,
+} from "./sync";
 
 // The core's own buffers and records: the host writes input here and reads
 // decoded objects from here, so no bytes are copied across the boundary twice.
-const rxBuffer = memory.data(MAX_DATAGRAM);
-const ctRecord = memory.data(CT_RECORD_SIZE, 8);
-const expRecord = memory.data(EXP_RECORD_SIZE, 8);
+const rxBuffer = memory.data(<i32>MAX_DATAGRAM, 16);
+const ctRecord = memory.data(<i32>CT_RECORD_SIZE, 8);
+const expRecord = memory.data(<i32>EXP_RECORD_SIZE, 8);
 
-export function rxPtr(): usize {
-  return rxBuffer;
-}
-export function ctRecPtr(): usize {
-  return ctRecord;
-}
-export function expRecPtr(): usize {
-  return expRecord;
-}
+export function rxPtr(): usize { return rxBuffer; }
+export function ctRecPtr(): usize { return ctRecord; }
+export function expRecPtr(): usize { return expRecord; }
 
 // ---- sync messages in ----------------------------------------------------------
 
 /** Opens the datagram of `len` bytes at the start of the rx buffer. */
-export function syncOpen(len: u32): i32 {
-  return openDatagram(rxBuffer, len);
-}
+export function syncOpen(len: u32): i32 { return openDatagram(rxBuffer, len); }
 /** Opens a datagram anywhere in memory (for hosts with their own buffers). */
-export function syncOpenAt(ptr: usize, len: u32): i32 {
-  return openDatagram(ptr, len);
-}
+export function syncOpenAt(ptr: usize, len: u32): i32 { return openDatagram(ptr, len); }
 /** Next message: MSG_CT / MSG_EXP (record filled), MSG_CTL, MSG_END, or -reason. */
-export function syncNext(): i32 {
-  return nextMessage(ctRecord, expRecord);
-}
+export function syncNext(): i32 { return nextMessage(ctRecord, expRecord); }
 export function msgVersion(): u32 { return hdrVersion; }
 export function msgType(): u32 { return hdrType; }
 export function msgFlags(): u32 { return hdrFlags; }
@@ -64,29 +70,11 @@ export function msgTo(): u32 { return hdrTo; }
 // ---- sync messages out ---------------------------------------------------------
 
 /** Appends the conntrack record as a message: 1 appended, 0 buffer full, or -reason. */
-export function txCt(type: u32, flags: u32, seq: u32): i32 {
-  return txAppendCt(ctRecord, type, flags, seq);
-}
+export function txCt(type: u32, flags: u32, seq: u32): i32 { return txAppendCt(ctRecord, type, flags, seq); }
 /** Appends the expectation record as a message: 1 appended, 0 buffer full, or -reason. */
-export function txExp(type: u32, flags: u32, seq: u32): i32 {
-  return txAppendExp(expRecord, type, flags, seq);
-}
+export function txExp(type: u32, flags: u32, seq: u32): i32 { return txAppendExp(expRecord, type, flags, seq); }
 
-// ---- ctnetlink ---------------------------------------------------------------
-
-// Room for many netlink datagrams read in one go (recvmmsg), and for a batch
-// of requests sent in one go.
-const NL_RX_SIZE: u32 = 4 << 20;
-const NL_TX_SIZE: u32 = 1 << 20;
-const nlRx = memory.data(NL_RX_SIZE, 16);
-const nlTx = memory.data(NL_TX_SIZE, 16);
-let nlTxUsed: u32 = 0;
-
-export {
-  NL_END, NL_CT, NL_EXP, NL_DONE, NL_ERROR, NL_OTHER, EV_NEW, EV_UPDATE, EV_DESTROY, EV_DUMP,
-  OP_CREATE, OP_UPDATE, OP_DELETE, OP_GET, O_ACK, O_EXCL, O_LIBERAL, TABLE_CT, TABLE_EXP,
-  setCommitTimeout,
-} from "./ctnetlink";
+// ---- ctnetlink -------------------------------------------------------------------
 
 export function nlPtr(): usize { return nlRx; }
 export function nlSize(): u32 { return NL_RX_SIZE; }
@@ -107,31 +95,74 @@ export function nlEvent(): u32 { return ctnl.nlEvent; }
 export function nlErrno(): u32 { return ctnl.nlErrno; }
 
 export function nlTxPtr(): usize { return nlTx; }
-export function nlTxLen(): u32 { return nlTxUsed; }
-export function nlTxClear(): void { nlTxUsed = 0; }
-
-/** Result of a put: 1 appended, 0 batch full (send it, nlTxClear, retry), or -reason. */
-function nlAppended(n: i32): i32 {
-  if (n > 0) {
-    nlTxUsed += <u32>n;
-    return 1;
-  }
-  if (n == -R_NO_ROOM) return nlTxUsed == 0 ? -R_OVERSIZED : 0;
-  return n;
-}
-/** Appends a conntrack request built from the conntrack record. */
-export function nlPutCt(op: u32, opts: u32, seq: u32): i32 {
-  return nlAppended(putCt(ctRecord, nlTx + nlTxUsed, nlTx + NL_TX_SIZE, op, opts, seq));
-}
+export function nlTxLen(): u32 { return batchLen(); }
+export function nlTxClear(): void { batchClear(); }
+/** Appends a conntrack request built from the conntrack record: 1, 0 (batch full), or -reason. */
+export function nlPutCt(op: u32, opts: u32, seq: u32): i32 { return batchCt(ctRecord, op, opts, seq); }
 /** Appends an expectation request built from the expectation record. */
-export function nlPutExp(op: u32, opts: u32, seq: u32): i32 {
-  return nlAppended(putExp(expRecord, nlTx + nlTxUsed, nlTx + NL_TX_SIZE, op, opts, seq));
-}
+export function nlPutExp(op: u32, opts: u32, seq: u32): i32 { return batchExp(expRecord, op, opts, seq); }
 /** Appends a dump request for a table (TABLE_CT / TABLE_EXP) and family (0 = all). */
-export function nlPutDump(table: u32, family: u32, seq: u32): i32 {
-  return nlAppended(putDump(nlTx + nlTxUsed, nlTx + NL_TX_SIZE, table, family, seq));
-}
+export function nlPutDump(table: u32, family: u32, seq: u32): i32 { return batchDump(table, family, seq); }
 /** Appends a flush request for a table. */
-export function nlPutFlush(table: u32, family: u32, seq: u32): i32 {
-  return nlAppended(putFlush(nlTx + nlTxUsed, nlTx + NL_TX_SIZE, table, family, seq));
+export function nlPutFlush(table: u32, family: u32, seq: u32): i32 { return batchFlush(table, family, seq); }
+
+// ---- the sync engine ---------------------------------------------------------------
+
+// Caches by number, as the host names them.
+export const CACHE_INTERNAL_CT: u32 = 0;
+export const CACHE_INTERNAL_EXP: u32 = 1;
+export const CACHE_EXTERNAL_CT: u32 = 2;
+export const CACHE_EXTERNAL_EXP: u32 = 3;
+
+function cacheOf(which: u32): Cache {
+  if (which == CACHE_INTERNAL_CT) return sync.internalCt;
+  if (which == CACHE_INTERNAL_EXP) return sync.internalExp;
+  if (which == CACHE_EXTERNAL_CT) return sync.externalCt;
+  return sync.externalExp;
 }
+@inline function isExpCache(which: u32): bool { return (which & 1) != 0; }
+
+/** Reads `len` bytes of netlink messages from the netlink rx buffer into the internal caches. */
+export function engineKernel(len: u32, sendDump: bool): u32 {
+  return sync.engineKernel(nlRx, min<u32>(len, NL_RX_SIZE), ctRecord, expRecord, sendDump);
+}
+/** 1 when the last engineKernel call read the end of a dump. */
+export function engineKernelDone(): u32 { return sync.kernelDumpDone; }
+/** Reads the datagram of `len` bytes in the rx buffer from a peer. */
+export function engineRx(len: u32): u32 { return sync.engineRx(rxBuffer, len, ctRecord, expRecord); }
+
+export function cacheCount(which: u32): u32 { return cacheOf(which).count; }
+/** Counters of a cache, u32 each: created, failed; updated, failed; destroyed, failed. */
+export function cacheCountersPtr(which: u32): usize { return changetype<usize>(cacheOf(which)) + offsetof<Cache>("created"); }
+export function cacheFlush(which: u32): void { sync.engineFlushCache(cacheOf(which)); }
+export function memoryLiveBytes(): usize { return arenaLiveBytes(); }
+export function memoryChunkBytes(): usize { return arenaChunkBytes(); }
+
+// A walk over a cache for dumps (-i / -e): each step fills the record of its kind.
+const dumpCursor = changetype<Cursor>(memory.data(offsetof<Cursor>(), 8));
+let dumpExp = false;
+let dumpEntry: usize = 0;
+
+export function dumpStart(which: u32): void {
+  cursorStart(dumpCursor, cacheOf(which), 0);
+  dumpExp = isExpCache(which);
+}
+/** Next entry: MSG_CT / MSG_EXP with its record filled, or 0 at the end. */
+export function dumpNext(): i32 {
+  dumpEntry = cursorNext(dumpCursor);
+  while (dumpEntry != 0) {
+    const r = decodeAttrs(dumpExp, dumpExp ? expRecord : ctRecord, entryBody(dumpEntry), entryBodyLen(dumpEntry));
+    if (r > 0) return r;
+    dumpEntry = cursorNext(dumpCursor);
+  }
+  return 0;
+}
+/** Seconds the entry dumpNext returned has been in its cache. */
+export function dumpAge(): u32 { return sync.entryAge(dumpEntry); }
+
+/** Starts a commit of an external cache (CACHE_EXTERNAL_CT or _EXP) with request options (O_*). */
+export function commitBegin(which: u32, opts: u32): void { commitStart(cacheOf(which), isExpCache(which), opts); }
+/** Fills the netlink batch with the next creates (seq from seqBase); returns how many, 0 when done. */
+export function commitNext(seqBase: u32): u32 { return commitFill(seqBase, ctRecord, expRecord); }
+/** Re-sends request `seq` of the last batch as an update (the kernel said EEXIST). */
+export function commitUpdate(seq: u32): i32 { return commitRetryAsUpdate(seq, ctRecord, expRecord); }

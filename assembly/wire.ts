@@ -175,6 +175,8 @@ export let hdrLen: u32 = 0;
 export let hdrSeq: u32 = 0;
 export let hdrFrom: u32 = 0;
 export let hdrTo: u32 = 0;
+/** Where the message nextMessage() last looked at starts. */
+export let hdrPtr: usize = 0;
 
 let cursor: usize = 0;
 let limit: usize = 0;
@@ -205,6 +207,7 @@ export function nextMessage(ctRec: usize, expRec: usize): i32 {
   const remain = <u32>(limit - cursor);
   if (remain == 0) return MSG_END;
   const p = cursor;
+  hdrPtr = p;
   if (remain < NETHDR_SIZE) return endWith(R_TRUNCATED);
   const b0 = <u32>load<u8>(p);
   hdrVersion = b0 >> 4;
@@ -227,8 +230,8 @@ export function nextMessage(ctRec: usize, expRec: usize): i32 {
   cursor = p + len;
   if (hdrVersion != PROTOCOL_VERSION) return reject(R_BAD_VERSION);
   if (hdrType == T_CTL) return MSG_CTL;
-  if (hdrType <= T_CT_DEL) return decodeBody(ctAttrs, ctRec, CT_RECORD_SIZE, CT_REQUIRED, p, len, MSG_CT);
-  if (hdrType <= T_EXP_DEL) return decodeBody(expAttrs, expRec, EXP_RECORD_SIZE, EXP_REQUIRED, p, len, MSG_EXP);
+  if (hdrType <= T_CT_DEL) return decodeBody(ctAttrs, ctRec, CT_RECORD_SIZE, CT_REQUIRED, p + NETHDR_SIZE, p + len, MSG_CT);
+  if (hdrType <= T_EXP_DEL) return decodeBody(expAttrs, expRec, EXP_RECORD_SIZE, EXP_REQUIRED, p + NETHDR_SIZE, p + len, MSG_EXP);
   return reject(R_BAD_TYPE);
 }
 
@@ -237,15 +240,23 @@ function endWith(reason: i32): i32 {
   return reject(reason);
 }
 
-/** Walks the attributes of one message into a zeroed record. */
+/**
+ * Decodes a message body (its attributes, `len` bytes at `body`) into the
+ * conntrack or expectation record: a cache entry's body is one. Returns
+ * MSG_CT / MSG_EXP or a negated reason.
+ */
+export function decodeAttrs(isExp: bool, rec: usize, body: usize, len: u32): i32 {
+  if (isExp) return decodeBody(expAttrs, rec, EXP_RECORD_SIZE, EXP_REQUIRED, body, body + len, MSG_EXP);
+  return decodeBody(ctAttrs, rec, CT_RECORD_SIZE, CT_REQUIRED, body, body + len, MSG_CT);
+}
+
+/** Walks the attributes in [a, end) into a zeroed record. */
 function decodeBody(
   table: AttrTable, rec: usize, recSize: u32, required: u32,
-  msg: usize, len: u32, result: i32,
+  a: usize, end: usize, result: i32,
 ): i32 {
   memory.fill(rec, 0, recSize);
   let present: u32 = 0;
-  let a = msg + NETHDR_SIZE;
-  const end = msg + len;
   while (end - a >= ATTR_HDR_SIZE) {
     const alen = loadBe16(a);
     const id = <i32>loadBe16(a + 2);

@@ -46,6 +46,41 @@ export interface CoreFunctions {
   nlPutCt(op: number, flags: number, seq: number): number;
   nlPutExp(op: number, flags: number, seq: number): number;
   nlPutDump(table: number, family: number, seq: number): number;
+  nlPutFlush(table: number, family: number, seq: number): number;
+  nlSize(): number;
+  setCommitTimeout(seconds: number): void;
+  setSyncOptions(tcpWindowTracking: number, commitTimeoutSet: number): void;
+  // the sync engine
+  engineInit(
+    mode: number, hashSize: number, hashLimit: number, ackWindow: number, rsQueueSize: number,
+    refresh: number, cacheTimeout: number, expectations: number, firstSeq: number, nowSec: number,
+  ): void;
+  engineClock(nowSec: number): void;
+  engineKernel(len: number, sendDump: number): number;
+  engineKernelDone(): number;
+  engineRx(len: number): number;
+  engineXmit(): number;
+  engineTick(nowSec: number): void;
+  engineBulk(): number;
+  engineRequestResync(): void;
+  txQueueLen(): number;
+  rsQueueLen(): number;
+  statsPtr(): number;
+  outPtr(): number;
+  outLen(): number;
+  outClear(): void;
+  outSetPayload(size: number): void;
+  cacheCount(which: number): number;
+  cacheCountersPtr(which: number): number;
+  cacheFlush(which: number): void;
+  memoryLiveBytes(): number;
+  memoryChunkBytes(): number;
+  dumpStart(which: number): void;
+  dumpNext(): number;
+  dumpAge(): number;
+  commitBegin(which: number, opts: number): void;
+  commitNext(seqBase: number): number;
+  commitUpdate(seq: number): number;
 }
 
 export class Core {
@@ -73,6 +108,33 @@ export class Core {
 
   get view(): DataView {
     return new DataView(this.memory.buffer);
+  }
+
+  /** The datagrams the engine left in its outbox (copies), emptying it. */
+  takeOutbox(): Uint8Array[] {
+    const total = this.fn.outLen();
+    const base = this.fn.outPtr();
+    const bytes = this.bytes;
+    const dv = this.view;
+    const out: Uint8Array[] = [];
+    for (let at = 0; at < total;) {
+      const len = dv.getUint32(base + at, true);
+      out.push(bytes.slice(base + at + 4, base + at + 4 + len));
+      at += 4 + len;
+    }
+    this.fn.outClear();
+    return out;
+  }
+
+  /** The engine's counters by name (the S_* constants without their prefix). */
+  engineStats(): Record<string, number> {
+    const base = this.fn.statsPtr();
+    const dv = this.view;
+    const out: Record<string, number> = {};
+    for (const name of Object.keys(this.exports)) {
+      if (name.startsWith("S_") && name !== "S_COUNT") out[name.slice(2).toLowerCase()] = dv.getUint32(base + 4 * this.k(name), true);
+    }
+    return out;
   }
 
   /** Rejection counters, indexed by reason number. */

@@ -1,0 +1,242 @@
+// The caches: hash tables of conntracks or expectations keyed by tuple, as
+// conntrackd's internal cache (this node's flows) and external cache (the
+// peers' flows). An entry keeps its flow in the compact form it travels in on
+// the wire (the sync message's attributes), so a cache costs little memory per
+// flow and sending an entry is a copy, not an encode.
+import { arenaAlloc, arenaFree } from "./arena";
+import { hashWords } from "./hash";
+import {
+  CT_ORIG, CT_ZONE, CTF_ZONE, EXP_MASTER, EXP_EXPECT, TUPLE_FAMILY, TUPLE_L4PROTO,
+  TUPLE_SPORT, TUPLE_SRC, TUPLE_DST, addrLen,
+} from "./layout";
+
+// ---- entries -------------------------------------------------------------------
+// An entry is a header, its key, then its body (sync message attributes).
+export const E_NEXT: u32 = 0; //    u32 next entry in the hash chain
+export const E_HASH: u32 = 4; //    u32 full hash of the key
+export const E_QPREV: u32 = 8; //   u32 links in the transmit / resend queue
+export const E_QNEXT: u32 = 12; //  u32
+export const E_SEQ: u32 = 16; //    u32 sequence number it was last sent with
+export const E_CREATED: u32 = 20; // u32 seconds (host clock) when it entered the cache
+export const E_UPDATED: u32 = 24; // u32 seconds when it last changed or was refreshed
+export const E_KEYLEN: u32 = 28; // u8
+export const E_FLAGS: u32 = 29; //  u8  F_* below
+export const E_BODYLEN: u32 = 30; // u16
+export const E_KEY: u32 = 32;
+export const E_HEADER: u32 = 32;
+
+// Entry flags.
+export const EF_QUEUE_MASK: u8 = 3; // which queue holds it: 0 none, 1 transmit, 2 resend
+export const EF_IN_TX: u8 = 1;
+export const EF_IN_RS: u8 = 2;
+export const EF_CTL: u8 = 4; //      a control message node, not a cache entry
+export const EF_EXP: u8 = 8; //      an expectation (else a conntrack)
+export const EF_STATUS_SHIFT: u8 = 4; // 2 bits: ST_NEW / ST_UPD / ST_DEL
+export const EF_DEAD: u8 = 64; //    out of the hash table, freed when it leaves its queue
+
+export const ST_NEW: u8 = 0;
+export const ST_UPD: u8 = 1;
+export const ST_DEL: u8 = 2;
+
+@inline export function entryFlags(e: usize): u8 { return load<u8>(e + E_FLAGS); }
+@inline export function setEntryFlags(e: usize, f: u8): void { store<u8>(e + E_FLAGS, f); }
+@inline export function entryStatus(e: usize): u8 { return (entryFlags(e) >> EF_STATUS_SHIFT) & 3; }
+@inline export function setEntryStatus(e: usize, st: u8): void {
+  setEntryFlags(e, (entryFlags(e) & ~(<u8>3 << EF_STATUS_SHIFT)) | (st << EF_STATUS_SHIFT));
+}
+@inline export function entryKeyLen(e: usize): u32 { return <u32>load<u8>(e + E_KEYLEN); }
+@inline export function entryBodyLen(e: usize): u32 { return <u32>load<u16>(e + E_BODYLEN); }
+@inline export function entryBody(e: usize): usize { return e + E_KEY + entryKeyLen(e); }
+@inline export function entrySize(e: usize): u32 { return E_HEADER + entryKeyLen(e) + entryBodyLen(e); }
+
+export function freeEntry(e: usize): void {
+  arenaFree(e, entrySize(e));
+}
+
+// ---- keys ----------------------------------------------------------------------
+// A key is a tuple in compact form, a whole number of words: family, protocol,
+// zone (be16), the two ports (or ICMP id, type, code), then the addresses.
+
+const keyBuf = memory.data(96, 8);
+let keyLen: u32 = 0;
+
+function putTupleKey(at: usize, t: usize, zone: u32): u32 {
+  const n = addrLen(<u32>load<u8>(t + TUPLE_FAMILY));
+  store<u8>(at, load<u8>(t + TUPLE_FAMILY));
+  store<u8>(at + 1, load<u8>(t + TUPLE_L4PROTO));
+  store<u16>(at + 2, <u16>zone);
+  store<u32>(at + 4, load<u32>(t + TUPLE_SPORT)); // both ports, or id + type + code
+  memory.copy(at + 8, t + TUPLE_SRC, n);
+  memory.copy(at + 8 + n, t + TUPLE_DST, n);
+  return 8 + 2 * n;
+}
+
+/** Builds the key of a conntrack record: its original tuple and zone. */
+export function ctKey(rec: usize): void {
+  const zone = (load<u32>(rec) & CTF_ZONE) != 0 ? <u32>load<u16>(rec + CT_ZONE) : 0;
+  keyLen = putTupleKey(keyBuf, rec + CT_ORIG, zone);
+}
+
+/** Builds the key of an expectation record: its expected tuple, then its master's. */
+export function expKey(rec: usize): void {
+  const n = putTupleKey(keyBuf, rec + EXP_EXPECT, 0);
+  keyLen = n + putTupleKey(keyBuf + n, rec + EXP_MASTER, 0);
+}
+
+// ---- the table -----------------------------------------------------------------
+
+@final @unmanaged export class Cache {
+  buckets: usize = 0;
+  nbuckets: u32 = 0;
+  count: u32 = 0;
+  limit: u32 = 0;
+  isExp: u32 = 0;
+  // Counters as conntrackd's "-s cache" reports them.
+  created: u32 = 0;
+  createdFailed: u32 = 0;
+  updated: u32 = 0;
+  updatedFailed: u32 = 0;
+  destroyed: u32 = 0;
+  destroyedFailed: u32 = 0;
+}
+
+export function newCache(hashSize: u32, limit: u32, isExp: bool): Cache {
+  const c = changetype<Cache>(heap.alloc(offsetof<Cache>()));
+  memory.fill(changetype<usize>(c), 0, offsetof<Cache>());
+  c.nbuckets = max<u32>(hashSize, 1);
+  c.buckets = heap.alloc(<usize>c.nbuckets << 2);
+  memory.fill(c.buckets, 0, <usize>c.nbuckets << 2);
+  c.limit = limit;
+  c.isExp = isExp ? 1 : 0;
+  return c;
+}
+
+@inline function bucketOf(c: Cache, hash: u32): usize {
+  return c.buckets + (<usize>(hash % c.nbuckets) << 2);
+}
+
+function keyEquals(e: usize): bool {
+  if (entryKeyLen(e) != keyLen) return false;
+  for (let i: u32 = 0; i < keyLen; i += 4) {
+    if (load<u32>(e + E_KEY + i) != load<u32>(keyBuf + i)) return false;
+  }
+  return true;
+}
+
+/** Finds the entry of the key last built (ctKey / expKey), or 0. */
+export function findEntry(c: Cache): usize {
+  const h = hashWords(keyBuf, keyLen >> 2, 0);
+  let e = <usize>load<u32>(bucketOf(c, h));
+  while (e != 0) {
+    if (load<u32>(e + E_HASH) == h && keyEquals(e)) return e;
+    e = <usize>load<u32>(e + E_NEXT);
+  }
+  return 0;
+}
+
+/** Unlinks an entry from its hash chain (the entry itself is not freed). */
+export function unlinkEntry(c: Cache, e: usize): void {
+  let link = bucketOf(c, load<u32>(e + E_HASH));
+  let cur = <usize>load<u32>(link);
+  while (cur != 0) {
+    if (cur == e) {
+      store<u32>(link, load<u32>(e + E_NEXT));
+      c.count--;
+      return;
+    }
+    link = cur + E_NEXT;
+    cur = <usize>load<u32>(link);
+  }
+}
+
+/** Whether the last upsertEntry created the entry (else it updated one). */
+export let lastWasNew: bool = false;
+/** When the last upsertEntry had to move an entry to a bigger or smaller block: the old block, else 0. */
+export let movedFrom: usize = 0;
+
+/**
+ * Stores a body of `len` bytes at `body` under the key last built: a new
+ * entry, or the existing one, updated in place when the new body fits its
+ * block and moved to a new block otherwise (see movedFrom: the caller hands
+ * over queue membership and frees the old block). Returns the entry, or 0
+ * when the cache is full (HashLimit).
+ */
+export function upsertEntry(c: Cache, body: usize, len: u32, now: u32): usize {
+  const old = findEntry(c);
+  lastWasNew = old == 0;
+  movedFrom = 0;
+  if (old != 0 && sameBlock(entrySize(old), E_HEADER + keyLen + len)) {
+    memory.copy(entryBody(old), body, len);
+    store<u16>(old + E_BODYLEN, <u16>len);
+    store<u32>(old + E_UPDATED, now);
+    return old;
+  }
+  if (old == 0 && c.count >= c.limit) return 0;
+  const e = arenaAlloc(E_HEADER + keyLen + len);
+  memory.fill(e, 0, E_HEADER);
+  store<u32>(e + E_HASH, hashWords(keyBuf, keyLen >> 2, 0));
+  store<u8>(e + E_KEYLEN, <u8>keyLen);
+  store<u16>(e + E_BODYLEN, <u16>len);
+  memory.copy(e + E_KEY, keyBuf, keyLen);
+  memory.copy(e + E_KEY + keyLen, body, len);
+  store<u32>(e + E_CREATED, now);
+  store<u32>(e + E_UPDATED, now);
+  if (c.isExp) setEntryFlags(e, EF_EXP);
+  if (old != 0) replaceEntry(c, old, e);
+  else linkEntry(c, e);
+  return e;
+}
+
+@inline function sameBlock(a: u32, b: u32): bool {
+  return (a + 7) >> 3 == (b + 7) >> 3;
+}
+
+function linkEntry(c: Cache, e: usize): void {
+  const b = bucketOf(c, load<u32>(e + E_HASH));
+  store<u32>(e + E_NEXT, load<u32>(b));
+  store<u32>(b, <u32>e);
+  c.count++;
+}
+
+/** Puts `e` where `old` was (hash chain), keeping its creation time; `old` is left to the caller. */
+function replaceEntry(c: Cache, old: usize, e: usize): void {
+  unlinkEntry(c, old);
+  linkEntry(c, e);
+  store<u32>(e + E_CREATED, load<u32>(old + E_CREATED));
+  movedFrom = old;
+}
+
+// ---- iteration -----------------------------------------------------------------
+// A cursor over buckets, so a walk can be spread over many calls (a commit in
+// batches, ALARM's refresh a slice per second) while entries come and go.
+
+@final @unmanaged export class Cursor {
+  cache: usize = 0;
+  bucket: u32 = 0;
+  entry: usize = 0;
+}
+
+export function cursorStart(cur: Cursor, c: Cache, bucket: u32): void {
+  cur.cache = changetype<usize>(c);
+  cur.bucket = bucket;
+  cur.entry = 0;
+}
+
+/** The next entry of the walk, or 0 at the end of the table. */
+export function cursorNext(cur: Cursor): usize {
+  const c = changetype<Cache>(cur.cache);
+  if (cur.entry != 0) {
+    cur.entry = <usize>load<u32>(cur.entry + E_NEXT);
+    if (cur.entry != 0) return cur.entry;
+    cur.bucket++;
+  }
+  while (cur.bucket < c.nbuckets) {
+    const e = <usize>load<u32>(c.buckets + (<usize>cur.bucket << 2));
+    if (e != 0) {
+      cur.entry = e;
+      return e;
+    }
+    cur.bucket++;
+  }
+  return 0;
+}

@@ -1,0 +1,94 @@
+// Commit: writes the external cache into the kernel when this node becomes
+// primary. Conntracks go first (those without a master before the related
+// ones, which name their master), expectations after them, in batches of
+// create requests; an entry the kernel already has is sent again as an update.
+import { Cache, Cursor, cursorStart, cursorNext, entryBody, entryBodyLen } from "./cache";
+import { decodeAttrs } from "./wire";
+import { batchCt, batchExp } from "./nlbatch";
+import { OP_CREATE, OP_UPDATE, O_ACK } from "./ctnetlink";
+import { CTF_MASTER } from "./layout";
+
+const MAX_BATCH: u32 = 16384;
+const batch = memory.data(<i32>(MAX_BATCH * 4), 8);
+const cursor = changetype<Cursor>(memory.data(offsetof<Cursor>(), 8));
+
+let cache: Cache = changetype<Cache>(0);
+let isExp = false;
+let pass: u32 = 0; // conntracks: 0 without a master, 1 with one
+let batchBase: u32 = 0;
+let batchCount: u32 = 0;
+let options: u32 = 0;
+export let commitSkipped: u32 = 0; // entries that would not decode or encode
+
+// An entry read when the batch was already full: it opens the next batch.
+let pending: usize = 0;
+
+export function commitStart(c: Cache, expectations: bool, opts: u32): void {
+  cache = c;
+  pending = 0;
+  isExp = expectations;
+  pass = 0;
+  options = opts | O_ACK;
+  commitSkipped = 0;
+  cursorStart(cursor, c, 0);
+}
+
+/** Decodes an entry's body into the record for its kind. */
+function toRecord(e: usize, ctRec: usize, expRec: usize): bool {
+  return decodeAttrs(isExp, isExp ? expRec : ctRec, entryBody(e), entryBodyLen(e)) > 0;
+}
+
+function wanted(ctRec: usize): bool {
+  if (isExp) return true;
+  const related = (load<u32>(ctRec) & CTF_MASTER) != 0;
+  return pass == 0 ? !related : related;
+}
+
+/**
+ * Appends the next batch of create requests (sequence numbers from `seqBase`)
+ * to the netlink batch. Returns how many; 0 when the walk is over.
+ */
+export function commitFill(seqBase: u32, ctRec: usize, expRec: usize): u32 {
+  batchBase = seqBase;
+  batchCount = 0;
+  while (batchCount < MAX_BATCH) {
+    const e = pending != 0 ? pending : cursorNext(cursor);
+    pending = 0;
+    if (e == 0) {
+      if (isExp || pass == 1) break;
+      pass = 1;
+      cursorStart(cursor, cache, 0);
+      continue;
+    }
+    if (!toRecord(e, ctRec, expRec)) {
+      commitSkipped++;
+      continue;
+    }
+    if (!wanted(ctRec)) continue;
+    const seq = seqBase + batchCount;
+    const r = isExp ? batchExp(expRec, OP_CREATE, options, seq) : batchCt(ctRec, OP_CREATE, options, seq);
+    if (r == 0) {
+      pending = e;
+      break;
+    }
+    if (r < 0) {
+      commitSkipped++;
+      continue;
+    }
+    store<u32>(batch + (<usize>batchCount << 2), <u32>e);
+    batchCount++;
+  }
+  return batchCount;
+}
+
+/**
+ * The kernel answered request `seq` with EEXIST: appends an update for the
+ * same entry. Returns 1, 0 when the batch is full, or -1 for an unknown seq.
+ */
+export function commitRetryAsUpdate(seq: u32, ctRec: usize, expRec: usize): i32 {
+  const i = seq - batchBase;
+  if (i >= batchCount) return -1;
+  const e = <usize>load<u32>(batch + (<usize>i << 2));
+  if (!toRecord(e, ctRec, expRec)) return -1;
+  return isExp ? batchExp(expRec, OP_UPDATE, options, seq) : batchCt(ctRec, OP_UPDATE, options, seq);
+}

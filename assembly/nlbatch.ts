@@ -1,0 +1,39 @@
+// The netlink buffers: a receive area for many datagrams read at once
+// (recvmmsg), and a batch of requests sent to the kernel in one go.
+import { putCt, putExp, putDump, putFlush } from "./ctnetlink";
+import { R_OVERSIZED, R_NO_ROOM } from "./reasons";
+
+export const NL_RX_SIZE: u32 = 4 << 20;
+export const NL_TX_SIZE: u32 = 1 << 20;
+export const nlRx = memory.data(<i32>NL_RX_SIZE, 16);
+export const nlTx = memory.data(<i32>NL_TX_SIZE, 16);
+let used: u32 = 0;
+
+export function batchLen(): u32 { return used; }
+export function batchClear(): void { used = 0; }
+
+/** Accounts for an encoder's result: 1 appended, 0 batch full (send, clear, retry), or -reason. */
+function appended(n: i32): i32 {
+  if (n > 0) {
+    used += <u32>n;
+    return 1;
+  }
+  if (n == -R_NO_ROOM) return used == 0 ? -R_OVERSIZED : 0;
+  return n;
+}
+
+export function batchCt(rec: usize, op: u32, opts: u32, seq: u32): i32 {
+  return appended(putCt(rec, nlTx + used, nlTx + NL_TX_SIZE, op, opts, seq));
+}
+
+export function batchExp(rec: usize, op: u32, opts: u32, seq: u32): i32 {
+  return appended(putExp(rec, nlTx + used, nlTx + NL_TX_SIZE, op, opts, seq));
+}
+
+export function batchDump(table: u32, family: u32, seq: u32): i32 {
+  return appended(putDump(nlTx + used, nlTx + NL_TX_SIZE, table, family, seq));
+}
+
+export function batchFlush(table: u32, family: u32, seq: u32): i32 {
+  return appended(putFlush(nlTx + used, nlTx + NL_TX_SIZE, table, family, seq));
+}

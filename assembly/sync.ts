@@ -1,0 +1,634 @@
+// The sync engine: kernel events into the internal cache and out to the
+// peers, peer messages into the external cache, in conntrackd's three modes.
+//
+// - NOTRACK: every change is sent once; nothing is acknowledged.
+// - ALARM: every entry is also sent again every RefreshTime seconds; the
+//   receiver forgets entries it has not heard of for CacheTimeout seconds.
+// - FTFW: messages carry sequence numbers; the receiver acknowledges every
+//   ACKWindowSize messages and asks again (NACK) for a gap; the sender keeps
+//   what was sent in a resend queue until acknowledged. HELLO / HELLO_BACK
+//   tell a peer that the other side (re)started, so stale state is dropped.
+//
+// The host feeds bytes in (engineKernel, engineRx), calls engineXmit and
+// engineTick, and sends the datagrams the engine left in the outbox.
+import {
+  Cache, newCache, ctKey, expKey, findEntry, upsertEntry, unlinkEntry, freeEntry, lastWasNew,
+  movedFrom, entryFlags, setEntryFlags, entryStatus, setEntryStatus, entryBody, entryBodyLen,
+  E_SEQ, E_UPDATED, E_CREATED, EF_IN_TX, EF_IN_RS, EF_CTL, EF_EXP, EF_DEAD, ST_NEW, ST_UPD, ST_DEL,
+  Cursor, cursorStart, cursorNext,
+} from "./cache";
+import { Queue, newQueue, queueOf, queuePush, queueRemove, queueReplace, queueNext } from "./queue";
+import { arenaAlloc, arenaFree } from "./arena";
+import { outReserve } from "./outbox";
+import {
+  nextMessage, openDatagram, encodeCt, encodeExp, hdrType, hdrFlags, hdrSeq, hdrLen, hdrPtr,
+  hdrFrom, hdrTo, MSG_CT, MSG_EXP, MSG_CTL, MSG_END, NETHDR_SIZE, NETHDR_ACK_SIZE,
+  PROTOCOL_VERSION, T_CT_NEW, T_CT_DEL, T_EXP_NEW, T_EXP_DEL, T_CTL, F_ACK, F_NACK, F_RESYNC,
+  F_ALIVE, F_HELLO, F_HELLO_BACK,
+} from "./wire";
+import { openMessages, nextNetlink, NL_CT, NL_EXP, NL_DONE, NL_END, nlEvent, EV_DESTROY } from "./ctnetlink";
+import { storeBe16, storeBe32 } from "./bytes";
+import { filterCt, filterExp } from "./filter";
+
+export const MODE_NOTRACK: u32 = 0;
+export const MODE_ALARM: u32 = 1;
+export const MODE_FTFW: u32 = 2;
+
+// Engine counters, u32 each at statsPtr(), index below (for "-s" and /metrics).
+export const S_KERNEL_EVENTS: i32 = 0; //   conntrack and expectation events read
+export const S_KERNEL_FILTERED: i32 = 1; // events the filter dropped
+export const S_MSG_SENT: i32 = 2; //        sync messages sent (data and control)
+export const S_MSG_RECV: i32 = 3; //        sync messages received and well formed
+export const S_MSG_LOST: i32 = 4; //        messages missing in the sequence
+export const S_MSG_BEFORE: i32 = 5; //      messages older than the last one seen
+export const S_MSG_DROPPED: i32 = 6; //     well-formed messages not applied (FTFW replays, ALARM flags)
+export const S_DATA_APPLIED: i32 = 7; //    data messages applied to the external cache
+export const S_RESYNC_RECV: i32 = 8; //     resync requests from peers
+export const S_ACK_SENT: i32 = 9;
+export const S_NACK_SENT: i32 = 10;
+export const S_ACK_RECV: i32 = 11;
+export const S_NACK_RECV: i32 = 12;
+export const S_RESENT: i32 = 13; //         messages sent again after a NACK
+export const S_RSQUEUE_PURGED: i32 = 14; // resend queue overflowed: oldest dropped
+export const S_HELLO_RECV: i32 = 15;
+export const S_COUNT: i32 = 16;
+const stats = memory.data(S_COUNT * 4, 8);
+
+@inline function count(i: i32, n: u32 = 1): void {
+  const p = stats + (<usize>i << 2);
+  store<u32>(p, load<u32>(p) + n);
+}
+
+export function statsPtr(): usize { return stats; }
+
+// ---- state ---------------------------------------------------------------------
+
+export let mode: u32 = MODE_FTFW;
+export let internalCt: Cache = changetype<Cache>(0);
+export let internalExp: Cache = changetype<Cache>(0);
+export let externalCt: Cache = changetype<Cache>(0);
+export let externalExp: Cache = changetype<Cache>(0);
+let txq: Queue = changetype<Queue>(0);
+let rsq: Queue = changetype<Queue>(0);
+let expSync = true;
+
+let now: u32 = 0;
+let lastXmit: u32 = 0;
+let nextSeq: u32 = 0;
+let seqSet = false;
+let lastSeqRecv: u32 = 0;
+
+// FTFW
+let windowSize: i32 = 300;
+let window: i32 = 300;
+let ackFrom: u32 = 0;
+let ackFromSet = false;
+const HELLO_INIT: u8 = 0, HELLO_SAY: u8 = 1, HELLO_DONE: u8 = 2;
+let helloState: u8 = HELLO_INIT;
+let sayHelloBack = false;
+let resendQueueSize: u32 = 131072;
+
+// ALARM
+let refreshTime: u32 = 60;
+let cacheTimeout: u32 = 180;
+
+/**
+ * Sets the engine up. `firstSeq` is the first sequence number to send
+ * (conntrackd starts from the clock in seconds); `nowSec` the host clock.
+ */
+export function engineInit(
+  syncMode: u32, hashSize: u32, hashLimit: u32, ackWindow: u32, rsQueueSize: u32,
+  refresh: u32, timeout: u32, expectations: bool, firstSeq: u32, nowSec: u32,
+): void {
+  mode = syncMode;
+  internalCt = newCache(hashSize, hashLimit, false);
+  internalExp = newCache(hashSize, hashLimit, true);
+  externalCt = newCache(hashSize, hashLimit, false);
+  externalExp = newCache(hashSize, hashLimit, true);
+  txq = newQueue(EF_IN_TX);
+  rsq = newQueue(EF_IN_RS);
+  windowSize = <i32>max<u32>(ackWindow, 1);
+  window = windowSize;
+  resendQueueSize = rsQueueSize;
+  refreshTime = max<u32>(refresh, 1);
+  cacheTimeout = max<u32>(timeout, 1);
+  expSync = expectations;
+  nextSeq = firstSeq;
+  now = nowSec;
+  lastXmit = nowSec;
+}
+
+export function engineClock(nowSec: u32): void {
+  now = nowSec;
+}
+
+export function txQueueLen(): u32 { return txq.len; }
+export function rsQueueLen(): u32 { return rsq.len; }
+
+// ---- the transmit side -----------------------------------------------------------
+
+/** Queues an entry for the next transmission (once, however often it changes). */
+function enqueue(e: usize): void {
+  const q = queueOf(e);
+  if (q == EF_IN_TX) return;
+  if (q == EF_IN_RS) queueRemove(rsq, e);
+  queuePush(txq, e);
+}
+
+/** Queues a control message (ACK, NACK, RESYNC, ALIVE) carrying [from, to]. */
+function enqueueCtl(flags: u8, from: u32, to: u32): void {
+  const n = arenaAlloc(CTL_NODE_SIZE);
+  memory.fill(n, 0, CTL_NODE_SIZE);
+  setEntryFlags(n, EF_CTL);
+  store<u8>(n + CTL_FLAGS, flags);
+  store<u32>(n + CTL_FROM, from);
+  store<u32>(n + CTL_TO, to);
+  queuePush(txq, n);
+}
+const CTL_FLAGS: u32 = 31; // control nodes use the entry header; their data follows it
+const CTL_FROM: u32 = 32;
+const CTL_TO: u32 = 36;
+const CTL_NODE_SIZE: u32 = 40;
+
+@inline function isRangedCtl(flags: u32): bool {
+  return (flags & (F_ACK | F_NACK | F_RESYNC)) != 0;
+}
+
+/** FTFW marks what it sends with HELLO until the peer answers, and answers a HELLO once. */
+function helloFlags(): u32 {
+  if (mode != MODE_FTFW) return 0;
+  let f: u32 = 0;
+  if (helloState == HELLO_INIT) helloState = HELLO_SAY;
+  if (helloState == HELLO_SAY) f |= F_HELLO;
+  if (sayHelloBack) {
+    f |= F_HELLO_BACK;
+    sayHelloBack = false;
+  }
+  return f;
+}
+
+function putHeader(p: usize, type: u32, flags: u32, len: u32, seq: u32): void {
+  store<u8>(p, <u8>((PROTOCOL_VERSION << 4) | type));
+  store<u8>(p + 1, <u8>flags);
+  storeBe16(p + 2, len);
+  storeBe32(p + 4, seq);
+}
+
+/** Writes one queued node into the outbox; false when the outbox is full. */
+function transmit(n: usize): bool {
+  const f = entryFlags(n);
+  if (f & EF_CTL) {
+    const flags = <u32>load<u8>(n + CTL_FLAGS);
+    const len = isRangedCtl(flags) ? NETHDR_ACK_SIZE : NETHDR_SIZE;
+    const p = outReserve(len);
+    if (p == 0) return false;
+    const seq = nextSeq++;
+    putHeader(p, T_CTL, flags | helloFlags(), len, seq);
+    if (isRangedCtl(flags)) {
+      storeBe32(p + 8, load<u32>(n + CTL_FROM));
+      storeBe32(p + 12, load<u32>(n + CTL_TO));
+    }
+    store<u32>(n + E_SEQ, seq);
+  } else {
+    const blen = entryBodyLen(n);
+    const p = outReserve(NETHDR_SIZE + blen);
+    if (p == 0) return false;
+    const type = <u32>entryStatus(n) + ((f & EF_EXP) ? T_EXP_NEW : T_CT_NEW);
+    const seq = nextSeq++;
+    putHeader(p, type, helloFlags(), NETHDR_SIZE + blen, seq);
+    memory.copy(p + NETHDR_SIZE, entryBody(n), blen);
+    store<u32>(n + E_SEQ, seq);
+  }
+  count(S_MSG_SENT);
+  return true;
+}
+
+/** After sending: FTFW keeps data and ranged control messages until acknowledged. */
+function afterTransmit(n: usize): void {
+  queueRemove(txq, n);
+  const f = entryFlags(n);
+  const keep = mode == MODE_FTFW && ((f & EF_CTL) == 0 || isRangedCtl(<u32>load<u8>(n + CTL_FLAGS)));
+  if (keep) {
+    if (rsq.len >= resendQueueSize) purgeOldest();
+    queuePush(rsq, n);
+  } else {
+    release(n);
+  }
+}
+
+/** Frees a node that left every queue, if nothing else holds it. */
+function release(n: usize): void {
+  const f = entryFlags(n);
+  if (f & EF_CTL) arenaFree(n, CTL_NODE_SIZE);
+  else if (f & EF_DEAD) freeEntry(n);
+  else if (entryStatus(n) == ST_NEW) setEntryStatus(n, ST_UPD);
+}
+
+function purgeOldest(): void {
+  const n = rsq.head;
+  if (n == 0) return;
+  queueRemove(rsq, n);
+  release(n);
+  count(S_RSQUEUE_PURGED);
+}
+
+/** Sends what is queued. Returns 1 when the outbox filled first (send it and call again). */
+export function engineXmit(): i32 {
+  while (txq.head != 0) {
+    const n = txq.head;
+    if (!transmit(n)) return 1;
+    afterTransmit(n);
+  }
+  lastXmit = now;
+  return 0;
+}
+
+// ---- the kernel side ---------------------------------------------------------------
+
+const scratch = memory.data(4096, 8);
+
+/** The body (attributes) the record encodes to, at scratch + NETHDR_SIZE; returns its length or -1. */
+function bodyOf(rec: usize, isExp: bool): i32 {
+  const n = isExp ? encodeExp(rec, scratch, 4096, T_EXP_NEW, 0, 0) : encodeCt(rec, scratch, 4096, T_CT_NEW, 0, 0);
+  return n < 0 ? -1 : n - <i32>NETHDR_SIZE;
+}
+
+/** Hands the queue place of an entry that moved to a new block over, and frees the old block. */
+function settleMove(e: usize): void {
+  const old = movedFrom;
+  if (old == 0) return;
+  const q = queueOf(old);
+  if (q == EF_IN_TX) queueReplace(txq, old, e);
+  else if (q == EF_IN_RS) queueReplace(rsq, old, e);
+  setEntryStatus(e, entryStatus(old));
+  freeEntry(old);
+}
+
+/** A conntrack or expectation seen in the kernel: into the internal cache, and out. */
+function kernelUpdate(c: Cache, rec: usize, isExp: bool, send: bool): void {
+  const len = bodyOf(rec, isExp);
+  if (len < 0) return;
+  const e = upsertEntry(c, scratch + NETHDR_SIZE, <u32>len, now);
+  if (e == 0) {
+    if (lastWasNew) c.createdFailed++;
+    else c.updatedFailed++;
+    return;
+  }
+  settleMove(e);
+  if (lastWasNew) {
+    c.created++;
+    setEntryStatus(e, ST_NEW);
+  } else {
+    c.updated++;
+    if (!(queueOf(e) == EF_IN_TX && entryStatus(e) == ST_NEW)) setEntryStatus(e, ST_UPD);
+  }
+  if (send) enqueue(e);
+}
+
+function kernelDestroy(c: Cache, send: bool): void {
+  const e = findEntry(c);
+  if (e == 0) {
+    c.destroyedFailed++;
+    return;
+  }
+  unlinkEntry(c, e);
+  c.destroyed++;
+  setEntryFlags(e, entryFlags(e) | EF_DEAD);
+  setEntryStatus(e, ST_DEL);
+  if (send) enqueue(e);
+  else if (queueOf(e) == 0) freeEntry(e);
+}
+
+/** What the last engineKernel call saw of a dump: 1 when it reached NLMSG_DONE. */
+export let kernelDumpDone: u32 = 0;
+
+/**
+ * Reads `len` bytes of netlink messages at `ptr` (events, or the replies of a
+ * dump) into the internal caches. Events are queued for the peers; dump
+ * replies only fill the cache unless `sendDump`.
+ */
+export function engineKernel(ptr: usize, len: u32, ctRec: usize, expRec: usize, sendDump: bool): u32 {
+  openMessages(ptr, len);
+  kernelDumpDone = 0;
+  let seen: u32 = 0;
+  for (;;) {
+    const r = nextNetlink(ctRec, expRec);
+    if (r == NL_END) break;
+    if (r == NL_DONE) kernelDumpDone = 1;
+    if (r != NL_CT && r != NL_EXP) continue;
+    const isExp = r == NL_EXP;
+    if (isExp && !expSync) continue;
+    seen++;
+    count(S_KERNEL_EVENTS);
+    if (isExp ? !filterExp(expRec) : !filterCt(ctRec)) {
+      count(S_KERNEL_FILTERED);
+      continue;
+    }
+    const rec = isExp ? expRec : ctRec;
+    if (isExp) expKey(rec);
+    else ctKey(rec);
+    const c = isExp ? internalExp : internalCt;
+    const ev = nlEvent;
+    const send = ev != 3 /* EV_DUMP */ || sendDump;
+    if (ev == EV_DESTROY) kernelDestroy(c, send);
+    else kernelUpdate(c, rec, isExp, send);
+  }
+  return seen;
+}
+
+/** Queues every entry of the internal caches (bulk send, or a peer's resync request). */
+export function engineBulk(): u32 {
+  return queueAll(internalCt) + (expSync ? queueAll(internalExp) : 0);
+}
+
+function queueAll(c: Cache): u32 {
+  const cur = changetype<Cursor>(scratchCursor);
+  cursorStart(cur, c, 0);
+  let n: u32 = 0;
+  for (let e = cursorNext(cur); e != 0; e = cursorNext(cur)) {
+    enqueue(e);
+    n++;
+  }
+  return n;
+}
+const scratchCursor = memory.data(offsetof<Cursor>(), 8);
+
+/** Asks the peers to send their whole internal cache (conntrackd -n). */
+export function engineRequestResync(): void {
+  enqueueCtl(<u8>F_RESYNC, 0, 0);
+}
+
+// ---- the receiving side --------------------------------------------------------------
+
+const SEQ_UNSET = 0, SEQ_IN_SYNC = 1, SEQ_AFTER = 2, SEQ_BEFORE = 3;
+
+@inline function before(a: u32, b: u32): bool {
+  return <i32>(a - b) < 0;
+}
+
+/** Where a received sequence number stands against the last one (counts losses). */
+function trackSeq(seq: u32): i32 {
+  if (!seqSet) return SEQ_UNSET;
+  const expected = lastSeqRecv + 1;
+  if (seq == expected) return SEQ_IN_SYNC;
+  if (before(expected, seq)) {
+    count(S_MSG_LOST, seq - expected);
+    return SEQ_AFTER;
+  }
+  count(S_MSG_BEFORE);
+  return SEQ_BEFORE;
+}
+
+function updateSeq(seq: u32): void {
+  seqSet = true;
+  lastSeqRecv = seq;
+}
+
+/** Applies a data message to the external cache. */
+function applyData(ctRec: usize, expRec: usize, isExp: bool): void {
+  if (isExp && !expSync) return;
+  const c = isExp ? externalExp : externalCt;
+  if (isExp) expKey(expRec);
+  else ctKey(ctRec);
+  const type = hdrType - (isExp ? T_EXP_NEW : T_CT_NEW);
+  count(S_DATA_APPLIED);
+  if (type == 2) {
+    const e = findEntry(c);
+    if (e == 0) {
+      c.destroyedFailed++;
+      return;
+    }
+    unlinkEntry(c, e);
+    freeEntry(e);
+    c.destroyed++;
+    return;
+  }
+  // The message's own attributes are the entry's body: no re-encoding.
+  const e = upsertEntry(c, hdrPtr + NETHDR_SIZE, hdrLen - NETHDR_SIZE, now);
+  if (e == 0) {
+    if (lastWasNew) c.createdFailed++;
+    else c.updatedFailed++;
+    return;
+  }
+  if (movedFrom != 0) freeEntry(movedFrom);
+  if (lastWasNew) c.created++;
+  else c.updated++;
+}
+
+/** Control messages: acknowledgements empty the resend queue, NACKs resend, RESYNC answers with everything. */
+function digestCtl(): void {
+  const flags = hdrFlags;
+  if (flags & F_ACK) {
+    count(S_ACK_RECV);
+    if (mode == MODE_FTFW) ackRange(hdrFrom, hdrTo, false);
+  } else if (flags & F_NACK) {
+    count(S_NACK_RECV);
+    if (mode == MODE_FTFW) ackRange(hdrFrom, hdrTo, true);
+  } else if (flags & F_RESYNC) {
+    count(S_RESYNC_RECV);
+    engineBulk();
+  }
+}
+
+/**
+ * Walks the resend queue over [from, to]: acknowledged nodes are released,
+ * NACKed ones go back to the transmit queue.
+ */
+function ackRange(from: u32, to: u32, resend: bool): void {
+  if (before(to, from)) return;
+  let n = rsq.head;
+  while (n != 0) {
+    const next = queueNext(n);
+    const seq = load<u32>(n + E_SEQ);
+    if (!before(seq, from)) {
+      if (before(to, seq)) break;
+      queueRemove(rsq, n);
+      if (resend) {
+        queuePush(txq, n);
+        count(S_RESENT);
+      } else {
+        release(n);
+      }
+    }
+    n = next;
+  }
+}
+
+/** Empties the resend queue (the peer restarted and knows nothing of it). */
+function flushResendQueue(): void {
+  while (rsq.head != 0) {
+    const n = rsq.head;
+    queueRemove(rsq, n);
+    release(n);
+  }
+}
+
+/** FTFW's receive rules; returns whether the message is to be applied. */
+function ftfwRecv(isData: bool): bool {
+  const seq = hdrSeq;
+  let hello = false;
+  if (hdrFlags & F_HELLO) {
+    sayHelloBack = true;
+    hello = true;
+    count(S_HELLO_RECV);
+  }
+  if ((hdrFlags & F_HELLO_BACK) && helloState == HELLO_SAY) helloState = HELLO_DONE;
+  let state = hello ? SEQ_IN_SYNC : trackSeq(seq);
+  if (hello) {
+    if (ackFromSet && before(seq, ackFrom)) {
+      window = windowSize - 1;
+      ackFrom = seq;
+    }
+    flushResendQueue();
+  }
+  if (state == SEQ_BEFORE) {
+    count(S_MSG_DROPPED);
+    return false;
+  }
+  if (!isData) digestCtl();
+  if (state == SEQ_AFTER) {
+    if (ackFromSet) {
+      enqueueCtl(<u8>F_ACK, ackFrom, lastSeqRecv);
+      count(S_ACK_SENT);
+      ackFromSet = false;
+    }
+    enqueueCtl(<u8>F_NACK, lastSeqRecv + 1, seq - 1);
+    count(S_NACK_SENT);
+    window = windowSize - 1;
+    ackFrom = seq;
+    ackFromSet = true;
+  } else {
+    if (!ackFromSet) {
+      ackFromSet = true;
+      ackFrom = seq;
+    }
+    if (--window <= 0) {
+      enqueueCtl(<u8>F_ACK, ackFrom, seq);
+      count(S_ACK_SENT);
+      window = windowSize;
+      ackFromSet = false;
+    }
+  }
+  updateSeq(seq);
+  return isData;
+}
+
+/**
+ * Reads a datagram from a peer (`len` bytes at `ptr`): sequence tracking,
+ * acknowledgements, and data into the external caches. Malformed messages
+ * are counted by the decoder and skipped. Returns the data messages applied.
+ */
+export function engineRx(ptr: usize, len: u32, ctRec: usize, expRec: usize): u32 {
+  if (openDatagram(ptr, len) < 0) return 0;
+  let applied: u32 = 0;
+  for (;;) {
+    const r = nextMessage(ctRec, expRec);
+    if (r == MSG_END) break;
+    if (r < 0) continue;
+    count(S_MSG_RECV);
+    const isData = r == MSG_CT || r == MSG_EXP;
+    let apply = isData;
+    if (mode == MODE_FTFW) {
+      apply = ftfwRecv(isData);
+    } else {
+      if (mode == MODE_ALARM && hdrFlags != 0) {
+        count(S_MSG_DROPPED);
+        continue;
+      }
+      trackSeq(hdrSeq);
+      if (!isData) digestCtl();
+      updateSeq(hdrSeq);
+    }
+    if (apply) {
+      applyData(ctRec, expRec, r == MSG_EXP);
+      applied++;
+    }
+  }
+  return applied;
+}
+
+// ---- timers ------------------------------------------------------------------------
+
+/**
+ * Called about once a second. After a quiet second FTFW acknowledges what it
+ * received (or says ALIVE), the other modes say ALIVE; ALARM refreshes a
+ * slice of the internal cache and forgets stale external entries.
+ */
+export function engineTick(nowSec: u32): void {
+  now = nowSec;
+  if (now - lastXmit >= 1 && txq.head == 0) {
+    if (mode == MODE_FTFW && ackFromSet && seqSet) {
+      enqueueCtl(<u8>F_ACK, ackFrom, lastSeqRecv);
+      count(S_ACK_SENT);
+      ackFromSet = false;
+    } else {
+      enqueueCtl(<u8>F_ALIVE, 0, 0);
+    }
+  }
+  if (mode == MODE_ALARM) {
+    refreshSlice();
+    expireSlice();
+  }
+}
+
+/** ALARM: sends 1/RefreshTime of the internal caches, so each entry goes out every RefreshTime seconds. */
+function refreshSlice(): void {
+  refreshPos = refreshBuckets(internalCt, refreshPos);
+  if (expSync) refreshExpPos = refreshBuckets(internalExp, refreshExpPos);
+}
+let refreshPos: u32 = 0;
+let refreshExpPos: u32 = 0;
+let expiryPos: u32 = 0;
+let expiryExpPos: u32 = 0;
+
+function refreshBuckets(c: Cache, from: u32): u32 {
+  const stop = min<u32>(from + c.nbuckets / refreshTime + 1, c.nbuckets);
+  for (let b = from; b < stop; b++) {
+    for (let e = <usize>load<u32>(c.buckets + (<usize>b << 2)); e != 0; e = <usize>load<u32>(e)) enqueue(e);
+  }
+  return stop >= c.nbuckets ? 0 : stop;
+}
+
+/** ALARM: drops external entries not refreshed for CacheTimeout seconds, a tenth of the table per call. */
+function expireSlice(): void {
+  expiryPos = expireBuckets(externalCt, expiryPos);
+  expiryExpPos = expireBuckets(externalExp, expiryExpPos);
+}
+
+function expireBuckets(c: Cache, from: u32): u32 {
+  const stop = min<u32>(from + c.nbuckets / 10 + 1, c.nbuckets);
+  for (let b = from; b < stop; b++) {
+    let e = <usize>load<u32>(c.buckets + (<usize>b << 2));
+    while (e != 0) {
+      const next = <usize>load<u32>(e);
+      if (now - load<u32>(e + E_UPDATED) > cacheTimeout) {
+        unlinkEntry(c, e);
+        freeEntry(e);
+        c.destroyed++;
+      }
+      e = next;
+    }
+  }
+  return stop >= c.nbuckets ? 0 : stop;
+}
+
+// ---- control paths ---------------------------------------------------------------------
+
+/** Empties a cache (conntrackd -f). Entries still queued are freed when they leave the queue. */
+export function engineFlushCache(c: Cache): void {
+  const cur = changetype<Cursor>(scratchCursor);
+  cursorStart(cur, c, 0);
+  let e = cursorNext(cur);
+  while (e != 0) {
+    const next = cursorNext(cur);
+    unlinkEntry(c, e);
+    if (queueOf(e) == 0) freeEntry(e);
+    else setEntryFlags(e, entryFlags(e) | EF_DEAD);
+    e = next;
+  }
+}
+
+/** Seconds an entry has been in its cache. */
+export function entryAge(e: usize): u32 {
+  return now - load<u32>(e + E_CREATED);
+}

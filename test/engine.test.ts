@@ -1,0 +1,137 @@
+// The sync engine between two nodes in one process: kernel events on the
+// primary reach the backup's external cache in each mode; FTFW acknowledges,
+// recovers losses with NACKs and resends, and survives a restart (HELLO).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { TestNode, flow, handshake } from "./support/node.ts";
+
+const sortKey = (o: object) => JSON.stringify(o);
+const sorted = <T extends object>(xs: T[]) => [...xs].sort((a, b) => sortKey(a).localeCompare(sortKey(b)));
+
+for (const mode of ["notrack", "alarm", "ftfw"] as const) {
+  test(`${mode}: new, updated and destroyed conntracks reach the peer's external cache`, () => {
+    const a = new TestNode(mode), b = new TestNode(mode);
+    const flows = Array.from({ length: 500 }, (_, i) => flow(i));
+    flows.forEach((f) => a.ctEvent(f));
+    b.receive(a.flush());
+    assert.equal(a.count("CACHE_INTERNAL_CT"), 500);
+    assert.equal(b.count("CACHE_EXTERNAL_CT"), 500);
+    assert.deepEqual(sorted(b.dump("CACHE_EXTERNAL_CT")), sorted(a.dump("CACHE_INTERNAL_CT")));
+
+    a.ctEvent({ ...flows[7], mark: 4242, tcpState: 7 }, "update");
+    for (let i = 0; i < 100; i++) a.ctEvent(flows[i + 200], "delete");
+    b.receive(a.flush());
+    const ext = b.dump("CACHE_EXTERNAL_CT") as ReturnType<typeof flow>[];
+    assert.equal(ext.length, 400);
+    assert.equal(ext.find((c) => c.src === flows[7].src)?.mark, 4242);
+    assert.equal(ext.find((c) => c.src === flows[250].src), undefined);
+  });
+}
+
+test("ftfw: the peer acknowledges every ACKWindowSize messages and the resend queue empties", () => {
+  const a = new TestNode("ftfw", { ackWindow: 50 }), b = new TestNode("ftfw", { ackWindow: 50 });
+  for (let i = 0; i < 200; i++) a.ctEvent(flow(i));
+  b.receive(a.flush());
+  assert.equal(a.core.fn.rsQueueLen(), 200);
+  a.receive(b.flush());
+  assert.equal(b.stats().ack_sent, 4);
+  assert.equal(a.core.fn.rsQueueLen(), 0);
+});
+
+test("ftfw: 20% of datagrams lost, NACKs and resends complete the backup", () => {
+  const a = new TestNode("ftfw", { ackWindow: 20 }), b = new TestNode("ftfw", { ackWindow: 20 });
+  let seed = 7;
+  const lossy = (ds: Uint8Array[]) => ds.filter(() => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % 5) !== 0);
+  // As with conntrackd, delivery is reliable once the nodes have greeted each other.
+  handshake(a, b);
+  for (let i = 0; i < 2000; i++) a.ctEvent(flow(i));
+  for (let round = 0; round < 200 && b.count("CACHE_EXTERNAL_CT") < 2000; round++) {
+    b.receive(lossy(a.flush()));
+    a.receive(lossy(b.flush()));
+    a.tick(); b.tick();
+  }
+  // Once the loss ends, what is still missing is asked for and resent.
+  for (let round = 0; round < 20; round++) {
+    b.receive(a.flush());
+    a.receive(b.flush());
+    a.tick(); b.tick();
+  }
+  assert.equal(b.count("CACHE_EXTERNAL_CT"), 2000);
+  assert.ok(b.stats().nack_sent > 0, "losses were NACKed");
+  assert.ok(a.stats().resent > 0, "and resent");
+  assert.ok(b.stats().msg_lost > 0);
+});
+
+test("ftfw: every message carries HELLO until the peer answers HELLO_BACK", () => {
+  const a = new TestNode("ftfw"), b = new TestNode("ftfw");
+  a.ctEvent(flow(1));
+  const first = a.flush();
+  assert.ok(first[0][1] & a.k("F_HELLO"));
+  b.receive(first);
+  b.tick(2);
+  const answer = b.flush();
+  assert.ok(answer.some((d) => d[1] & a.k("F_HELLO_BACK")));
+  a.receive(answer);
+  a.ctEvent(flow(2));
+  const later = a.flush();
+  assert.equal(later[0][1] & a.k("F_HELLO"), 0);
+});
+
+test("a resync request is answered with the whole internal cache", () => {
+  const a = new TestNode("notrack"), b = new TestNode("notrack");
+  for (let i = 0; i < 50; i++) a.ctEvent(flow(i));
+  a.flush(); // lost: b never heard of them
+  b.core.fn.engineRequestResync();
+  a.receive(b.flush());
+  b.receive(a.flush());
+  assert.equal(b.count("CACHE_EXTERNAL_CT"), 50);
+  assert.equal(a.stats().resync_recv, 1);
+});
+
+test("bulk send fills a peer that joined late", () => {
+  const a = new TestNode("ftfw"), b = new TestNode("ftfw");
+  for (let i = 0; i < 300; i++) a.ctEvent(flow(i));
+  a.flush();
+  assert.equal(a.core.fn.engineBulk(), 300);
+  b.receive(a.flush());
+  assert.equal(b.count("CACHE_EXTERNAL_CT"), 300);
+});
+
+test("alarm: entries are refreshed every RefreshTime and the peer forgets silent ones after CacheTimeout", () => {
+  const a = new TestNode("alarm", { refresh: 5, cacheTimeout: 12 }), b = new TestNode("alarm", { refresh: 5, cacheTimeout: 12 });
+  for (let i = 0; i < 100; i++) a.ctEvent(flow(i));
+  b.receive(a.flush());
+  let refreshed = 0;
+  for (let s = 0; s < 6; s++) {
+    a.tick(); b.tick();
+    refreshed += a.flush().length;
+  }
+  assert.ok(refreshed > 0, "refresh messages went out");
+  // a falls silent: b drops everything after CacheTimeout.
+  for (let s = 0; s < 30; s++) b.tick();
+  assert.equal(b.count("CACHE_EXTERNAL_CT"), 0);
+});
+
+test("expectations travel with their master, expected and mask tuples", () => {
+  const a = new TestNode("ftfw"), b = new TestNode("ftfw");
+  const exp = {
+    master: { family: "ipv4" as const, src: "10.1.0.2", dst: "10.2.0.2", l4proto: 6, sport: 40001, dport: 21 },
+    expected: { family: "ipv4" as const, src: "10.1.0.2", dst: "10.2.0.2", l4proto: 6, sport: 0, dport: 50010 },
+    mask: { family: "ipv4" as const, src: "255.255.255.255", dst: "255.255.255.255", l4proto: 6, sport: 0, dport: 65535 },
+    timeout: 300, flags: 0, class: 0, helper: "ftp",
+  };
+  a.expEvent(exp);
+  b.receive(a.flush());
+  assert.deepEqual(b.dump("CACHE_EXTERNAL_EXP"), [exp]);
+  a.expEvent(exp, "delete");
+  b.receive(a.flush());
+  assert.equal(b.count("CACHE_EXTERNAL_EXP"), 0);
+});
+
+test("memory per cached conntrack stays small", () => {
+  const a = new TestNode("notrack", { hashSize: 65536 });
+  const before = a.core.fn.memoryLiveBytes();
+  for (let i = 0; i < 20000; i++) a.ctEvent(flow(i));
+  const per = (a.core.fn.memoryLiveBytes() - before) / 20000;
+  assert.ok(per < 160, `${per} bytes per entry`);
+});
