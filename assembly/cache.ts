@@ -33,6 +33,7 @@ export const EF_CTL: u8 = 4; //      a control message node, not a cache entry
 export const EF_EXP: u8 = 8; //      an expectation (else a conntrack)
 export const EF_STATUS_SHIFT: u8 = 4; // 2 bits: ST_NEW / ST_UPD / ST_DEL
 export const EF_DEAD: u8 = 64; //    out of the hash table, freed when it leaves its queue
+export const EF_SEEN: u8 = 128; //   seen in the kernel dump under way (resync)
 
 export const ST_NEW: u8 = 0;
 export const ST_UPD: u8 = 1;

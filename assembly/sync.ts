@@ -14,7 +14,7 @@
 import {
   Cache, newCache, ctKey, expKey, findEntry, upsertEntry, unlinkEntry, freeEntry, lastWasNew,
   movedFrom, entryFlags, setEntryFlags, entryStatus, setEntryStatus, entryBody, entryBodyLen,
-  E_SEQ, E_UPDATED, E_CREATED, EF_IN_TX, EF_IN_RS, EF_CTL, EF_EXP, EF_DEAD, ST_NEW, ST_UPD, ST_DEL,
+  E_SEQ, E_UPDATED, E_CREATED, EF_IN_TX, EF_IN_RS, EF_CTL, EF_EXP, EF_DEAD, EF_SEEN, ST_NEW, ST_UPD, ST_DEL,
   Cursor, cursorStart, cursorNext,
 } from "./cache";
 import { Queue, newQueue, queueOf, queuePush, queueRemove, queueReplace, queueNext } from "./queue";
@@ -275,6 +275,8 @@ function kernelUpdate(c: Cache, rec: usize, isExp: bool, send: bool): void {
     return;
   }
   settleMove(e);
+  // Alive now: a resync under way must not sweep it, whether the dump or an event showed it.
+  setEntryFlags(e, entryFlags(e) | EF_SEEN);
   if (lastWasNew) {
     c.created++;
     setEntryStatus(e, ST_NEW);
@@ -334,6 +336,48 @@ export function engineKernel(ptr: usize, len: u32, ctRec: usize, expRec: usize, 
     else kernelUpdate(c, rec, isExp, send);
   }
   return seen;
+}
+
+/**
+ * Resync with the kernel (conntrackd -R, or after lost events) is a dump
+ * between these two calls: entries the dump did not show are gone from the
+ * kernel, so they are destroyed here and the peers told.
+ */
+export function engineDumpBegin(): void {
+  markAll(internalCt, false);
+  markAll(internalExp, false);
+}
+
+export function engineDumpEnd(): u32 {
+  return sweepUnseen(internalCt) + sweepUnseen(internalExp);
+}
+
+function markAll(c: Cache, seen: bool): void {
+  for (let b: u32 = 0; b < c.nbuckets; b++) {
+    for (let e = <usize>load<u32>(c.buckets + (<usize>b << 2)); e != 0; e = <usize>load<u32>(e)) {
+      setEntryFlags(e, seen ? entryFlags(e) | EF_SEEN : entryFlags(e) & ~EF_SEEN);
+    }
+  }
+}
+
+function sweepUnseen(c: Cache): u32 {
+  let gone: u32 = 0;
+  for (let b: u32 = 0; b < c.nbuckets; b++) {
+    let e = <usize>load<u32>(c.buckets + (<usize>b << 2));
+    while (e != 0) {
+      const next = <usize>load<u32>(e);
+      if ((entryFlags(e) & EF_SEEN) == 0) {
+        unlinkEntry(c, e);
+        c.destroyed++;
+        setEntryFlags(e, entryFlags(e) | EF_DEAD);
+        setEntryStatus(e, ST_DEL);
+        enqueue(e);
+        gone++;
+      }
+      e = next;
+    }
+  }
+  return gone;
 }
 
 /** Queues every entry of the internal caches (bulk send, or a peer's resync request). */

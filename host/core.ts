@@ -62,6 +62,8 @@ export interface CoreFunctions {
   engineXmit(): number;
   engineTick(nowSec: number): void;
   engineBulk(): number;
+  engineDumpBegin(): void;
+  engineDumpEnd(): number;
   engineRequestResync(): void;
   txQueueLen(): number;
   rsQueueLen(): number;

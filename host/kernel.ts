@@ -1,0 +1,228 @@
+// The kernel side of the daemon: the ctnetlink event socket feeding the
+// core's internal caches, and a command socket for dumps, commits and
+// flushes. Bytes go from the socket straight into the core's netlink buffer;
+// the core parses every message and builds every request.
+import { NetlinkSocket, RECV_AGAIN, RECV_OVERRUN, RECV_TRUNCATED, SEND_AGAIN, type NetlinkGroup } from "./netlink.ts";
+import type { Core } from "./core.ts";
+import type { Logger } from "./log.ts";
+import { constants as os } from "node:os";
+
+export interface KernelOptions {
+  /** NetlinkBufferSize (bytes); 0: the system default. */
+  bufferSize: number;
+  /** NetlinkBufferSizeMaxGrowth (bytes). */
+  maxGrowth: number;
+  /** Synchronize expectations: subscribe to their events and dump them. */
+  expectations: boolean;
+  /** Disable TCP window tracking on committed entries (conntrackd without TCPWindowTracking). */
+  liberal: boolean;
+}
+
+export interface CommitResult {
+  ok: number;
+  failed: number;
+  seconds: number;
+}
+
+const errnoName = (n: number): string => {
+  for (const [name, v] of Object.entries(os.errno)) if (v === n) return name;
+  return `errno ${n}`;
+};
+
+const ERRNO_TEXT: Record<string, string> = {
+  EEXIST: "File exists", ENOENT: "No such file or directory", EINVAL: "Invalid argument",
+  EBUSY: "Device or resource busy", EOPNOTSUPP: "Operation not supported", ENOMEM: "Cannot allocate memory",
+  ETIME: "Timer expired", EPERM: "Operation not permitted", ENOSPC: "No space left on device",
+};
+export const strerror = (n: number): string => ERRNO_TEXT[errnoName(n)] ?? errnoName(n);
+
+export class Kernel {
+  readonly events: NetlinkSocket;
+  private readonly cmd: NetlinkSocket;
+  private seq = 1;
+  /** Events lost to overruns, as far as the kernel tells (ENOBUFS reports and socket drops). */
+  overruns = 0;
+  private lastDrops = 0;
+  /** Called after the core took in events (the daemon then sends what the engine queued). */
+  onActivity: () => void = () => {};
+  /** Called when events were lost: the daemon resyncs from a dump. */
+  onLoss: (why: string) => void = () => {};
+
+  constructor(private readonly core: Core, private readonly opts: KernelOptions, private readonly log: Logger) {
+    const groups: NetlinkGroup[] = ["conntrack-new", "conntrack-update", "conntrack-destroy"];
+    if (opts.expectations) groups.push("expect-new", "expect-update", "expect-destroy");
+    this.events = NetlinkSocket.open({ groups, rcvbuf: opts.bufferSize, force: true });
+    this.cmd = NetlinkSocket.open({ rcvbuf: 8 << 20, force: true });
+    if (opts.bufferSize > 0) log.notice(`netlink event socket buffer size has been set to ${this.events.rcvBuf} bytes`);
+    this.events.onReadable(() => this.readEvents());
+  }
+
+  /** A view of the core's netlink receive buffer (taken anew: the memory may have grown). */
+  private rxView(): Uint8Array {
+    const { fn } = this.core;
+    return new Uint8Array(this.core.bytes.buffer, fn.nlPtr(), fn.nlSize());
+  }
+
+  private readEvents(): void {
+    for (let round = 0; round < 64; round++) {
+      const n = this.events.recvInto(this.rxView(), 64);
+      if (n === RECV_AGAIN) break;
+      if (n === RECV_OVERRUN || n === RECV_TRUNCATED) {
+        this.lost(n === RECV_OVERRUN ? "netlink event socket overrun (ENOBUFS)" : "netlink event datagram truncated");
+        continue;
+      }
+      this.core.fn.engineKernel(n, 0);
+    }
+    this.onActivity();
+  }
+
+  private lost(why: string): void {
+    this.overruns++;
+    if (this.events.growRcvBuf(this.opts.maxGrowth)) {
+      this.log.notice(`netlink event socket buffer size has been doubled to ${this.events.rcvBuf} bytes`);
+    }
+    this.onLoss(why);
+  }
+
+  /** Called every second: events the kernel dropped without telling (NETLINK_NO_ENOBUFS, drops). */
+  checkDrops(): void {
+    const drops = this.events.drops();
+    if (drops > this.lastDrops) {
+      this.lastDrops = drops;
+      this.lost(`the kernel dropped ${drops} netlink events so far`);
+    }
+  }
+
+  /** Sends the netlink batch the core built. */
+  private sendBatch(): void {
+    const { fn } = this.core;
+    const len = fn.nlTxLen();
+    if (len === 0) return;
+    const view = new Uint8Array(this.core.bytes.buffer, fn.nlTxPtr(), len);
+    for (let tries = 0; this.cmd.send(view) === SEND_AGAIN; tries++) {
+      if (tries > 1000) throw new Error("netlink: the kernel keeps refusing the request batch (ENOBUFS)");
+    }
+    fn.nlTxClear();
+  }
+
+  /**
+   * Reads replies on the command socket into the core until `done` says so.
+   * `each` sees every reply message (the core's nlNext result).
+   */
+  private async readReplies(each: (r: number) => boolean, feedEngine = false): Promise<void> {
+    const { fn } = this.core;
+    const k = (n: string) => this.core.k(n);
+    const deadline = Date.now() + 30000;
+    for (;;) {
+      const n = this.cmd.recvInto(this.rxView(), 64);
+      if (n === RECV_AGAIN) {
+        if (Date.now() > deadline) throw new Error("netlink: no answer from the kernel within 30 s");
+        await new Promise((r) => setImmediate(r));
+        continue;
+      }
+      if (n < 0) throw new Error("netlink: the command socket overran while reading replies");
+      if (feedEngine) {
+        fn.engineKernel(n, 0);
+        if (fn.engineKernelDone()) return;
+        continue;
+      }
+      fn.nlOpen(n);
+      for (let r = fn.nlNext(); r !== k("NL_END"); r = fn.nlNext()) {
+        if (!each(r)) return;
+      }
+    }
+  }
+
+  /** Dumps a kernel table into the internal cache (startup, -R, and after an overrun). */
+  async dumpIntoCache(table: "ct" | "expect"): Promise<void> {
+    const { fn } = this.core;
+    fn.nlTxClear();
+    fn.nlPutDump(this.core.k(table === "ct" ? "TABLE_CT" : "TABLE_EXP"), 0, this.seq++);
+    this.sendBatch();
+    await this.readReplies(() => true, true);
+  }
+
+  /**
+   * Resynchronizes the internal caches with the kernel: a dump of both
+   * tables; entries the kernel no longer has are destroyed (and the peers told).
+   * Returns how many were gone.
+   */
+  async resync(): Promise<number> {
+    this.core.fn.engineDumpBegin();
+    await this.dumpIntoCache("ct");
+    if (this.opts.expectations) await this.dumpIntoCache("expect");
+    const gone = this.core.fn.engineDumpEnd();
+    this.onActivity();
+    return gone;
+  }
+
+  /** Deletes every entry of a kernel table (conntrackd -F). */
+  async flush(table: "ct" | "expect"): Promise<void> {
+    const { fn } = this.core;
+    fn.nlTxClear();
+    fn.nlPutFlush(this.core.k(table === "ct" ? "TABLE_CT" : "TABLE_EXP"), 0, this.seq++);
+    this.sendBatch();
+    let errno = 0;
+    await this.readReplies((r) => {
+      if (r === this.core.k("NL_ERROR")) errno = fn.nlErrno();
+      return r !== this.core.k("NL_ERROR");
+    });
+    if (errno) throw new Error(`the kernel refused to flush the ${table} table: ${strerror(errno)}`);
+  }
+
+  /**
+   * Writes an external cache into the kernel in batches: create requests
+   * sent together, acknowledgements read in bulk. An entry the kernel already
+   * has is updated instead; one it refuses is counted and logged with why.
+   */
+  async commit(kind: "ct" | "expect"): Promise<CommitResult> {
+    const { fn } = this.core;
+    const k = (n: string) => this.core.k(n);
+    const start = process.hrtime.bigint();
+    let ok = 0, failed = 0;
+    const reasons = new Map<string, number>();
+    fn.commitBegin(k(kind === "ct" ? "CACHE_EXTERNAL_CT" : "CACHE_EXTERNAL_EXP"), this.opts.liberal ? k("O_LIBERAL") : 0);
+    for (;;) {
+      fn.nlTxClear();
+      const base = this.seq;
+      const count = fn.commitNext(base);
+      if (count === 0) break;
+      this.seq += count;
+      this.sendBatch();
+      const retry: number[] = [];
+      await this.collectAcks(count, (seq, errno) => {
+        if (errno === 0) ok++;
+        else if (errnoName(errno) === "EEXIST") retry.push(seq);
+        else { failed++; reasons.set(strerror(errno), (reasons.get(strerror(errno)) ?? 0) + 1); }
+      });
+      if (retry.length) {
+        fn.nlTxClear();
+        for (const seq of retry) fn.commitUpdate(seq);
+        this.sendBatch();
+        await this.collectAcks(retry.length, (_seq, errno) => {
+          if (errno === 0) ok++;
+          else { failed++; reasons.set(strerror(errno), (reasons.get(strerror(errno)) ?? 0) + 1); }
+        });
+      }
+    }
+    for (const [why, n] of reasons) this.log.error(`commit-create: ${why} (${n} entries)`);
+    return { ok, failed, seconds: Number(process.hrtime.bigint() - start) / 1e9 };
+  }
+
+  private async collectAcks(expected: number, each: (seq: number, errno: number) => void): Promise<void> {
+    const { fn } = this.core;
+    let seen = 0;
+    await this.readReplies((r) => {
+      if (r === this.core.k("NL_ERROR")) {
+        each(fn.nlSeq(), fn.nlErrno());
+        seen++;
+      }
+      return seen < expected;
+    });
+  }
+
+  close(): void {
+    this.events.close();
+    this.cmd.close();
+  }
+}
