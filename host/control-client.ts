@@ -40,6 +40,10 @@ export function exchange(path: string, code: number, sink: Writable): Promise<Ex
     let connected = false;
     let bytes = 0;
     const sock = createConnection(path);
+    // A reader that went away (`ctsyncd -i | head`) ends the copy quietly.
+    const onSinkError = () => { sock.destroy(); resolve({ ok: true, bytes }); };
+    sink.once("error", onSinkError);
+    sock.once("close", () => sink.removeListener("error", onSinkError));
     sock.once("connect", () => {
       connected = true;
       sock.write(encodeRequest(code));

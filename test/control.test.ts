@@ -256,3 +256,10 @@ test("our client against the real conntrackd prints what conntrackd's client pri
     await real.stop();
   }
 });
+
+test("a reader that goes away mid-dump ends the client quietly", () => withServer(async (path, d) => {
+  d.internal.ct = Array.from({ length: 5000 }, () => d.internal.ct[0]);
+  const sink = new Writable({ write(_c, _e, done) { done(Object.assign(new Error("EPIPE"), { code: "EPIPE" })); } });
+  const r = await exchange(path, CONTROL_REQUEST.CT_DUMP_INTERNAL, sink);
+  assert.equal(r.ok, true);
+}));
