@@ -26,7 +26,7 @@ import {
   PROTOCOL_VERSION, T_CT_NEW, T_CT_DEL, T_EXP_NEW, T_EXP_DEL, T_CTL, F_ACK, F_NACK, F_RESYNC,
   F_ALIVE, F_HELLO, F_HELLO_BACK,
 } from "./wire";
-import { openMessages, nextNetlink, NL_CT, NL_EXP, NL_DONE, NL_END, nlEvent, EV_DESTROY } from "./ctnetlink";
+import { openMessages, nextNetlink, NL_CT, NL_EXP, NL_DONE, NL_END, nlEvent, nlPid, EV_DESTROY } from "./ctnetlink";
 import { storeBe16, storeBe32 } from "./bytes";
 import { filterCt, filterExp } from "./filter";
 
@@ -301,6 +301,15 @@ function kernelDestroy(c: Cache, send: bool): void {
   else if (queueOf(e) == 0) freeEntry(e);
 }
 
+// The netlink port of the daemon's own command socket: events its commits
+// and flushes cause carry it, and are cached but not sent back to the peers
+// (they came from the peers), as conntrackd does.
+let ownPort: u32 = 0;
+
+export function engineSetOwnPort(port: u32): void {
+  ownPort = port;
+}
+
 /** What the last engineKernel call saw of a dump: 1 when it reached NLMSG_DONE. */
 export let kernelDumpDone: u32 = 0;
 
@@ -331,7 +340,8 @@ export function engineKernel(ptr: usize, len: u32, ctRec: usize, expRec: usize, 
     else ctKey(rec);
     const c = isExp ? internalExp : internalCt;
     const ev = nlEvent;
-    const send = ev != 3 /* EV_DUMP */ || sendDump;
+    const mine = ownPort != 0 && nlPid == ownPort;
+    const send = !mine && (ev != 3 /* EV_DUMP */ || sendDump);
     if (ev == EV_DESTROY) kernelDestroy(c, send);
     else kernelUpdate(c, rec, isExp, send);
   }

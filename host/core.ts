@@ -63,6 +63,7 @@ export interface CoreFunctions {
   engineTick(nowSec: number): void;
   engineBulk(): number;
   engineDumpBegin(): void;
+  engineSetOwnPort(port: number): void;
   engineDumpEnd(): number;
   engineRequestResync(): void;
   txQueueLen(): number;

@@ -53,7 +53,9 @@ export class Kernel {
     if (opts.expectations) groups.push("expect-new", "expect-update", "expect-destroy");
     this.events = NetlinkSocket.open({ groups, rcvbuf: opts.bufferSize, force: true });
     this.cmd = NetlinkSocket.open({ rcvbuf: 8 << 20, force: true });
-    if (opts.bufferSize > 0) log.notice(`netlink event socket buffer size has been set to ${this.events.rcvBuf} bytes`);
+    // Events our own commits and flushes cause are not sent back to the peers.
+    core.fn.engineSetOwnPort(this.cmd.portId);
+    if (opts.bufferSize > 0) log.notice(`netlink event socket buffer size has been set to ${opts.bufferSize} bytes`);
     this.events.onReadable(() => this.readEvents());
   }
 

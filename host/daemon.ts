@@ -1,0 +1,349 @@
+// The daemon: wires the core (caches, sync engine) to the kernel (ctnetlink),
+// the dedicated links (channels) and the control socket, and owns the clock.
+// Every byte path is: read into the core's memory, call one export, send what
+// the core wrote.
+import type { Config, SyncConfig } from "./config.ts";
+import { loadCore, type Core } from "./core.ts";
+import { RecordView } from "./record-view.ts";
+import { Kernel } from "./kernel.ts";
+import { Logger } from "./log.ts";
+import { LockFile } from "./lockfile.ts";
+import { openMultichannel, type Multichannel } from "./multichannel.ts";
+import { ControlServer } from "./control-server.ts";
+import type {
+  DaemonControl, CacheWhich, RecordKind, KindSet, CtEntry, ExpEntry, CacheCounters, LinkStats,
+  NetworkCounters, RuntimeCounters, QueueStats, CommitResult, ResendQueueItem, TrafficCounters, ProcessInfo,
+} from "./control-api.ts";
+
+const CACHE_NAMES = {
+  internal: { ct: "CACHE_INTERNAL_CT", expect: "CACHE_INTERNAL_EXP" },
+  external: { ct: "CACHE_EXTERNAL_CT", expect: "CACHE_EXTERNAL_EXP" },
+} as const;
+
+const kindsOf = (k: KindSet): RecordKind[] => (k === "both" ? ["ct", "expect"] : [k]);
+const nowSec = () => Math.floor(Date.now() / 1000);
+
+export interface DaemonOptions {
+  /** Log to the console too (foreground, as conntrackd without -d). */
+  console: boolean;
+}
+
+export class Daemon implements DaemonControl {
+  readonly mode: SyncConfig["mode"];
+  readonly expectationSync: boolean;
+  private readonly core: Core;
+  private readonly view: RecordView;
+  private kernel!: Kernel;
+  private channels!: Multichannel;
+  private control: ControlServer | null = null;
+  private lock: LockFile | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private readonly startTime = nowSec();
+  private resyncs = 0;
+  private flushes = 0;
+  private resyncPending = false;
+  private committing = false;
+  private stopped: (() => void) | null = null;
+  readonly done: Promise<void>;
+
+  private constructor(private readonly config: Config, private readonly sync: SyncConfig, readonly log: Logger) {
+    this.mode = sync.mode;
+    this.expectationSync = sync.expectationSync.enabled;
+    this.core = loadCore();
+    this.view = new RecordView(this.core);
+    this.done = new Promise((r) => (this.stopped = r));
+  }
+
+  static async start(config: Config, opts: DaemonOptions): Promise<Daemon> {
+    if (!config.sync) throw new Error("ctsyncd runs in sync mode: the configuration needs a Sync section (the Stats mode is not supported yet)");
+    const log = new Logger(config.general.logFile, opts.console);
+    const d = new Daemon(config, config.sync, log);
+    d.lock = LockFile.take(config.general.lockFile);
+    try {
+      await d.init();
+    } catch (err) {
+      await d.shutdown(false);
+      throw err;
+    }
+    return d;
+  }
+
+  private async init(): Promise<void> {
+    const { general } = this.config;
+    const sync = this.sync;
+    const fn = this.core.fn;
+    const mode = { notrack: "MODE_NOTRACK", alarm: "MODE_ALARM", ftfw: "MODE_FTFW" }[sync.mode];
+    fn.engineInit(this.k(mode), general.hashSize, general.hashLimit, sync.ackWindowSize, sync.resendQueueSize,
+      sync.refreshTime, sync.cacheTimeout, this.expectationSync ? 1 : 0, nowSec(), nowSec());
+    fn.setSyncOptions(sync.tcpWindowTracking ? 1 : 0, sync.commitTimeout !== null ? 1 : 0);
+    fn.setCommitTimeout(sync.commitTimeout ?? 0);
+
+    this.kernel = new Kernel(this.core, {
+      bufferSize: general.netlinkBufferSize ?? 0,
+      maxGrowth: general.netlinkBufferSizeMaxGrowth ?? 0,
+      expectations: this.expectationSync,
+      liberal: !sync.tcpWindowTracking,
+    }, this.log);
+    this.kernel.onActivity = () => this.pump();
+    this.kernel.onLoss = (why) => this.lostEvents(why);
+
+    this.channels = await openMultichannel(sync.channels, sync.defaultChannel, { errorQueueLength: sync.errorQueueLength });
+    for (const w of this.channels.warnings) this.log.warning(w);
+    fn.outSetPayload(this.channels.payloadSize);
+    this.channels.onReceive((bytes) => this.fromPeer(bytes));
+    this.channels.onSwitch((e) => {
+      if (e.to === null) this.log.error(e.message);
+      else this.log.notice(e.message);
+      fn.outSetPayload(this.channels.payloadSize);
+    });
+
+    // Listen first, then dump: entries made before a listener joined never send events.
+    await this.kernel.resync();
+    if (general.unixPath) {
+      this.control = await ControlServer.start({ path: general.unixPath, daemon: this, onError: (m) => this.log.error(m) });
+    } else {
+      this.log.warning("no UNIX socket Path in the General section: client commands cannot reach this daemon");
+    }
+    if (sync.startupResync && sync.mode !== "alarm") this.requestResync();
+    this.timer = setInterval(() => this.tick(), 1000);
+    this.log.notice("initialization completed");
+  }
+
+  private k(name: string): number {
+    return this.core.k(name);
+  }
+
+  // ---- the byte paths ------------------------------------------------------------
+
+  /** Sends what the engine queued: every datagram of the outbox, on the current link. */
+  private pump(): void {
+    const fn = this.core.fn;
+    for (;;) {
+      const more = fn.engineXmit();
+      const total = fn.outLen();
+      if (total > 0) {
+        const base = fn.outPtr();
+        const mem = this.core.bytes;
+        const dv = new DataView(mem.buffer);
+        for (let at = 0; at < total;) {
+          const len = dv.getUint32(base + at, true);
+          this.channels.send(mem.subarray(base + at + 4, base + at + 4 + len));
+          at += 4 + len;
+        }
+        fn.outClear();
+      }
+      if (!more) return;
+    }
+  }
+
+  private fromPeer(bytes: Uint8Array): void {
+    const fn = this.core.fn;
+    if (bytes.length > this.k("MAX_DATAGRAM")) {
+      fn.syncOpenAt(fn.nlPtr(), bytes.length); // counted as oversized by the core
+      return;
+    }
+    this.core.bytes.set(bytes, fn.rxPtr());
+    fn.engineRx(bytes.length);
+    this.pump();
+  }
+
+  private tick(): void {
+    this.core.fn.engineTick(nowSec());
+    this.kernel.checkDrops();
+    this.pump();
+  }
+
+  /** Events were lost: resync with the kernel soon (NetlinkOverrunResync, at most a second). */
+  private lostEvents(why: string): void {
+    const delay = this.config.general.netlinkOverrunResync;
+    if (delay === null) {
+      this.log.warning(`${why}; NetlinkOverrunResync is off: the internal cache may miss entries until -R`);
+      return;
+    }
+    if (this.resyncPending) return;
+    this.resyncPending = true;
+    const ms = Math.min(delay, 1) * 1000;
+    this.log.warning(`${why}: resynchronizing the internal cache with the kernel in ${ms} ms`);
+    setTimeout(() => {
+      this.resyncPending = false;
+      this.kernel.resync().then(
+        (gone) => { this.resyncs++; this.log.notice(`resync with the kernel done (${gone} entries were gone)`); },
+        (err) => this.log.error(`resync with the kernel failed: ${(err as Error).message}`),
+      );
+    }, ms);
+  }
+
+  // ---- DaemonControl -----------------------------------------------------------------
+
+  private *dump(which: string): Generator<number> {
+    const fn = this.core.fn;
+    fn.dumpStart(this.k(which));
+    for (let r = fn.dumpNext(); r !== 0; r = fn.dumpNext()) yield r;
+  }
+
+  *dumpConntracks(which: CacheWhich): Iterable<CtEntry> {
+    for (const _ of this.dump(CACHE_NAMES[which].ct)) yield { ct: this.view.readCt(), ageSeconds: this.core.fn.dumpAge() };
+  }
+
+  *dumpExpectations(which: CacheWhich): Iterable<ExpEntry> {
+    for (const _ of this.dump(CACHE_NAMES[which].expect)) yield { exp: this.view.readExp(), ageSeconds: this.core.fn.dumpAge() };
+  }
+
+  cacheCounters(which: CacheWhich, kind: RecordKind): CacheCounters {
+    const id = this.k(CACHE_NAMES[which][kind]);
+    const fn = this.core.fn;
+    const base = fn.cacheCountersPtr(id);
+    const dv = this.core.view;
+    const c = (i: number) => dv.getUint32(base + 4 * i, true);
+    const active = fn.cacheCount(id);
+    return {
+      active, objects: active, tableEntries: active,
+      addOk: c(0), addFail: c(1), addFailNoMemory: 0, addFailNoSpace: c(1),
+      updOk: c(2), updFail: c(3), updFailNotFound: 0,
+      delOk: c(4), delFail: c(5), delFailNotFound: c(5),
+    };
+  }
+
+  traffic(): TrafficCounters {
+    return { bytes: 0, packets: 0 };
+  }
+
+  links(): LinkStats[] {
+    return this.channels.stats().map((l, i) => ({
+      type: this.sync.channels[i].type,
+      device: l.device ?? "",
+      status: l.status === "UNKNOWN" ? "DOWN" : l.status,
+      active: l.role === "ACTIVE",
+      sent: { bytes: l.stats.bytesSent, messages: l.stats.packetsSent, errors: l.stats.errorsSend },
+      received: { bytes: l.stats.bytesRecv, messages: l.stats.packetsRecv, errors: l.stats.errorsRecv },
+    }));
+  }
+
+  network(): NetworkCounters {
+    const r = this.core.rejects();
+    const at = (n: string) => r[this.k(n)] ?? 0;
+    const payload = at("R_BAD_ATTR_LEN") + at("R_UNKNOWN_ATTR") + at("R_INCOMPLETE") + at("R_BAD_FAMILY");
+    const s = this.core.engineStats();
+    return {
+      recvMalformed: r.reduce((a, b) => a + b, 0) - at("R_NO_ROOM"),
+      recvBadVersion: at("R_BAD_VERSION"), recvBadHeader: 0, recvBadPayload: payload,
+      recvBadType: at("R_BAD_TYPE"), recvTruncated: at("R_TRUNCATED"), recvBadSize: at("R_BAD_SIZE") + at("R_OVERSIZED"),
+      sendMalformed: 0, recvLost: s.msg_lost, recvBefore: s.msg_before,
+    };
+  }
+
+  runtime(): RuntimeCounters {
+    const s = this.core.engineStats();
+    return {
+      startTime: this.startTime, eventsReceived: s.kernel_events, eventsFiltered: s.kernel_filtered,
+      eventsUnknownType: 0, catchEventFailed: 0, dumpUnknownType: 0, netlinkOverrun: this.kernel.overruns,
+      kernelTableFlush: this.flushes, kernelTableResync: this.resyncs, netlinkBufferSize: this.kernel.events.rcvBuf,
+      childProcessFailed: 0, childProcessSegfault: 0, childProcessTermsig: 0, selectFailed: 0, waitFailed: 0,
+    };
+  }
+
+  resendQueue(): ResendQueueItem[] {
+    return [];
+  }
+
+  queues(): QueueStats {
+    const fn = this.core.fn;
+    const tx = fn.txQueueLen(), rs = fn.rsQueueLen();
+    return {
+      allocatedNodes: tx + rs,
+      queues: [
+        { name: "txqueue", current: tx, max: 2147483647, noSpaceErrors: 0 },
+        { name: "rsqueue", current: rs, max: this.sync.resendQueueSize, noSpaceErrors: this.core.engineStats().rsqueue_purged },
+      ],
+    };
+  }
+
+  processes(): ProcessInfo[] {
+    return [];
+  }
+
+  async commit(kinds: KindSet): Promise<CommitResult> {
+    if (this.committing) {
+      this.log.notice("commit already in progress, skipping");
+      return { status: "busy", committed: 0, failed: 0, seconds: 0 };
+    }
+    this.committing = true;
+    try {
+      const wanted = kindsOf(kinds).filter((k) => k === "ct" || this.expectationSync);
+      this.log.notice(kinds === "both" ? "committing all external caches" : kinds === "ct" ? "committing conntrack cache" : "committing expectation cache");
+      let committed = 0, failed = 0, seconds = 0;
+      for (const kind of wanted) {
+        const r = await this.kernel.commit(kind);
+        committed += r.ok; failed += r.failed; seconds += r.seconds;
+        this.log.notice(kind === "ct" ? `Committed ${r.ok} new entries` : `Committed ${r.ok} new expectations`);
+        if (r.failed) this.log.notice(`${r.failed} entries can't be committed`);
+        this.log.notice(`commit has taken ${r.seconds.toFixed(6)} seconds`);
+      }
+      return { status: "done", committed, failed, seconds };
+    } finally {
+      this.committing = false;
+    }
+  }
+
+  flushCache(which: CacheWhich | "both", kinds: readonly RecordKind[]): void {
+    if (which !== "internal" && this.committing) {
+      this.log.error("ignoring flush command, commit still in progress");
+      return;
+    }
+    this.log.notice(which === "both" ? "flushing caches" : `flushing ${which} cache`);
+    const sides: CacheWhich[] = which === "both" ? ["internal", "external"] : [which];
+    for (const side of sides) for (const kind of kinds) this.core.fn.cacheFlush(this.k(CACHE_NAMES[side][kind]));
+  }
+
+  async flushKernel(kinds: KindSet): Promise<void> {
+    for (const kind of kindsOf(kinds)) {
+      this.log.notice(kind === "ct" ? "flushing kernel conntrack table" : "flushing kernel expect table");
+      await this.kernel.flush(kind);
+      this.flushes++;
+    }
+  }
+
+  async resyncWithKernel(_kinds: KindSet): Promise<void> {
+    this.log.notice("resync with master conntrack table");
+    await this.kernel.resync();
+    this.resyncs++;
+  }
+
+  requestResync(): void {
+    this.log.notice("resync requested");
+    this.core.fn.engineRequestResync();
+    this.pump();
+  }
+
+  bulkSend(): void {
+    this.log.notice("sending bulk update");
+    this.core.fn.engineBulk();
+    this.pump();
+  }
+
+  resetTimers(): void {
+    const secs = this.sync.purgeTimeout;
+    this.log.notice(`flushing conntrack table in ${secs} secs`);
+    setTimeout(() => {
+      this.log.notice("flushing kernel conntrack table (scheduled)");
+      this.kernel.flush("ct").catch((e) => this.log.error((e as Error).message));
+    }, secs * 1000).unref();
+  }
+
+  kill(): void {
+    void this.shutdown(true);
+  }
+
+  async shutdown(logIt: boolean): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.control?.close?.();
+    this.control = null;
+    this.kernel?.close();
+    await this.channels?.close();
+    this.lock?.release();
+    this.lock = null;
+    if (logIt) this.log.notice("---- shutdown received ----");
+    this.stopped?.();
+  }
+}
