@@ -25,6 +25,11 @@ export interface CtEntry {
   ageSeconds: number;
   /** ALARM mode's external cache only: seconds left on the entry's timer, "[expires in Ns]". */
   expiresInSeconds?: number;
+  /**
+   * Whether the reply direction is known. Entries from peers carry only the
+   * original tuple (conntrackd's external cache prints none); default true.
+   */
+  withReply?: boolean;
 }
 
 export interface ExpEntry {

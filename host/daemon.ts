@@ -182,7 +182,8 @@ export class Daemon implements DaemonControl {
   }
 
   *dumpConntracks(which: CacheWhich): Iterable<CtEntry> {
-    for (const _ of this.dump(CACHE_NAMES[which].ct)) yield { ct: this.view.readCt(), ageSeconds: this.core.fn.dumpAge() };
+    const withReply = which === "internal";
+    for (const _ of this.dump(CACHE_NAMES[which].ct)) yield { ct: this.view.readCt(), ageSeconds: this.core.fn.dumpAge(), withReply };
   }
 
   *dumpExpectations(which: CacheWhich): Iterable<ExpEntry> {

@@ -63,7 +63,7 @@ function assuredText(status: number): string {
 }
 
 /** nfct_snprintf(NFCT_O_DEFAULT) without the timeout: fields in its order, one space apart. */
-export function conntrackPlain(ct: Conntrack): string {
+export function conntrackPlain(ct: Conntrack, withReply = true): string {
   const orig = originalTuple(ct);
   const repl = replyTuple(ct);
   const st = ct.status;
@@ -71,7 +71,7 @@ export function conntrackPlain(ct: Conntrack): string {
   s += protoStates(ct);
   s += addressText(orig, "src", "dst") + l4Text(orig);
   if (st !== undefined && !(st & IPS_SEEN_REPLY)) s += "[UNREPLIED] ";
-  s += addressText(repl, "src", "dst") + l4Text(repl);
+  if (withReply) s += addressText(repl, "src", "dst") + l4Text(repl);
   if (st !== undefined) s += assuredText(st);
   if (ct.mark !== undefined) s += `mark=${ct.mark} `;
   if (ct.zone !== undefined) s += `zone=${ct.zone} `;
@@ -108,8 +108,8 @@ function independentXml(ct: Conntrack): string {
 }
 
 /** nfct_snprintf(NFCT_O_XML) without the timeout. */
-export function conntrackXml(ct: Conntrack): string {
-  let s = "<flow>" + tupleXml(originalTuple(ct), "original") + tupleXml(replyTuple(ct), "reply");
+export function conntrackXml(ct: Conntrack, withReply = true): string {
+  let s = "<flow>" + tupleXml(originalTuple(ct), "original") + (withReply ? tupleXml(replyTuple(ct), "reply") : "");
   s += independentXml(ct);
   if (ct.helper !== undefined) s += `<helper>${ct.helper}</helper>`;
   return s + "</flow>";
@@ -123,6 +123,7 @@ export function entrySuffix(e: { ageSeconds: number; expiresInSeconds?: number }
 
 /** One line of -i / -e (ct), newline included. */
 export function conntrackLine(e: CtEntry, format: "plain" | "xml"): string {
-  return format === "xml" ? `${conntrackXml(e.ct)}\n` : `${conntrackPlain(e.ct)}${entrySuffix(e)}\n`;
+  const withReply = e.withReply ?? true;
+  return format === "xml" ? `${conntrackXml(e.ct, withReply)}\n` : `${conntrackPlain(e.ct, withReply)}${entrySuffix(e)}\n`;
 }
 
