@@ -35,6 +35,12 @@ export {
 } from "./ctnetlink";
 export { outPtr, outLen, outClear, outSetPayload } from "./outbox";
 export {
+  POLICY_NONE, POLICY_ACCEPT, POLICY_IGNORE, filterReset, filterSetProtocol, filterSetState,
+  filterAddAddress, filterAddHelper,
+} from "./filter";
+import { filterScratch } from "./filter";
+export function filterScratchPtr(): usize { return filterScratch; }
+export {
   MODE_NOTRACK, MODE_ALARM, MODE_FTFW, S_KERNEL_EVENTS, S_KERNEL_FILTERED, S_MSG_SENT,
   S_MSG_RECV, S_MSG_LOST, S_MSG_BEFORE, S_MSG_DROPPED, S_DATA_APPLIED, S_RESYNC_RECV,
   S_ACK_SENT, S_NACK_SENT, S_ACK_RECV, S_NACK_RECV, S_RESENT, S_RSQUEUE_PURGED,

@@ -63,6 +63,12 @@ export interface CoreFunctions {
   engineTick(nowSec: number): void;
   engineBulk(): number;
   engineDumpBegin(): void;
+  filterReset(): void;
+  filterSetProtocol(policy: number, proto: number): void;
+  filterSetState(policy: number, state: number): void;
+  filterAddAddress(policy: number, family: number, prefix: number): number;
+  filterAddHelper(len: number): number;
+  filterScratchPtr(): number;
   engineSetOwnPort(port: number): void;
   engineDumpEnd(): number;
   engineRequestResync(): void;

@@ -10,6 +10,7 @@ import { Logger } from "./log.ts";
 import { LockFile } from "./lockfile.ts";
 import { openMultichannel, type Multichannel } from "./multichannel.ts";
 import { ControlServer } from "./control-server.ts";
+import { applyFilters } from "./filter-setup.ts";
 import type {
   DaemonControl, CacheWhich, RecordKind, KindSet, CtEntry, ExpEntry, CacheCounters, LinkStats,
   NetworkCounters, RuntimeCounters, QueueStats, CommitResult, ResendQueueItem, TrafficCounters, ProcessInfo,
@@ -77,6 +78,7 @@ export class Daemon implements DaemonControl {
       sync.refreshTime, sync.cacheTimeout, this.expectationSync ? 1 : 0, nowSec(), nowSec());
     fn.setSyncOptions(sync.tcpWindowTracking ? 1 : 0, sync.commitTimeout !== null ? 1 : 0);
     fn.setCommitTimeout(sync.commitTimeout ?? 0);
+    applyFilters(this.core, general.filter, sync.expectationSync);
 
     this.kernel = new Kernel(this.core, {
       bufferSize: general.netlinkBufferSize ?? 0,

@@ -22,6 +22,11 @@ export class TestNode {
     return this.core.k(name);
   }
 
+  /** How many conntracks and expectations the internal caches hold. */
+  get internal(): number {
+    return this.count("CACHE_INTERNAL_CT") + this.count("CACHE_INTERNAL_EXP");
+  }
+
   /**
    * Hands the engine one event as the kernel sends it: a create request has
    * the kernel's NEW event layout; an update event is a NEW message without
