@@ -36,6 +36,12 @@ export interface LinkReport {
 export interface MultichannelOptions extends ChannelOptions {
   /** Milliseconds between link-state checks. Default 200. */
   pollMs?: number;
+  /**
+   * Make a link current as soon as accepted data arrives on it (default true).
+   * conntrackd switches only once a message passed its header checks; a daemon
+   * that wants exactly that sets false and calls follow() after the core's check.
+   */
+  followOnReceive?: boolean;
 }
 
 /** Opens every link of the section; if one fails the others are closed again. */
@@ -48,7 +54,9 @@ export async function openMultichannel(configs: readonly ChannelConfig[], defaul
     await Promise.all(channels.map((c) => c.close()));
     throw e;
   }
-  return new Multichannel(channels, defaultIndex, opts.pollMs ?? 200, sharedGroupWarnings(configs));
+  const m = new Multichannel(channels, defaultIndex, opts.pollMs ?? 200, sharedGroupWarnings(configs));
+  m.followOnReceive = opts.followOnReceive ?? true;
+  return m;
 }
 
 /**
@@ -74,6 +82,9 @@ export class Multichannel {
   private receiveHandler: (bytes: Uint8Array, index: number) => void = () => {};
   /** Set once "no link available" was reported, so it is reported once per outage. */
   private stranded = false;
+
+  /** See MultichannelOptions.followOnReceive. */
+  followOnReceive = true;
 
   /** Every channel's warnings, and those about the set. */
   readonly warnings: readonly string[];
@@ -127,10 +138,14 @@ export class Multichannel {
     await Promise.all(this.channels.map((c) => c.close()));
   }
 
-  private onData(bytes: Uint8Array, index: number): void {
-    // The peer sends where it believes the link is: answer there (conntrackd
-    // does so for every message that passes the header checks).
+  /** The peer talks on link `index`: answer there from now on. */
+  follow(index: number): void {
     if (index !== this.currentIndex) this.switchTo(index, "peer-traffic");
+  }
+
+  private onData(bytes: Uint8Array, index: number): void {
+    // The peer sends where it believes the link is: answer there.
+    if (this.followOnReceive) this.follow(index);
     this.receiveHandler(bytes, index);
   }
 

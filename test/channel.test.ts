@@ -452,3 +452,33 @@ test("UDP datagram rate between namespaces (measured, not asserted)", async (t) 
     await closeAll(a, b);
   }
 });
+
+test("real conntrackd 1.4.7 as the UDP peer: its datagrams reach us, ours show in its -s link counters", async (t) => {
+  const dir = mkdtempSync(join(TMP, "ctd-"));
+  const conf = join(dir, "conntrackd.conf");
+  writeFileSync(conf, `General {\n LockFile ${dir}/lock\n UNIX { Path ${dir}/sock }\n LogFile ${dir}/log\n Syslog off\n Systemd off\n}\n` +
+    `Sync {\n Mode FTFW { }\n${unicast("UDP", 4, "10.201.0.2", "10.201.0.1", "chb0", 3791)}\n}\n`);
+  const ctd = spawn("ip", ["netns", "exec", NS_B, "conntrackd", "-C", conf], { stdio: "ignore" }); // exec'd: this pid is conntrackd's
+  const a = await Peer.start(NS_A, unicast("UDP", 4, "10.201.0.1", "10.201.0.2", "cha0", 3791));
+  try {
+    const alive = await a.next((e) => e.ev === "recv", 10000); // FTFW sends ALIVE every second
+    t.diagnostic(`conntrackd sent ${alive.hex}`);
+    a.send({ op: "send", hex: alive.hex }); // a well-formed control message back
+    await a.next((e) => e.ev === "sent");
+    let counters = "";
+    for (let tries = 0; tries < 40 && !/\s1 Pckts recv|\s[2-9]\d* Pckts recv/.test(counters); tries++) {
+      await new Promise((r) => setTimeout(r, 100));
+      counters = execFileSync("ip", ["netns", "exec", NS_B, "conntrackd", "-C", conf, "-s", "link"], { encoding: "utf8" });
+    }
+    t.diagnostic(counters.trim().split("\n").join(" | "));
+    assert.match(counters, /UDP traffic device=chb0 status=RUNNING role=ACTIVE/);
+    const recv = Number(/(\d+) Pckts recv/.exec(counters)?.[1]);
+    const bytes = Number(/(\d+) Bytes recv/.exec(counters)?.[1]);
+    assert.equal(recv, 1);
+    assert.equal(bytes, alive.hex.length / 2);
+  } finally {
+    await a.close();
+    ctd.kill("SIGTERM");
+    await new Promise<void>((r) => (ctd.exitCode !== null ? r() : ctd.once("exit", () => r())));
+  }
+});
