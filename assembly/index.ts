@@ -45,7 +45,8 @@ export {
   S_MSG_RECV, S_MSG_LOST, S_MSG_BEFORE, S_MSG_DROPPED, S_DATA_APPLIED, S_RESYNC_RECV,
   S_ACK_SENT, S_NACK_SENT, S_ACK_RECV, S_NACK_RECV, S_RESENT, S_RSQUEUE_PURGED,
   S_HELLO_RECV, S_COUNT, statsPtr, engineInit, engineClock, engineXmit, engineTick,
-  engineBulk, engineRequestResync, txQueueLen, rsQueueLen, engineDumpBegin, engineDumpEnd, engineSetOwnPort,
+  engineBulk, engineRequestResync, txQueueLen, rsQueueLen, engineDumpBegin, engineDumpEnd, engineSetOwnPort, rsQueueWalkStart, rsQueueWalkNext,
+  rsQueueWalkSeq, rsQueueWalkFlags,
 } from "./sync";
 
 // The core's own buffers and records: the host writes input here and reads

@@ -125,6 +125,23 @@ export function engineClock(nowSec: u32): void {
 export function txQueueLen(): u32 { return txq.len; }
 export function rsQueueLen(): u32 { return rsq.len; }
 
+// A walk over the resend queue, oldest first, for "-s rsqueue".
+let rsWalk: usize = 0;
+let rsWalkStarted = false;
+export function rsQueueWalkStart(): void {
+  rsWalk = 0;
+  rsWalkStarted = false;
+}
+/** Next node: 1 an object, 2 a control message, 0 at the end; then rsQueueWalkSeq / rsQueueWalkFlags. */
+export function rsQueueWalkNext(): u32 {
+  rsWalk = rsWalkStarted ? (rsWalk != 0 ? queueNext(rsWalk) : 0) : rsq.head;
+  rsWalkStarted = true;
+  if (rsWalk == 0) return 0;
+  return (entryFlags(rsWalk) & EF_CTL) ? 2 : 1;
+}
+export function rsQueueWalkSeq(): u32 { return rsWalk ? load<u32>(rsWalk + E_SEQ) : 0; }
+export function rsQueueWalkFlags(): u32 { return rsWalk && (entryFlags(rsWalk) & EF_CTL) ? <u32>load<u8>(rsWalk + CTL_FLAGS) : 0; }
+
 // ---- the transmit side -----------------------------------------------------------
 
 /** Queues an entry for the next transmission (once, however often it changes). */

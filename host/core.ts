@@ -63,6 +63,10 @@ export interface CoreFunctions {
   engineTick(nowSec: number): void;
   engineBulk(): number;
   engineDumpBegin(): void;
+  rsQueueWalkStart(): void;
+  rsQueueWalkNext(): number;
+  rsQueueWalkSeq(): number;
+  rsQueueWalkFlags(): number;
   filterReset(): void;
   filterSetProtocol(policy: number, proto: number): void;
   filterSetState(policy: number, state: number): void;

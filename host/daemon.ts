@@ -246,7 +246,13 @@ export class Daemon implements DaemonControl {
   }
 
   resendQueue(): ResendQueueItem[] {
-    return [];
+    const fn = this.core.fn;
+    const items: ResendQueueItem[] = [];
+    fn.rsQueueWalkStart();
+    for (let t = fn.rsQueueWalkNext(); t !== 0; t = fn.rsQueueWalkNext()) {
+      items.push(t === 1 ? { kind: "object", seq: fn.rsQueueWalkSeq() } : { kind: "control", seq: fn.rsQueueWalkSeq(), flags: fn.rsQueueWalkFlags() });
+    }
+    return items;
   }
 
   queues(): QueueStats {

@@ -135,3 +135,17 @@ test("memory per cached conntrack stays small", () => {
   const per = (a.core.fn.memoryLiveBytes() - before) / 20000;
   assert.ok(per < 160, `${per} bytes per entry`);
 });
+
+test("the resend queue can be walked oldest first (-s rsqueue)", () => {
+  const a = new TestNode("ftfw");
+  for (let i = 0; i < 3; i++) a.ctEvent(flow(i));
+  a.flush();
+  const { fn } = a.core;
+  fn.rsQueueWalkStart();
+  const seqs: number[] = [];
+  for (let t = fn.rsQueueWalkNext(); t !== 0; t = fn.rsQueueWalkNext()) {
+    assert.equal(t, 1);
+    seqs.push(fn.rsQueueWalkSeq());
+  }
+  assert.deepEqual(seqs, [5000, 5001, 5002]);
+});
