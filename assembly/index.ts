@@ -34,6 +34,7 @@ export {
   setCommitTimeout,
 } from "./ctnetlink";
 export { outPtr, outLen, outClear, outSetPayload } from "./outbox";
+export { EVLOG_HEADER, eventLogEnable, eventLogPtr, eventLogLen, eventLogDropped, eventLogClear } from "./eventlog";
 export {
   POLICY_NONE, POLICY_ACCEPT, POLICY_IGNORE, filterReset, filterSetProtocol, filterSetState,
   filterAddAddress, filterAddHelper,
@@ -165,6 +166,11 @@ export function dumpNext(): i32 {
   }
   return 0;
 }
+/** Decodes a cache body (`len` bytes at `ptr`, e.g. from the event log) into the record of its kind. */
+export function bodyDecode(isExp: bool, ptr: usize, len: u32): i32 {
+  return decodeAttrs(isExp, isExp ? expRecord : ctRecord, ptr, len);
+}
+
 /** Seconds the entry dumpNext returned has been in its cache. */
 export function dumpAge(): u32 { return sync.entryAge(dumpEntry); }
 

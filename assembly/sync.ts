@@ -29,6 +29,7 @@ import {
 import { openMessages, nextNetlink, NL_CT, NL_EXP, NL_DONE, NL_END, nlEvent, nlPid, EV_DESTROY } from "./ctnetlink";
 import { storeBe16, storeBe32 } from "./bytes";
 import { filterCt, filterExp } from "./filter";
+import { logChange } from "./eventlog";
 
 export const MODE_NOTRACK: u32 = 0;
 export const MODE_ALARM: u32 = 1;
@@ -301,6 +302,7 @@ function kernelUpdate(c: Cache, rec: usize, isExp: bool, send: bool): void {
     c.updated++;
     if (!(queueOf(e) == EF_IN_TX && entryStatus(e) == ST_NEW)) setEntryStatus(e, ST_UPD);
   }
+  logChange(isExp, lastWasNew ? 0 : 1, false, entryBody(e), entryBodyLen(e));
   if (send) enqueue(e);
 }
 
@@ -312,6 +314,7 @@ function kernelDestroy(c: Cache, send: bool): void {
   }
   unlinkEntry(c, e);
   c.destroyed++;
+  logChange((entryFlags(e) & EF_EXP) != 0, 2, false, entryBody(e), entryBodyLen(e));
   setEntryFlags(e, entryFlags(e) | EF_DEAD);
   setEntryStatus(e, ST_DEL);
   if (send) enqueue(e);
@@ -470,6 +473,7 @@ function applyData(ctRec: usize, expRec: usize, isExp: bool): void {
       return;
     }
     unlinkEntry(c, e);
+    logChange(isExp, 2, true, entryBody(e), entryBodyLen(e));
     freeEntry(e);
     c.destroyed++;
     return;
@@ -484,6 +488,7 @@ function applyData(ctRec: usize, expRec: usize, isExp: bool): void {
   if (movedFrom != 0) freeEntry(movedFrom);
   if (lastWasNew) c.created++;
   else c.updated++;
+  logChange(isExp, lastWasNew ? 0 : 1, true, entryBody(e), entryBodyLen(e));
 }
 
 /** Control messages: acknowledgements empty the resend queue, NACKs resend, RESYNC answers with everything. */
@@ -622,12 +627,13 @@ export function engineRx(ptr: usize, len: u32, ctRec: usize, expRec: usize): u32
 
 /**
  * Called about once a second. After a quiet second FTFW acknowledges what it
- * received (or says ALIVE), the other modes say ALIVE; ALARM refreshes a
- * slice of the internal cache and forgets stale external entries.
+ * received (or says ALIVE) and NOTRACK says ALIVE; ALARM refreshes a slice
+ * of the internal cache and forgets stale external entries.
  */
 export function engineTick(nowSec: u32): void {
   now = nowSec;
-  if (now - lastXmit >= 1 && txq.head == 0) {
+  // conntrackd's ALARM mode has no keep-alive: its refreshes are the sign of life.
+  if (mode != MODE_ALARM && now - lastXmit >= 1 && txq.head == 0) {
     if (mode == MODE_FTFW && ackFromSet && seqSet) {
       enqueueCtl(<u8>F_ACK, ackFrom, lastSeqRecv);
       count(S_ACK_SENT);

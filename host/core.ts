@@ -63,6 +63,12 @@ export interface CoreFunctions {
   engineTick(nowSec: number): void;
   engineBulk(): number;
   engineDumpBegin(): void;
+  eventLogEnable(on: number): void;
+  eventLogPtr(): number;
+  eventLogLen(): number;
+  eventLogDropped(): number;
+  eventLogClear(): void;
+  bodyDecode(isExp: number, ptr: number, len: number): number;
   rsQueueWalkStart(): void;
   rsQueueWalkNext(): number;
   rsQueueWalkSeq(): number;

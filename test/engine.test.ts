@@ -149,3 +149,21 @@ test("the resend queue can be walked oldest first (-s rsqueue)", () => {
   }
   assert.deepEqual(seqs, [5000, 5001, 5002]);
 });
+
+test("the change feed reports what entered and left the caches, only while someone listens", async () => {
+  const { ChangeFeed } = await import("../host/change-feed.ts");
+  const a = new TestNode("notrack"), b = new TestNode("notrack");
+  const feedA = new ChangeFeed(a.core), feedB = new ChangeFeed(b.core);
+  a.ctEvent(flow(0)); // nobody listens yet: not logged
+  const seenA: string[] = [], seenB: string[] = [];
+  const offA = feedA.subscribe((c) => seenA.push(`${c.cache} ${c.kind} ${c.op} ${c.ct?.src}`));
+  const offB = feedB.subscribe((c) => seenB.push(`${c.cache} ${c.kind} ${c.op} ${c.ct?.src}`));
+  a.ctEvent(flow(1));
+  b.receive(a.flush());
+  a.ctEvent(flow(1), "delete");
+  b.receive(a.flush());
+  feedA.drain(); feedB.drain();
+  offA(); offB();
+  assert.deepEqual(seenA, ["internal ct new 10.0.0.1", "internal ct destroy 10.0.0.1"]);
+  assert.deepEqual(seenB, ["external ct new 10.0.0.0", "external ct new 10.0.0.1", "external ct destroy 10.0.0.1"]);
+});
