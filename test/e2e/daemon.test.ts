@@ -1,0 +1,126 @@
+// ctsyncd as an operator meets it: every client flag against running daemons
+// in network namespaces, the LockFile, a broken configuration, and
+// keepalived's primary-backup.sh driving the three transitions.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { copyFileSync, existsSync, readFileSync, writeFileSync, chmodSync } from "node:fs";
+import { join } from "node:path";
+import { Pair, CTSYNCD, until } from "../support/pair.ts";
+import { isRoot, ROOT } from "../support/netns.ts";
+
+const skip = isRoot() ? false : "needs root (network namespaces)";
+let pair: Pair;
+const A = () => pair.a, B = () => pair.b;
+const lines = (s: string) => s.split("\n").filter((l) => l.trim());
+const conntrack = (side: ReturnType<typeof A>, ...args: string[]) => Pair.run(side, "conntrack", args);
+
+before(() => {
+  if (skip) return;
+  pair = new Pair("dm");
+  Pair.start(pair.a);
+  Pair.start(pair.b);
+});
+after(() => pair?.close());
+
+test("a flow made on A shows in A's internal cache (-i) and B's external cache (-e)", { skip }, async () => {
+  conntrack(A(), "-I", "-p", "tcp", "-s", "192.0.2.10", "-d", "198.51.100.10", "--sport", "4000", "--dport", "443", "--state", "ESTABLISHED", "-t", "300", "--mark", "3");
+  assert.ok(await until(() => Pair.ctl(B(), "-e").stdout.includes("src=192.0.2.10")), "replicated to B");
+  const i = Pair.ctl(A(), "-i");
+  assert.equal(i.status, 0);
+  assert.match(i.stdout, /^tcp {6}6 ESTABLISHED src=192\.0\.2\.10 dst=198\.51\.100\.10 sport=4000 dport=443 \[UNREPLIED\] src=198\.51\.100\.10 dst=192\.0\.2\.10 sport=443 dport=4000 mark=3 \[active since \d+s\]$/m);
+  assert.match(Pair.ctl(B(), "-e").stdout, /src=192\.0\.2\.10 dst=198\.51\.100\.10 sport=4000 dport=443 \[UNREPLIED\] mark=3 \[active since \d+s\]/);
+});
+
+test("-x prints XML and -j prints JSON", { skip }, () => {
+  const x = Pair.ctl(A(), "-i", "-x").stdout;
+  assert.match(x, /<flow>.*<layer3 protonum="2" protoname="ipv4"><src>192\.0\.2\.10<\/src>/s);
+  const j = JSON.parse(Pair.ctl(A(), "-i", "-j").stdout);
+  assert.ok(Array.isArray(j) && j.some((e: { ct: { src: string } }) => e.ct.src === "192.0.2.10"));
+  const s = JSON.parse(Pair.ctl(B(), "-s", "-j").stdout);
+  assert.equal(typeof s, "object");
+});
+
+test("every -s section answers with conntrackd's headings", { skip }, () => {
+  const want: Record<string, RegExp> = {
+    "": /cache internal:[\s\S]*cache external:[\s\S]*message tracking:/,
+    network: /network statistics:[\s\S]*sequence tracking statistics:/,
+    cache: /cache:internal/,
+    runtime: /daemon uptime:/,
+    link: /UDP traffic device=|active device=|traffic device=/,
+    rsqueue: /resent queue \(len=\d+\)/,
+    queue: /txqueue:/,
+    ct: /cache internal:/,
+    expect: /cache internal:/,
+  };
+  for (const [section, re] of Object.entries(want)) {
+    const r = Pair.ctl(B(), ...(section ? ["-s", section] : ["-s"]));
+    assert.equal(r.status, 0, `-s ${section}: ${r.stderr}`);
+    assert.match(r.stdout, re, `-s ${section}`);
+  }
+});
+
+test("-c commits B's external cache into B's kernel; -F flushes it; -f and -B refill the caches", { skip }, async () => {
+  assert.equal(Pair.ctl(B(), "-c").status, 0);
+  assert.match(conntrack(B(), "-L").stdout, /src=192\.0\.2\.10 dst=198\.51\.100\.10 sport=4000 dport=443/);
+  assert.match(Pair.logOf(B()), /Committed 1 new entries/);
+  assert.equal(Pair.ctl(B(), "-F").status, 0);
+  assert.ok(await until(() => conntrack(B(), "-C").stdout.trim() === "0"), "kernel table flushed");
+  assert.equal(Pair.ctl(B(), "-f", "external").status, 0);
+  assert.equal(lines(Pair.ctl(B(), "-e").stdout).length, 0, "external cache flushed");
+  assert.equal(Pair.ctl(A(), "-B").status, 0);
+  assert.ok(await until(() => Pair.ctl(B(), "-e").stdout.includes("src=192.0.2.10")), "bulk send refilled B");
+});
+
+test("-n asks the peer for everything; -R resyncs with the kernel; -t schedules a flush", { skip }, async () => {
+  Pair.ctl(B(), "-f", "external");
+  assert.equal(Pair.ctl(B(), "-n").status, 0);
+  assert.ok(await until(() => Pair.ctl(B(), "-e").stdout.includes("src=192.0.2.10")), "resync request answered");
+  conntrack(A(), "-I", "-p", "udp", "-s", "192.0.2.11", "-d", "198.51.100.10", "--sport", "53", "--dport", "53", "-t", "300");
+  Pair.ctl(A(), "-f", "internal");
+  assert.equal(Pair.ctl(A(), "-R").status, 0);
+  assert.equal(lines(Pair.ctl(A(), "-i").stdout).length, 2, "internal cache refilled from the kernel");
+  assert.equal(Pair.ctl(A(), "-t").status, 0);
+  assert.match(Pair.logOf(A()), /flushing conntrack table in \d+ secs/);
+});
+
+test("a second daemon with the same LockFile refuses to start and says why", { skip }, () => {
+  const r = Pair.ctl(A(), "-d");
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /lockfile `.*' exists, perhaps conntrackd already running\?/);
+});
+
+test("a malformed configuration stops ctsyncd with file:line and status 1", { skip }, () => {
+  const bad = join(pair.dir, "bad.conf");
+  writeFileSync(bad, readFileSync(A().conf, "utf8").replace("HashSize 8192", "HashSize lots"));
+  const r = Pair.run(A(), CTSYNCD, ["-C", bad, "-d"]);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, new RegExp(`${bad.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:\\d+: `));
+});
+
+test("keepalived's primary-backup.sh drives ctsyncd through backup, fault and primary", { skip }, async () => {
+  // Debian's script, unchanged but for the three settings an operator edits.
+  const script = join(pair.dir, "primary-backup.sh");
+  const shipped = "/usr/share/doc/conntrackd/examples/sync/primary-backup.sh";
+  const original = existsSync(shipped) ? shipped : join(ROOT, "examples/primary-backup.sh");
+  copyFileSync(original, script);
+  writeFileSync(script, readFileSync(script, "utf8")
+    .replace(/^CONNTRACKD_BIN=.*$/m, `CONNTRACKD_BIN=${CTSYNCD}`)
+    .replace(/^CONNTRACKD_LOCK=.*$/m, `CONNTRACKD_LOCK=${B().lock}`)
+    .replace(/^CONNTRACKD_CONFIG=.*$/m, `CONNTRACKD_CONFIG=${B().conf}`));
+  chmodSync(script, 0o755);
+  const before = Pair.logOf(B()).length;
+  assert.equal(Pair.run(B(), script, ["backup"]).status, 0);
+  assert.equal(Pair.run(B(), script, ["fault"]).status, 0);
+  const log1 = Pair.logOf(B()).slice(before);
+  assert.match(log1, /flushing conntrack table in \d+ secs/);
+  assert.match(log1, /resync requested/);
+  // A fails; B becomes primary and owns A's flows.
+  Pair.ctl(A(), "-k");
+  assert.equal(Pair.run(B(), script, ["primary"]).status, 0);
+  const log2 = Pair.logOf(B()).slice(before);
+  for (const line of ["committing all external caches", "Committed", "flushing caches", "resync with master conntrack table", "sending bulk update"]) {
+    assert.ok(log2.includes(line), `B's log says "${line}"`);
+  }
+  assert.match(conntrack(B(), "-L").stdout, /src=192\.0\.2\.10 dst=198\.51\.100\.10 sport=4000 dport=443/);
+  assert.ok(await until(() => !existsSync(A().lock)), "-k removed A's lock file");
+});
