@@ -19,6 +19,7 @@ import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
+import { createInterface } from "node:readline";
 
 export type SyncMode = "FTFW" | "NOTRACK" | "ALARM";
 export type Transport = "udp" | "multicast";
@@ -434,5 +435,42 @@ ${ignore.map((a) => `\t\t\tIPv4_address ${a}`).join("\n")}
       await run(["ip", "netns", "del", n]);
     }
     if (!process.env.CTSYNC_E2E_KEEP) await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** An endpoint (test/support/*.py) driven over stdin, answering one JSON line per command. */
+export class JsonLines {
+  private readonly lines: string[] = [];
+  private waiter: ((l: string | null) => void) | null = null;
+  private closed = false;
+  constructor(private readonly proc: ChildProcess) {
+    const rl = createInterface({ input: proc.stdout! });
+    rl.on("line", (l) => {
+      if (this.waiter) { const w = this.waiter; this.waiter = null; w(l); } else this.lines.push(l);
+    });
+    rl.on("close", () => {
+      this.closed = true;
+      if (this.waiter) { const w = this.waiter; this.waiter = null; w(null); }
+    });
+  }
+  async next(timeoutMs: number): Promise<Record<string, unknown>> {
+    let line = this.lines.shift() ?? null;
+    if (line === null) {
+      if (this.closed) throw new Error("the endpoint exited");
+      line = await new Promise<string | null>((resolve) => {
+        const t = setTimeout(() => { this.waiter = null; resolve(null); }, timeoutMs);
+        this.waiter = (l) => { clearTimeout(t); resolve(l); };
+      });
+    }
+    if (line === null) throw new Error(this.closed ? "the endpoint exited" : `no answer from the endpoint within ${timeoutMs} ms`);
+    return JSON.parse(line) as Record<string, unknown>;
+  }
+  /** Send a command without waiting for its answer (read it later with next()). */
+  write(cmd: string): void {
+    this.proc.stdin!.write(`${cmd}\n`);
+  }
+  async send(cmd: string, timeoutMs = 8000): Promise<Record<string, unknown>> {
+    this.write(cmd);
+    return this.next(timeoutMs);
   }
 }

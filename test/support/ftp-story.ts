@@ -4,12 +4,10 @@
 // cache the way keepalived's primary-backup.sh does, and the client opens the
 // announced data connection through fw2. Returns a structured transcript; a
 // harness failure throws StoryError naming the step and the daemons' words.
-import { createInterface } from "node:readline";
-import type { ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
 import {
-  ADDR, Cluster, sleep, run,
+  ADDR, Cluster, JsonLines, sleep, run,
   type ClusterOptions, type ExpectationSync, type FwName, type RunResult, type SyncMode, type Transport,
 } from "./cluster.ts";
 
@@ -45,26 +43,13 @@ export interface StepRecord {
   commands: CommandRecord[];
 }
 
-export interface FtpTranscript {
+export interface FtpTranscript extends FailoverRecord {
   options: { mode: SyncMode; transport: Transport; expectationSync: ExpectationSync; daemons: Record<FwName, string[]> };
   clusterId: string;
   steps: StepRecord[];
   /** the 227 reply and the data port it announced */
   pasv: { reply: string; port: number } | null;
-  /** `-i exp` on fw1, `-e exp` on fw2: the lines naming the data port */
-  fw1InternalExp: string[];
-  fw2ExternalExp: string[];
-  /** ms from the 227 reply until fw2's `-e exp` showed the expectation */
-  expReplicationMs: number | null;
-  /** fw2's control connection as its external cache shows it before failover */
-  fw2ExternalCt: string[];
-  failover: { arping: string; ms: number };
-  /** the commands of primary-backup.sh's "primary" branch, on fw2 */
-  primary: CommandRecord[];
-  /** fw2's LogFile lines about the commit */
-  commitLog: string[];
-  /** `conntrack -L` / `conntrack -L expect` in fw2 right after the commit, and after the data connection */
-  witnessAfterCommit: { ct: string; exp: string };
+  /** `conntrack -L` / `conntrack -L expect` in fw2 after the data connection */
   witnessAfterData: { ct: string; exp: string };
   /** the control connection through fw2 (NOOP answered) */
   controlSurvived: boolean;
@@ -77,48 +62,173 @@ export interface FtpTranscript {
 
 export class StoryError extends Error {
   readonly step: string;
-  readonly transcript: Partial<FtpTranscript>;
-  constructor(step: string, message: string, transcript: Partial<FtpTranscript>) {
+  readonly transcript: object;
+  constructor(step: string, message: string, transcript: object) {
     super(`step "${step}": ${message}`);
     this.step = step;
     this.transcript = transcript;
   }
 }
 
-/** A line-oriented JSON client (ftp.py client) driven over stdin. */
-class FtpClient {
-  private readonly lines: string[] = [];
-  private waiter: ((l: string | null) => void) | null = null;
-  private closed = false;
-  constructor(private readonly proc: ChildProcess) {
-    const rl = createInterface({ input: proc.stdout! });
-    rl.on("line", (l) => {
-      if (this.waiter) { const w = this.waiter; this.waiter = null; w(l); } else this.lines.push(l);
-    });
-    rl.on("close", () => {
-      this.closed = true;
-      if (this.waiter) { const w = this.waiter; this.waiter = null; w(null); }
-    });
+const lines = (s: string) => s.split("\n").map((l) => l.trim()).filter(Boolean);
+
+/** What every expectation story records about replication, failover and commit. */
+export interface FailoverRecord {
+  /** the master conntrack as fw2's external cache shows it before failover */
+  fw2ExternalCt: string[];
+  /** `-i exp` on fw1, `-e exp` on fw2: the lines naming the expected port */
+  fw1InternalExp: string[];
+  fw2ExternalExp: string[];
+  /** ms from the helper's trigger (227 reply, INVITE) until fw2's `-e exp` showed it */
+  expReplicationMs: number | null;
+  failover: { arping: string; ms: number };
+  /** the commands of primary-backup.sh's "primary" branch, on fw2 */
+  primary: CommandRecord[];
+  /** fw2's LogFile lines about the commit */
+  commitLog: string[];
+  /** `conntrack -L` / `conntrack -L expect` in fw2 right after the commit */
+  witnessAfterCommit: { ct: string; exp: string };
+}
+
+/**
+ * The steps every expectation story shares (start daemons, watch replication,
+ * fail fw1, make fw2 primary, witness), with the narration: each step's
+ * commands and outputs are recorded, and a failure names its step and quotes
+ * both daemons.
+ */
+export class Storyteller {
+  readonly steps: StepRecord[] = [];
+  cur: StepRecord = { n: 0, title: "", ms: 0, lines: [], commands: [] };
+  private t0 = 0;
+  constructor(readonly cluster: Cluster, private readonly transcript: object, private readonly onStep?: (s: StepRecord) => void) {}
+
+  begin(n: number, title: string): void {
+    this.cur = { n, title, ms: 0, lines: [], commands: [] };
+    this.t0 = performance.now();
   }
-  async next(timeoutMs: number): Promise<Record<string, unknown>> {
-    let line = this.lines.shift() ?? null;
-    if (line === null) {
-      if (this.closed) throw new Error("ftp client exited");
-      line = await new Promise<string | null>((resolve) => {
-        const t = setTimeout(() => { this.waiter = null; resolve(null); }, timeoutMs);
-        this.waiter = (l) => { clearTimeout(t); resolve(l); };
-      });
+
+  end(): void {
+    this.cur.ms = Math.round(performance.now() - this.t0);
+    this.steps.push(this.cur);
+    this.onStep?.(this.cur);
+  }
+
+  async fail(message: string): Promise<never> {
+    const c = this.cluster;
+    const words = await Promise.all((["fw1", "fw2"] as const).map(async (fw) =>
+      `  ${fw} daemon (${c.daemons[fw].join(" ")}) ${c.daemonAlive(fw) ? "running" : "not running"}; ` +
+      `output: ${c.daemonOutput(fw).trim() || "(none)"}; log tail: ${lines(await c.readLog(fw)).slice(-6).join(" | ") || "(empty)"}`));
+    throw new StoryError(this.cur.title || "setup", `${message}\n${words.join("\n")}`, this.transcript);
+  }
+
+  record(fw: FwName, args: string[], r: RunResult, output = (r.stdout + r.stderr).trim()): void {
+    this.cur.commands.push({ where: fw, command: `${this.cluster.daemons[fw].join(" ")} -C ${fw}.conf ${args.join(" ")}`, code: r.code, output, ms: Math.round(r.ms) });
+  }
+
+  async ctl(fw: FwName, args: string[]): Promise<RunResult> {
+    const r = await this.cluster.ctl(fw, args);
+    this.record(fw, args, r);
+    return r;
+  }
+
+  /** `conntrack -L` and `conntrack -L expect` in fw2: the independent witness. */
+  async witness(): Promise<{ ct: string; exp: string }> {
+    const ns = this.cluster.ns.fw2;
+    const [ct, exp] = await Promise.all([run(["conntrack", "-L"], { ns }), run(["conntrack", "-L", "expect"], { ns })]);
+    return { ct: ct.stdout.trim(), exp: exp.stdout.trim() };
+  }
+
+  async startDaemons(): Promise<void> {
+    try {
+      await Promise.all([this.cluster.startDaemon("fw1"), this.cluster.startDaemon("fw2")]);
+    } catch (e) {
+      await this.fail((e as Error).message);
     }
-    if (line === null) throw new Error(this.closed ? "ftp client exited" : `no answer from ftp client within ${timeoutMs} ms`);
-    return JSON.parse(line) as Record<string, unknown>;
   }
-  async send(cmd: string, timeoutMs = 8000): Promise<Record<string, unknown>> {
-    this.proc.stdin!.write(`${cmd}\n`);
-    return this.next(timeoutMs);
+
+  /**
+   * Wait for the master (a line of fw2's `-e ct` matching isMaster) to reach
+   * fw2, then for the expectation (lines containing expMatch) on fw1's
+   * internal and fw2's external cache. When the expectation must not be
+   * synced, wait as long as it would have needed, then look once.
+   */
+  async replication(rec: FailoverRecord, isMaster: (l: string) => boolean, expMatch: string, expOn: boolean,
+    since: number, timeoutMs: number): Promise<void> {
+    const c = this.cluster;
+    const deadline = Date.now() + timeoutMs;
+    let r: RunResult;
+    for (;;) {
+      r = await c.ctl("fw2", ["-e", "ct"]);
+      rec.fw2ExternalCt = lines(r.stdout).filter(isMaster);
+      if (rec.fw2ExternalCt.length || Date.now() > deadline) break;
+      await sleep(100);
+    }
+    this.record("fw2", ["-e", "ct"], r, rec.fw2ExternalCt.join("\n"));
+    if (!rec.fw2ExternalCt.length) await this.fail(`the master conntrack never reached fw2's external cache within ${timeoutMs} ms`);
+    if (!expOn) await sleep(500);
+    // fw1's daemon may see the expectation event a little after the master's updates: poll
+    for (;;) {
+      r = await c.ctl("fw1", ["-i", "exp"]);
+      rec.fw1InternalExp = lines(r.stdout).filter((l) => l.includes(expMatch));
+      if (rec.fw1InternalExp.length || !expOn || Date.now() > deadline) break;
+      await sleep(50);
+    }
+    this.record("fw1", ["-i", "exp"], r, rec.fw1InternalExp.join("\n"));
+    if (expOn && !rec.fw1InternalExp.length) await this.fail(`fw1's -i exp shows no expectation with ${expMatch}: ${r.stdout.trim() || "(empty)"}`);
+    for (;;) {
+      r = await c.ctl("fw2", ["-e", "exp"]);
+      rec.fw2ExternalExp = lines(r.stdout).filter((l) => l.includes(expMatch));
+      if (rec.fw2ExternalExp.length) { rec.expReplicationMs = Math.round(performance.now() - since); break; }
+      if (!expOn || Date.now() > deadline) break;
+      await sleep(50);
+    }
+    this.record("fw2", ["-e", "exp"], r, rec.fw2ExternalExp.join("\n"));
+    if (expOn && !rec.fw2ExternalExp.length) await this.fail(`fw2's -e exp shows no expectation with ${expMatch} within ${timeoutMs} ms`);
+  }
+
+  /** fw1 fails: daemon killed, VIPs moved to fw2. */
+  async failover(rec: FailoverRecord): Promise<void> {
+    const f0 = performance.now();
+    try {
+      rec.failover.arping = (await this.cluster.failover()).arping;
+    } catch (e) {
+      await this.fail((e as Error).message);
+    }
+    rec.failover.ms = Math.round(performance.now() - f0);
+    this.cur.lines.push(rec.failover.arping);
+  }
+
+  /** primary-backup.sh "primary" on fw2: -c, -f, -R, -B; then the commit log and the witness. */
+  async becomePrimary(rec: FailoverRecord): Promise<void> {
+    const c = this.cluster;
+    const logBefore = lines(await c.readLog("fw2")).length;
+    for (const args of [["-c"], ["-f"], ["-R"], ["-B"]]) {
+      const r = await this.ctl("fw2", args);
+      if (r.code !== 0) await this.fail(`\`-C fw2.conf ${args.join(" ")}\` exited ${r.code}: ${(r.stdout + r.stderr).trim()}`);
+      if (args[0] === "-c") {
+        // in case a daemon answers before the commit is done: wait (briefly) for its last log line
+        const until = Date.now() + 3000;
+        while (Date.now() < until && !/commit has taken/.test(await c.readLog("fw2"))) await sleep(50);
+      }
+    }
+    rec.primary = [...this.cur.commands];
+    rec.commitLog = lines(await c.readLog("fw2")).slice(logBefore).filter((l) => /commit/i.test(l));
+    rec.witnessAfterCommit = await this.witness();
   }
 }
 
-const lines = (s: string) => s.split("\n").map((l) => l.trim()).filter(Boolean);
+/** A FailoverRecord before anything happened. */
+export function emptyFailoverRecord(): FailoverRecord {
+  return {
+    fw2ExternalCt: [], fw1InternalExp: [], fw2ExternalExp: [], expReplicationMs: null,
+    failover: { arping: "", ms: 0 }, primary: [], commitLog: [], witnessAfterCommit: { ct: "", exp: "" },
+  };
+}
+
+/** Is `helper`'s expectation meant to be synced under this ExpectationSync? (conntrackd matches list items as prefixes) */
+export function syncsHelper(es: ExpectationSync, helper: string): boolean {
+  return es === "on" || (Array.isArray(es) && es.some((h) => helper.toLowerCase().startsWith(h.toLowerCase())));
+}
 
 /** Packets counted so far by the forward chain's final drop rule (cluster.ts's rule set). */
 export async function dropCount(cluster: Cluster, fw: FwName = "fw2"): Promise<number> {
@@ -145,158 +255,69 @@ export async function runFtpStory(opts: StoryOptions): Promise<FtpTranscript> {
 /** The story on an existing cluster (daemons not yet started). */
 export async function ftpStory(cluster: Cluster, opts: StoryOptions): Promise<FtpTranscript> {
   const dataTimeoutS = opts.dataTimeoutS ?? 3;
-  const replTimeout = opts.replicationTimeoutMs ?? 5000;
   const tr: FtpTranscript = {
     options: { mode: opts.mode, transport: opts.transport, expectationSync: opts.expectationSync, daemons: cluster.daemons },
-    clusterId: cluster.id, steps: [], pasv: null, fw1InternalExp: [], fw2ExternalExp: [], expReplicationMs: null,
-    fw2ExternalCt: [], failover: { arping: "", ms: 0 }, primary: [], commitLog: [],
-    witnessAfterCommit: { ct: "", exp: "" }, witnessAfterData: { ct: "", exp: "" },
+    clusterId: cluster.id, steps: [], pasv: null, ...emptyFailoverRecord(),
+    witnessAfterData: { ct: "", exp: "" },
     controlSurvived: false, noopReply: "", data: { arrived: false, error: "not attempted", afterS: 0 },
     fw2Dropped: 0, totalMs: 0,
   };
-  let cur: StepRecord = { n: 0, title: "", ms: 0, lines: [], commands: [] };
-  let stepT0 = 0;
-  const begin = (n: number, title: string) => {
-    cur = { n, title, ms: 0, lines: [], commands: [] };
-    stepT0 = performance.now();
-  };
-  const end = () => {
-    cur.ms = Math.round(performance.now() - stepT0);
-    tr.steps.push(cur);
-    opts.onStep?.(cur);
-  };
-  const fail = async (message: string): Promise<never> => {
-    const words = await Promise.all((["fw1", "fw2"] as const).map(async (fw) =>
-      `  ${fw} daemon (${cluster.daemons[fw].join(" ")}) ${cluster.daemonAlive(fw) ? "running" : "not running"}; ` +
-      `output: ${cluster.daemonOutput(fw).trim() || "(none)"}; log tail: ${lines(await cluster.readLog(fw)).slice(-6).join(" | ") || "(empty)"}`));
-    throw new StoryError(cur.title || "setup", `${message}\n${words.join("\n")}`, tr);
-  };
-  const ctl = async (fw: FwName, args: string[]): Promise<RunResult> => {
-    const r = await cluster.ctl(fw, args);
-    cur.commands.push({
-      where: fw, command: `${cluster.daemons[fw].join(" ")} -C ${fw}.conf ${args.join(" ")}`,
-      code: r.code, output: (r.stdout + r.stderr).trim(), ms: Math.round(r.ms),
-    });
-    return r;
-  };
-  const witness = async () => {
-    const [ct, exp] = await Promise.all([
-      run(["conntrack", "-L"], { ns: cluster.ns.fw2 }),
-      run(["conntrack", "-L", "expect"], { ns: cluster.ns.fw2 }),
-    ]);
-    return { ct: ct.stdout.trim(), exp: exp.stdout.trim() };
-  };
+  const st = new Storyteller(cluster, tr, opts.onStep);
+  tr.steps = st.steps;
 
   // ---- step 0: the daemons and the endpoints -------------------------------
-  begin(0, "start the sync daemons on fw1 and fw2 and the FTP server");
+  st.begin(0, "start the sync daemons on fw1 and fw2 and the FTP server");
+  await st.startDaemons();
+  const server = new JsonLines(cluster.spawnIn("server", "ftp-server", ["python3", FTP_PY, "server", ADDR.server, "21"]));
   try {
-    await Promise.all([cluster.startDaemon("fw1"), cluster.startDaemon("fw2")]);
+    await server.next(5000);
   } catch (e) {
-    return fail((e as Error).message);
+    return st.fail(`ftp server did not start (${(e as Error).message}): ${cluster.procStderr("ftp-server")}`);
   }
-  const server = cluster.spawnIn("server", "ftp-server", ["python3", FTP_PY, "server", ADDR.server, "21"]);
-  const ready = await new Promise<boolean>((resolve) => {
-    const t = setTimeout(() => resolve(false), 5000);
-    server.stdout!.once("data", () => { clearTimeout(t); resolve(true); });
-    server.once("exit", () => { clearTimeout(t); resolve(false); });
-  });
-  if (!ready) return fail(`ftp server did not start: ${cluster.procStderr("ftp-server")}`);
-  cur.lines.push(`daemons: fw1 \`${cluster.daemons.fw1.join(" ")}\`, fw2 \`${cluster.daemons.fw2.join(" ")}\`; ` +
+  st.cur.lines.push(`daemons: fw1 \`${cluster.daemons.fw1.join(" ")}\`, fw2 \`${cluster.daemons.fw2.join(" ")}\`; ` +
     `${opts.mode} over ${opts.transport}, ExpectationSync ${JSON.stringify(opts.expectationSync)}`);
-  end();
+  st.end();
 
   // ---- step 1: login and passive mode through fw1 --------------------------
-  begin(1, "the client logs in through fw1 and enters passive mode");
-  const client = new FtpClient(cluster.spawnIn("client", "ftp-client", ["python3", FTP_PY, "client", ADDR.server, "21"]));
+  st.begin(1, "the client logs in through fw1 and enters passive mode");
+  const client = new JsonLines(cluster.spawnIn("client", "ftp-client", ["python3", FTP_PY, "client", ADDR.server, "21"]));
   let pasvAt = 0;
   try {
     const banner = await client.next(8000);
-    cur.lines.push(`< ${String(banner.reply ?? banner.error)}`);
+    st.cur.lines.push(`< ${String(banner.reply ?? banner.error)}`);
     for (const cmd of ["USER anonymous", "PASS nothing", "PASV"]) {
       const r = await client.send(`cmd ${cmd}`);
-      cur.lines.push(`> ${cmd}`, `< ${String(r.reply ?? r.error)}`);
-      if (!r.ok) return fail(`${cmd}: ${String(r.error ?? r.reply)}`);
+      st.cur.lines.push(`> ${cmd}`, `< ${String(r.reply ?? r.error)}`);
+      if (!r.ok) return st.fail(`${cmd}: ${String(r.error ?? r.reply)}`);
       if (Array.isArray(r.pasv)) {
         tr.pasv = { reply: String(r.reply), port: Number(r.pasv[1]) };
         pasvAt = performance.now();
       }
     }
   } catch (e) {
-    return fail(`${(e as Error).message}; client stderr: ${cluster.procStderr("ftp-client").trim() || "(none)"}`);
+    return st.fail(`${(e as Error).message}; client stderr: ${cluster.procStderr("ftp-client").trim() || "(none)"}`);
   }
-  if (!tr.pasv) return fail("the server did not answer 227 with a port");
-  end();
-  const dport = `dport=${tr.pasv.port}`;
+  if (!tr.pasv) return st.fail("the server did not answer 227 with a port");
+  st.end();
 
   // ---- step 2: the expectation on fw1 and replicated on fw2 ----------------
-  begin(2, "fw1 holds the expectation (-i exp); fw2 received it (-e exp)");
-  // is the FTP expectation meant to be synced? (`On`, or a helper list naming ftp)
-  const es = opts.expectationSync;
-  const expOn = es === "on" || (Array.isArray(es) && es.some((h) => "ftp".startsWith(h.toLowerCase())));
-  // the master conntrack (control connection, ESTABLISHED) must reach fw2 in both variants
-  const deadline = Date.now() + replTimeout;
-  for (;;) {
-    const r = await cluster.ctl("fw2", ["-e", "ct"]);
-    tr.fw2ExternalCt = lines(r.stdout).filter((l) => l.includes("dport=21 ") && l.includes("ESTABLISHED"));
-    if (tr.fw2ExternalCt.length || Date.now() > deadline) break;
-    await sleep(100);
-  }
-  cur.commands.push({ where: "fw2", command: `${cluster.daemons.fw2.join(" ")} -C fw2.conf -e ct`, code: 0, output: tr.fw2ExternalCt.join("\n"), ms: 0 });
-  if (!tr.fw2ExternalCt.length) return fail(`the control connection never reached fw2's external cache within ${replTimeout} ms`);
-  // when it must not arrive, give it the time it would have needed before looking
-  if (!expOn) await sleep(500);
-  // fw1's daemon may see the expectation event a little after the master's updates: poll
-  let i: RunResult;
-  for (;;) {
-    i = await cluster.ctl("fw1", ["-i", "exp"]);
-    tr.fw1InternalExp = lines(i.stdout).filter((l) => l.includes(dport));
-    if (tr.fw1InternalExp.length || !expOn || Date.now() > deadline) break;
-    await sleep(50);
-  }
-  cur.commands.push({ where: "fw1", command: `${cluster.daemons.fw1.join(" ")} -C fw1.conf -i exp`, code: i.code, output: tr.fw1InternalExp.join("\n"), ms: 0 });
-  for (;;) {
-    const r = await cluster.ctl("fw2", ["-e", "exp"]);
-    tr.fw2ExternalExp = lines(r.stdout).filter((l) => l.includes(dport));
-    if (tr.fw2ExternalExp.length) { tr.expReplicationMs = Math.round(performance.now() - pasvAt); break; }
-    if (!expOn || Date.now() > deadline) break;
-    await sleep(50);
-  }
-  cur.commands.push({ where: "fw2", command: `${cluster.daemons.fw2.join(" ")} -C fw2.conf -e exp`, code: 0, output: tr.fw2ExternalExp.join("\n"), ms: 0 });
-  if (expOn && !tr.fw1InternalExp.length) return fail(`fw1's -i exp shows no expectation for ${dport}: ${i.stdout.trim() || "(empty)"}`);
-  if (expOn && !tr.fw2ExternalExp.length) return fail(`fw2's -e exp shows no expectation for ${dport} within ${replTimeout} ms`);
-  end();
+  st.begin(2, "fw1 holds the expectation (-i exp); fw2 received it (-e exp)");
+  await st.replication(tr, (l) => l.includes("dport=21 ") && l.includes("ESTABLISHED"), `dport=${tr.pasv.port} `,
+    syncsHelper(opts.expectationSync, "ftp"), pasvAt, opts.replicationTimeoutMs ?? 5000);
+  st.end();
 
   // ---- step 3: fw1 fails -----------------------------------------------------
-  begin(3, "fw1 fails: its daemon is killed, the VIPs move to fw2");
-  const f0 = performance.now();
-  try {
-    tr.failover.arping = (await cluster.failover()).arping;
-  } catch (e) {
-    return fail((e as Error).message);
-  }
-  tr.failover.ms = Math.round(performance.now() - f0);
-  cur.lines.push(tr.failover.arping);
-  end();
+  st.begin(3, "fw1 fails: its daemon is killed, the VIPs move to fw2");
+  await st.failover(tr);
+  st.end();
 
   // ---- step 4: fw2 becomes primary (primary-backup.sh "primary") ------------
-  begin(4, "fw2 becomes primary: -c commit, -f flush, -R resync, -B bulk send");
-  const logBefore = lines(await cluster.readLog("fw2")).length;
-  for (const args of [["-c"], ["-f"], ["-R"], ["-B"]]) {
-    const r = await ctl("fw2", args);
-    if (r.code !== 0) return fail(`\`-C fw2.conf ${args.join(" ")}\` exited ${r.code}: ${(r.stdout + r.stderr).trim()}`);
-    if (args[0] === "-c") {
-      // conntrackd logs the commit's end asynchronously; wait for it (briefly)
-      const until = Date.now() + 3000;
-      while (Date.now() < until && !/commit has taken/.test(await cluster.readLog("fw2"))) await sleep(50);
-    }
-  }
-  tr.primary = [...cur.commands];
-  tr.commitLog = lines(await cluster.readLog("fw2")).slice(logBefore).filter((l) => /commit/i.test(l));
-  tr.witnessAfterCommit = await witness();
-  end();
+  st.begin(4, "fw2 becomes primary: -c commit, -f flush, -R resync, -B bulk send");
+  await st.becomePrimary(tr);
+  st.end();
 
   // ---- step 5: the data connection through fw2 ------------------------------
-  begin(5, "the client opens the announced data connection through fw2");
+  st.begin(5, "the client opens the announced data connection through fw2");
   // drops before this step are the failover gap (e.g. the server retransmitting
   // its last control segment before fw2 committed): count only this step's
   const dropsBefore = await dropCount(cluster);
@@ -304,23 +325,23 @@ export async function ftpStory(cluster: Cluster, opts: StoryOptions): Promise<Ft
     const noop = await client.send("cmd NOOP");
     tr.noopReply = String(noop.reply ?? noop.error ?? "");
     tr.controlSurvived = noop.ok === true && tr.noopReply.startsWith("200");
-    cur.lines.push("> NOOP", `< ${tr.noopReply}`);
+    st.cur.lines.push("> NOOP", `< ${tr.noopReply}`);
     const r = await client.send(`list ${dataTimeoutS}`, (dataTimeoutS + 12) * 1000);
     if (r.ok) {
       tr.data = { arrived: true, listing: String(r.data), replies: (r.replies as string[]) ?? [], connectedAfterS: Number(r.connected_after) };
-      cur.lines.push(`data connection to port ${tr.pasv.port} open after ${tr.data.connectedAfterS} s`, "> LIST",
+      st.cur.lines.push(`data connection to port ${tr.pasv.port} open after ${tr.data.connectedAfterS} s`, "> LIST",
         ...tr.data.replies.map((x) => `< ${x}`), `listing: ${tr.data.listing.trim()}`);
     } else {
       tr.data = { arrived: false, error: String(r.error), afterS: Number(r.after) };
-      cur.lines.push(`data connection to port ${tr.pasv.port}: ${tr.data.error} after ${tr.data.afterS} s`);
+      st.cur.lines.push(`data connection to port ${tr.pasv.port}: ${tr.data.error} after ${tr.data.afterS} s`);
     }
   } catch (e) {
-    return fail(`${(e as Error).message}; client stderr: ${cluster.procStderr("ftp-client").trim() || "(none)"}`);
+    return st.fail(`${(e as Error).message}; client stderr: ${cluster.procStderr("ftp-client").trim() || "(none)"}`);
   }
-  tr.witnessAfterData = await witness();
+  tr.witnessAfterData = await st.witness();
   tr.fw2Dropped = (await dropCount(cluster)) - dropsBefore;
-  cur.lines.push(`fw2's forward chain dropped ${tr.fw2Dropped} packet(s) during this step`);
+  st.cur.lines.push(`fw2's forward chain dropped ${tr.fw2Dropped} packet(s) during this step`);
   try { await client.send("quit", 3000); } catch { /* the story is told; teardown kills it */ }
-  end();
+  st.end();
   return tr;
 }

@@ -3,7 +3,7 @@
 
   ftp.py server ADDR PORT
       Serve control connections one after another until killed. Prints
-      "listening" once ready. USER/PASS/TYPE/NOOP/PASV/LIST/QUIT; PASV opens a
+      {"ready": true} once ready. USER/PASS/TYPE/NOOP/PASV/LIST/QUIT; PASV opens a
       data listener on an ephemeral port and answers 227 with it; LIST sends a
       one-line listing on the data connection.
 
@@ -33,7 +33,7 @@ def server(addr, port):
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     ls.bind((addr, port))
     ls.listen(4)
-    print("listening", flush=True)
+    say({"ready": True})
     while True:
         c, _ = ls.accept()
         try:
