@@ -29,7 +29,6 @@ export const GENERAL = section<GeneralConfig>("General", {
   },
   Syslog(r, kw, g) {
     g.syslog = readSyslog(r, kw, g.syslog);
-    if (g.syslog) warnUnimplemented(r, kw, "Syslog");
   },
   LockFile(r, kw, g) {
     g.lockFile = r.path(kw, DEFAULTS.maxFileName);
@@ -66,11 +65,9 @@ export const GENERAL = section<GeneralConfig>("General", {
     const s: SchedulerDraft = { type: null, priority: 0 };
     readBlock(r, kw, SCHEDULER, s);
     g.scheduler = s.type ? { type: s.type, priority: s.priority } : null;
-    warnUnimplemented(r, kw, "Scheduler");
   },
   Systemd(r, kw, g) {
     g.systemd = r.bool(kw);
-    if (g.systemd) warnUnimplemented(r, kw, "Systemd");
   },
   Filter(r, kw, g) {
     readFilter(r, kw, g);

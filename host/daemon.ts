@@ -11,6 +11,7 @@ import { LockFile } from "./lockfile.ts";
 import { openMultichannel, type Multichannel } from "./multichannel.ts";
 import { ControlServer } from "./control-server.ts";
 import { applyFilters } from "./filter-setup.ts";
+import { applyScheduler, notifyReady, syslogSink } from "./process-setup.ts";
 import type {
   DaemonControl, CacheWhich, RecordKind, KindSet, CtEntry, ExpEntry, CacheCounters, LinkStats,
   NetworkCounters, RuntimeCounters, QueueStats, CommitResult, ResendQueueItem, TrafficCounters, ProcessInfo,
@@ -57,7 +58,8 @@ export class Daemon implements DaemonControl {
 
   static async start(config: Config, opts: DaemonOptions): Promise<Daemon> {
     if (!config.sync) throw new Error("ctsyncd runs in sync mode: the configuration needs a Sync section (the Stats mode is not supported yet)");
-    const log = new Logger(config.general.logFile, opts.console);
+    const syslog = syslogSink(config.general.syslog);
+    const log = new Logger(config.general.logFile, opts.console, syslog ? [syslog] : []);
     const d = new Daemon(config, config.sync, log);
     d.lock = LockFile.take(config.general.lockFile);
     try {
@@ -108,7 +110,9 @@ export class Daemon implements DaemonControl {
     }
     if (sync.startupResync && sync.mode !== "alarm") this.requestResync();
     this.timer = setInterval(() => this.tick(), 1000);
+    applyScheduler(general.scheduler, this.log);
     this.log.notice("initialization completed");
+    notifyReady(general.systemd, this.log);
   }
 
   private k(name: string): number {
