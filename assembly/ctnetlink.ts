@@ -385,25 +385,30 @@ function natFromReply(rec: usize, present: u32): u32 {
   const n = addrLen(<u32>load<u8>(rec + CT_FAMILY));
   const ports = hasPorts(<u32>load<u8>(rec + CT_L4PROTO));
   let bits: u32 = 0;
+  // Source NAT shows in where the reply goes to; destination NAT in where it comes from.
   if ((status & IPS_SRC_NAT_DONE) != 0) {
-    if (!bytesEqual(reply + TUPLE_DST, rec + CT_SRC, n)) {
-      memory.copy(rec + CT_SNAT, reply + TUPLE_DST, n);
-      bits |= CTF_SNAT;
-    }
-    if (ports && load<u16>(reply + TUPLE_DPORT) != load<u16>(rec + CT_SPORT)) {
-      store<u16>(rec + CT_SPAT, load<u16>(reply + TUPLE_DPORT));
-      bits |= CTF_SPAT;
-    }
+    bits |= natSide(rec, n, ports, TUPLE_DST, CT_SRC, CT_SNAT, CTF_SNAT, TUPLE_DPORT, CT_SPORT, CT_SPAT, CTF_SPAT);
   }
   if ((status & IPS_DST_NAT_DONE) != 0) {
-    if (!bytesEqual(reply + TUPLE_SRC, rec + CT_DST, n)) {
-      memory.copy(rec + CT_DNAT, reply + TUPLE_SRC, n);
-      bits |= CTF_DNAT;
-    }
-    if (ports && load<u16>(reply + TUPLE_SPORT) != load<u16>(rec + CT_DPORT)) {
-      store<u16>(rec + CT_DPAT, load<u16>(reply + TUPLE_SPORT));
-      bits |= CTF_DPAT;
-    }
+    bits |= natSide(rec, n, ports, TUPLE_SRC, CT_DST, CT_DNAT, CTF_DNAT, TUPLE_SPORT, CT_DPORT, CT_DPAT, CTF_DPAT);
+  }
+  return bits;
+}
+
+/** One direction of NAT: the reply's address and port against the original's. */
+function natSide(
+  rec: usize, n: u32, ports: bool,
+  replyAddr: u32, origAddr: u32, natAddr: u32, addrBit: u32,
+  replyPort: u32, origPort: u32, natPort: u32, portBit: u32,
+): u32 {
+  let bits: u32 = 0;
+  if (!bytesEqual(reply + replyAddr, rec + origAddr, n)) {
+    memory.copy(rec + natAddr, reply + replyAddr, n);
+    bits |= addrBit;
+  }
+  if (ports && load<u16>(reply + replyPort) != load<u16>(rec + origPort)) {
+    store<u16>(rec + natPort, load<u16>(reply + replyPort));
+    bits |= portBit;
   }
   return bits;
 }
