@@ -184,6 +184,10 @@ export class Kernel {
     let ok = 0, failed = 0;
     const reasons = new Map<string, number>();
     fn.commitBegin(k(kind === "ct" ? "CACHE_EXTERNAL_CT" : "CACHE_EXTERNAL_EXP"), this.opts.liberal ? k("O_LIBERAL") : 0);
+    const refused = (errno: number) => {
+      failed++;
+      reasons.set(strerror(errno), (reasons.get(strerror(errno)) ?? 0) + 1);
+    };
     for (;;) {
       fn.nlTxClear();
       const base = this.seq;
@@ -191,24 +195,35 @@ export class Kernel {
       if (count === 0) break;
       this.seq += count;
       this.sendBatch();
+      // Only failures and the batch's last request are answered.
       const retry: number[] = [];
-      await this.collectAcks(count, (seq, errno) => {
-        if (errno === 0) ok++;
-        else if (errnoName(errno) === "EEXIST") retry.push(seq);
-        else { failed++; reasons.set(strerror(errno), (reasons.get(strerror(errno)) ?? 0) + 1); }
+      let errors = 0;
+      await this.readUntilSeq(base + count - 1, (seq, errno) => {
+        if (errno === 0) return;
+        errors++;
+        if (errnoName(errno) === "EEXIST") retry.push(seq);
+        else refused(errno);
       });
+      ok += count - errors;
       if (retry.length) {
         fn.nlTxClear();
         for (const seq of retry) fn.commitUpdate(seq);
         this.sendBatch();
-        await this.collectAcks(retry.length, (_seq, errno) => {
-          if (errno === 0) ok++;
-          else { failed++; reasons.set(strerror(errno), (reasons.get(strerror(errno)) ?? 0) + 1); }
-        });
+        await this.collectAcks(retry.length, (_seq, errno) => (errno === 0 ? ok++ : refused(errno)));
       }
     }
     for (const [why, n] of reasons) this.log.error(`commit-create: ${why} (${n} entries)`);
     return { ok, failed, seconds: Number(process.hrtime.bigint() - start) / 1e9 };
+  }
+
+  /** Reads answers (errors, acknowledgements) until the one for request `last`. */
+  private async readUntilSeq(last: number, each: (seq: number, errno: number) => void): Promise<void> {
+    const { fn } = this.core;
+    await this.readReplies((r) => {
+      if (r !== this.core.k("NL_ERROR")) return true;
+      each(fn.nlSeq(), fn.nlErrno());
+      return fn.nlSeq() !== last;
+    });
   }
 
   private async collectAcks(expected: number, each: (seq: number, errno: number) => void): Promise<void> {
