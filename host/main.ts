@@ -5,7 +5,6 @@ import { spawn } from "node:child_process";
 import { parseCli, usage, CliError } from "./cli.ts";
 import { loadConfig, ConfigError, type Config } from "./config.ts";
 import { runClient } from "./control-client.ts";
-import { Daemon } from "./daemon.ts";
 
 const VERSION = "ctsyncd v0.1.0, the conntrackd 1.4.7 protocol, command line and configuration";
 const BACKGROUND_CHILD = "CTSYNC_BACKGROUND_CHILD";
@@ -52,7 +51,9 @@ function background(argv: string[]): Promise<number> {
 
 async function runDaemon(config: Config, foreground: boolean): Promise<number> {
   const child = process.env[BACKGROUND_CHILD] === "1";
-  let daemon: Daemon;
+  // Loaded here only: client commands start faster without the daemon's modules.
+  const { Daemon } = await import("./daemon.ts");
+  let daemon: Awaited<ReturnType<typeof Daemon.start>>;
   try {
     daemon = await Daemon.start(config, { console: foreground && !child });
   } catch (err) {
