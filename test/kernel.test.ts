@@ -26,6 +26,18 @@ test("events and a dump fill the internal cache with what the kernel holds", nee
   assert.equal(r.dumped, ns.count());
 });
 
+test("create, update and delete requests built by the core change the kernel table", needRoot, async () => {
+  const ns = netns("krq");
+  const r = await ns.run<Record<string, unknown>>("test/support/kernel-scenarios.ts", ["requests"]);
+  assert.deepEqual(r.created, [0]);
+  assert.match(String(r.afterCreate), /udp +17 \d+ src=2001:db8::5 dst=2001:db8:1::5 sport=5353 dport=53 .*mark=1/);
+  assert.deepEqual(r.updated, [0]);
+  assert.match(String(r.afterUpdate), /mark=77/);
+  assert.deepEqual(r.deleted, [0]);
+  assert.equal(r.afterDelete, "");
+  assert.equal((r.again as number[])[0], 2, "deleting it again: ENOENT");
+});
+
 test("commit writes 100,000 conntracks and an FTP expectation with its master into an empty kernel", needRoot, async () => {
   const ns = netns("kcm");
   const r = await ns.run<{ external: number; ct: { ok: number; failed: number; seconds: number }; ex: { ok: number; failed: number };

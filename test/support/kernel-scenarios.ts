@@ -25,7 +25,46 @@ async function until(cond: () => boolean, ms: number): Promise<number> {
   return Date.now() - t0;
 }
 
+/** Sends the core's netlink batch on a fresh socket and returns the errnos of the answers. */
+async function request(core: ReturnType<typeof node>, build: () => void): Promise<number[]> {
+  const { NetlinkSocket, RECV_AGAIN } = await import("../../host/netlink.ts");
+  const sock = NetlinkSocket.open({});
+  const { fn } = core;
+  fn.nlTxClear();
+  build();
+  sock.send(new Uint8Array(core.bytes.buffer, fn.nlTxPtr(), fn.nlTxLen()));
+  const errnos: number[] = [];
+  for (let tries = 0; tries < 200 && errnos.length === 0; tries++) {
+    const n = sock.recvInto(new Uint8Array(core.bytes.buffer, fn.nlPtr(), fn.nlSize()));
+    if (n === RECV_AGAIN) { await sleep(5); continue; }
+    fn.nlOpen(n);
+    for (let r = fn.nlNext(); r !== core.k("NL_END"); r = fn.nlNext()) if (r === core.k("NL_ERROR")) errnos.push(fn.nlErrno());
+  }
+  sock.close();
+  return errnos;
+}
+
 const scenarios: Record<string, () => Promise<unknown>> = {
+  /** Create, update and delete requests built by the core, with conntrack -L as the witness. */
+  async requests() {
+    const core = node();
+    const view = new RecordView(core);
+    const k = (n: string) => core.k(n);
+    const ct: Conntrack = {
+      family: "ipv6", src: "2001:db8::5", dst: "2001:db8:1::5", l4proto: 17, sport: 5353, dport: 53,
+      status: 0x0e, timeout: 120, mark: 1,
+    };
+    const put = (c: Conntrack, op: string) => () => { view.writeCt(c); core.fn.nlPutCt(k(op), k("O_ACK"), 1); };
+    const created = await request(core, put(ct, "OP_CREATE"));
+    const afterCreate = conntrack("-L", "-f", "ipv6").trim();
+    const updated = await request(core, put({ ...ct, mark: 77 }, "OP_UPDATE"));
+    const afterUpdate = conntrack("-L", "-f", "ipv6").trim();
+    const deleted = await request(core, put(ct, "OP_DELETE"));
+    const afterDelete = conntrack("-L", "-f", "ipv6").trim();
+    const again = await request(core, put(ct, "OP_DELETE"));
+    return { created, afterCreate, updated, afterUpdate, deleted, afterDelete, again };
+  },
+
   async events() {
     const core = node();
     const kernel = new Kernel(core, { bufferSize: 1 << 20, maxGrowth: 1 << 22, expectations: true, liberal: true }, log);
