@@ -173,6 +173,8 @@ export function bodyDecode(isExp: bool, ptr: usize, len: u32): i32 {
 
 /** Seconds the entry dumpNext returned has been in its cache. */
 export function dumpAge(): u32 { return sync.entryAge(dumpEntry); }
+/** Seconds since the entry dumpNext returned last changed or was refreshed (ALARM's expiry timer). */
+export function dumpIdle(): u32 { return sync.entryIdle(dumpEntry); }
 
 /** Starts a commit of an external cache (CACHE_EXTERNAL_CT or _EXP) with request options (O_*). */
 export function commitBegin(which: u32, opts: u32): void { commitStart(cacheOf(which), isExpCache(which), opts); }

@@ -709,3 +709,8 @@ export function engineFlushCache(c: Cache): void {
 export function entryAge(e: usize): u32 {
   return now - load<u32>(e + E_CREATED);
 }
+
+/** Seconds since an entry last changed or was refreshed. */
+export function entryIdle(e: usize): u32 {
+  return now - load<u32>(e + E_UPDATED);
+}

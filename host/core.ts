@@ -97,6 +97,7 @@ export interface CoreFunctions {
   dumpStart(which: number): void;
   dumpNext(): number;
   dumpAge(): number;
+  dumpIdle(): number;
   commitBegin(which: number, opts: number): void;
   commitNext(seqBase: number): number;
   commitUpdate(seq: number): number;

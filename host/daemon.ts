@@ -189,11 +189,21 @@ export class Daemon implements DaemonControl {
 
   *dumpConntracks(which: CacheWhich): Iterable<CtEntry> {
     const withReply = which === "internal";
-    for (const _ of this.dump(CACHE_NAMES[which].ct)) yield { ct: this.view.readCt(), ageSeconds: this.core.fn.dumpAge(), withReply };
+    for (const _ of this.dump(CACHE_NAMES[which].ct)) {
+      yield { ct: this.view.readCt(), ageSeconds: this.core.fn.dumpAge(), withReply, expiresInSeconds: this.expiresIn(which) };
+    }
   }
 
   *dumpExpectations(which: CacheWhich): Iterable<ExpEntry> {
-    for (const _ of this.dump(CACHE_NAMES[which].expect)) yield { exp: this.view.readExp(), ageSeconds: this.core.fn.dumpAge() };
+    for (const _ of this.dump(CACHE_NAMES[which].expect)) {
+      yield { exp: this.view.readExp(), ageSeconds: this.core.fn.dumpAge(), expiresInSeconds: this.expiresIn(which) };
+    }
+  }
+
+  /** ALARM's external entries die CacheTimeout seconds after their last refresh: "[expires in Ns]". */
+  private expiresIn(which: CacheWhich): number | undefined {
+    if (this.mode !== "alarm" || which !== "external") return undefined;
+    return Math.max(0, this.sync.cacheTimeout - this.core.fn.dumpIdle());
   }
 
   cacheCounters(which: CacheWhich, kind: RecordKind): CacheCounters {
