@@ -316,7 +316,7 @@ ${ignore.map((a) => `\t\t\tIPv4_address ${a}`).join("\n")}
   }
 
   /** Start fw's daemon in the foreground (we own its PID) and wait until its control socket answers. */
-  async startDaemon(fw: FwName, timeoutMs = 5000): Promise<void> {
+  async startDaemon(fw: FwName, timeoutMs = 10_000): Promise<void> {
     const argv = [...this.daemons[fw], "-C", this.conf(fw)];
     const proc = spawn("ip", ["netns", "exec", this.ns[fw], ...argv], { stdio: ["ignore", "pipe", "pipe"] });
     const d: Daemon = { proc, output: "", exited: null };

@@ -37,7 +37,7 @@ function tellStep(s: StepRecord): void {
   say(indent(STORY[s.n] ?? "", "    "));
   for (const l of s.lines) say(`    ${l}`);
   for (const c of s.commands) {
-    say(`    ${c.where}# ${c.command}${c.code ? `   (exit ${c.code})` : ""}`);
+    say(`    ${c.where}# ${c.command}   (${c.ms} ms${c.code ? `, exit ${c.code}` : ""})`);
     if (c.output) say(indent(c.output, "      "));
   }
 }

@@ -21,7 +21,7 @@ export interface StoryOptions {
   daemons?: ClusterOptions["daemons"];
   /** How long the client tries the data connection through fw2 (default 3 s). */
   dataTimeoutS?: number;
-  /** How long to poll for replication on fw2 (default 5 s). */
+  /** How long to poll for replication on fw2 (default 10 s: a node-based daemon CLI takes ~0.5 s a call). */
   replicationTimeoutMs?: number;
   /** Called as each step completes, for a live narration. */
   onStep?: (step: StepRecord) => void;
@@ -303,7 +303,7 @@ export async function ftpStory(cluster: Cluster, opts: StoryOptions): Promise<Ft
   // ---- step 2: the expectation on fw1 and replicated on fw2 ----------------
   st.begin(2, "fw1 holds the expectation (-i exp); fw2 received it (-e exp)");
   await st.replication(tr, (l) => l.includes("dport=21 ") && l.includes("ESTABLISHED"), `dport=${tr.pasv.port} `,
-    syncsHelper(opts.expectationSync, "ftp"), pasvAt, opts.replicationTimeoutMs ?? 5000);
+    syncsHelper(opts.expectationSync, "ftp"), pasvAt, opts.replicationTimeoutMs ?? 10_000);
   st.end();
 
   // ---- step 3: fw1 fails -----------------------------------------------------

@@ -93,7 +93,7 @@ export async function sipStory(cluster: Cluster, opts: StoryOptions): Promise<Si
 
   st.begin(2, "fw1 holds the RTP expectation (-i exp); fw2 received it (-e exp)");
   await st.replication(tr, (l) => l.startsWith("udp") && l.includes("dport=5060 "), `dport=${RTP_PORT} `,
-    syncsHelper(opts.expectationSync, "sip"), inviteAt, opts.replicationTimeoutMs ?? 5000);
+    syncsHelper(opts.expectationSync, "sip"), inviteAt, opts.replicationTimeoutMs ?? 10_000);
   st.end();
 
   st.begin(3, "fw1 fails: its daemon is killed, the VIPs move to fw2");
