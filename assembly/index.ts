@@ -46,7 +46,7 @@ export {
   S_MSG_RECV, S_MSG_LOST, S_MSG_BEFORE, S_MSG_DROPPED, S_DATA_APPLIED, S_RESYNC_RECV,
   S_ACK_SENT, S_NACK_SENT, S_ACK_RECV, S_NACK_RECV, S_RESENT, S_RSQUEUE_PURGED,
   S_HELLO_RECV, S_COUNT, statsPtr, engineInit, engineClock, engineXmit, engineTick,
-  engineBulk, engineRequestResync, txQueueLen, rsQueueLen, engineDumpBegin, engineDumpEnd, engineSetOwnPort, rsQueueWalkStart, rsQueueWalkNext,
+  engineBulk, engineRequestResync, txQueueLen, rsQueueLen, engineDumpBegin, engineDumpEnd, engineSetOwnPort, engineSetInjectPort, engineSetBypass, rsQueueWalkStart, rsQueueWalkNext,
   rsQueueWalkSeq, rsQueueWalkFlags,
 } from "./sync";
 
@@ -137,6 +137,9 @@ export function engineKernel(len: u32, sendDump: bool): u32 {
 }
 /** 1 when the last engineKernel call read the end of a dump. */
 export function engineKernelDone(): u32 { return sync.kernelDumpDone; }
+/** Requests appended to the netlink batch by DisableExternalCache since start, and those that did not fit. */
+export function engineInjected(): u32 { return sync.injected; }
+export function engineInjectOverflow(): u32 { return sync.injectOverflow; }
 /** Reads the datagram of `len` bytes in the rx buffer from a peer. */
 export function engineRx(len: u32): u32 { return sync.engineRx(rxBuffer, len, ctRecord, expRecord); }
 

@@ -26,7 +26,8 @@ import {
   PROTOCOL_VERSION, T_CT_NEW, T_CT_DEL, T_EXP_NEW, T_EXP_DEL, T_CTL, F_ACK, F_NACK, F_RESYNC,
   F_ALIVE, F_HELLO, F_HELLO_BACK,
 } from "./wire";
-import { openMessages, nextNetlink, NL_CT, NL_EXP, NL_DONE, NL_END, nlEvent, nlPid, EV_DESTROY } from "./ctnetlink";
+import { openMessages, nextNetlink, NL_CT, NL_EXP, NL_DONE, NL_END, nlEvent, nlPid, EV_DESTROY, EV_UPDATE, OP_CREATE, OP_UPDATE, OP_DELETE } from "./ctnetlink";
+import { batchCt, batchExp } from "./nlbatch";
 import { storeBe16, storeBe32 } from "./bytes";
 import { filterCt, filterExp } from "./filter";
 import { logChange } from "./eventlog";
@@ -72,6 +73,16 @@ export let externalExp: Cache = changetype<Cache>(0);
 let txq: Queue = changetype<Queue>(0);
 let rsq: Queue = changetype<Queue>(0);
 let expSync = true;
+// DisableInternalCache (NOTRACK): events go straight to the peers, uncached.
+let bypassInternal = false;
+// DisableExternalCache: peers' messages go straight into the kernel, as
+// requests in the netlink batch the host sends after each datagram.
+let bypassExternal = false;
+
+export function engineSetBypass(internal: bool, external: bool): void {
+  bypassInternal = internal;
+  bypassExternal = external;
+}
 
 let now: u32 = 0;
 let lastXmit: u32 = 0;
@@ -282,6 +293,20 @@ function settleMove(e: usize): void {
   freeEntry(old);
 }
 
+/** DisableInternalCache: a kernel event straight into the outbox (counted as sent, or dropped when full). */
+function sendDirect(rec: usize, isExp: bool, status: u8): void {
+  const len = bodyOf(rec, isExp);
+  if (len < 0) return;
+  const p = outReserve(NETHDR_SIZE + <u32>len);
+  if (p == 0) {
+    count(S_MSG_DROPPED);
+    return;
+  }
+  putHeader(p, <u32>status + (isExp ? T_EXP_NEW : T_CT_NEW), 0, NETHDR_SIZE + <u32>len, nextSeq++);
+  memory.copy(p + NETHDR_SIZE, scratch + NETHDR_SIZE, <u32>len);
+  count(S_MSG_SENT);
+}
+
 /** A conntrack or expectation seen in the kernel: into the internal cache, and out. */
 function kernelUpdate(c: Cache, rec: usize, isExp: bool, send: bool): void {
   const len = bodyOf(rec, isExp);
@@ -325,9 +350,16 @@ function kernelDestroy(c: Cache, send: bool): void {
 // and flushes cause carry it, and are cached but not sent back to the peers
 // (they came from the peers), as conntrackd does.
 let ownPort: u32 = 0;
+// Events caused by injecting peers' messages (DisableExternalCache) are
+// neither cached nor sent: they are the peers' state, not ours.
+let injectPort: u32 = 0;
 
 export function engineSetOwnPort(port: u32): void {
   ownPort = port;
+}
+
+export function engineSetInjectPort(port: u32): void {
+  injectPort = port;
 }
 
 /** What the last engineKernel call saw of a dump: 1 when it reached NLMSG_DONE. */
@@ -360,8 +392,13 @@ export function engineKernel(ptr: usize, len: u32, ctRec: usize, expRec: usize, 
     else ctKey(rec);
     const c = isExp ? internalExp : internalCt;
     const ev = nlEvent;
+    if (injectPort != 0 && nlPid == injectPort) continue;
     const mine = ownPort != 0 && nlPid == ownPort;
     const send = !mine && (ev != 3 /* EV_DUMP */ || sendDump);
+    if (bypassInternal) {
+      if (send) sendDirect(rec, isExp, ev == EV_DESTROY ? ST_DEL : ev == EV_UPDATE ? ST_UPD : ST_NEW);
+      continue;
+    }
     if (ev == EV_DESTROY) kernelDestroy(c, send);
     else kernelUpdate(c, rec, isExp, send);
   }
@@ -458,9 +495,13 @@ function updateSeq(seq: u32): void {
   lastSeqRecv = seq;
 }
 
-/** Applies a data message to the external cache. */
+/** Applies a data message to the external cache (or, without one, to the kernel). */
 function applyData(ctRec: usize, expRec: usize, isExp: bool): void {
   if (isExp && !expSync) return;
+  if (bypassExternal) {
+    inject(ctRec, expRec, isExp);
+    return;
+  }
   const c = isExp ? externalExp : externalCt;
   if (isExp) expKey(expRec);
   else ctKey(ctRec);
@@ -489,6 +530,18 @@ function applyData(ctRec: usize, expRec: usize, isExp: bool): void {
   if (lastWasNew) c.created++;
   else c.updated++;
   logChange(isExp, lastWasNew ? 0 : 1, true, entryBody(e), entryBodyLen(e));
+}
+
+/** Requests injected into the kernel instead of caching: how many were appended, and how many did not fit. */
+export let injected: u32 = 0;
+export let injectOverflow: u32 = 0;
+
+function inject(ctRec: usize, expRec: usize, isExp: bool): void {
+  const type = hdrType - (isExp ? T_EXP_NEW : T_CT_NEW);
+  const op = type == 0 ? OP_CREATE : type == 1 ? OP_UPDATE : OP_DELETE;
+  const r = isExp ? batchExp(expRec, op, 0, injected) : batchCt(ctRec, op, 0, injected);
+  if (r == 1) injected++;
+  else injectOverflow++;
 }
 
 /** Control messages: acknowledgements empty the resend queue, NACKs resend, RESYNC answers with everything. */

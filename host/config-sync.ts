@@ -6,7 +6,6 @@ import type { Token } from "./config-lexer.ts";
 import { forEachItem, readBlock, section, type Handler } from "./config-block.ts";
 import { DEFAULTS, orDefault } from "./config-defaults.ts";
 import { readChannel } from "./config-channel.ts";
-import { warnUnimplemented } from "./config-unimplemented.ts";
 import type { SyncConfig, SyncMode } from "./config-types.ts";
 
 /** The section while it is read: the config plus every Mode block seen. */
@@ -37,11 +36,9 @@ const ackWindowSize: H = (r, kw, s) => {
 };
 const disableInternalCache: H = (r, kw, s) => {
   s.sync.disableInternalCache = r.bool(kw);
-  if (s.sync.disableInternalCache) warnUnimplemented(r, kw, "DisableInternalCache");
 };
 const disableExternalCache: H = (r, kw, s) => {
   s.sync.disableExternalCache = r.bool(kw);
-  if (s.sync.disableExternalCache) warnUnimplemented(r, kw, "DisableExternalCache");
 };
 const startupResync: H = (r, kw, s) => {
   s.sync.startupResync = r.bool(kw);

@@ -13,8 +13,6 @@ export const NOT_IMPLEMENTED = {
   PollSecs: "not implemented yet by ctsync: kernel events are used instead of polling",
   NetlinkEventsReliable: "not implemented yet by ctsync: events are not reliable",
   "From Kernelspace": "not implemented yet by ctsync: the filter is applied in user space",
-  DisableInternalCache: "not implemented yet by ctsync: the internal cache stays on",
-  DisableExternalCache: "not implemented yet by ctsync: the external cache stays on",
   Stats: "not implemented yet by ctsync: the statistics-collector mode does not run",
   Helper: "not implemented yet by ctsync: no user-space helper is loaded",
 } as const;

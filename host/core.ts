@@ -63,6 +63,10 @@ export interface CoreFunctions {
   engineTick(nowSec: number): void;
   engineBulk(): number;
   engineDumpBegin(): void;
+  engineSetInjectPort(port: number): void;
+  engineSetBypass(internal: number, external: number): void;
+  engineInjected(): number;
+  engineInjectOverflow(): number;
   eventLogEnable(on: number): void;
   eventLogPtr(): number;
   eventLogLen(): number;

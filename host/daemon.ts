@@ -80,6 +80,9 @@ export class Daemon implements DaemonControl {
       sync.refreshTime, sync.cacheTimeout, this.expectationSync ? 1 : 0, nowSec(), nowSec());
     fn.setSyncOptions(sync.tcpWindowTracking ? 1 : 0, sync.commitTimeout !== null ? 1 : 0);
     fn.setCommitTimeout(sync.commitTimeout ?? 0);
+    fn.engineSetBypass(sync.disableInternalCache ? 1 : 0, sync.disableExternalCache ? 1 : 0);
+    if (sync.disableInternalCache) this.log.notice("disabling internal cache");
+    if (sync.disableExternalCache) this.log.notice("disabling external cache");
     applyFilters(this.core, general.filter, sync.expectationSync);
 
     this.kernel = new Kernel(this.core, {
@@ -87,6 +90,7 @@ export class Daemon implements DaemonControl {
       maxGrowth: general.netlinkBufferSizeMaxGrowth ?? 0,
       expectations: this.expectationSync,
       liberal: !sync.tcpWindowTracking,
+      inject: sync.disableExternalCache,
     }, this.log);
     this.kernel.onActivity = () => this.pump();
     this.kernel.onLoss = (why) => this.lostEvents(why);
@@ -150,6 +154,7 @@ export class Daemon implements DaemonControl {
     }
     this.core.bytes.set(bytes, fn.rxPtr());
     fn.engineRx(bytes.length);
+    this.kernel.inject();
     this.pump();
   }
 
@@ -338,8 +343,14 @@ export class Daemon implements DaemonControl {
     this.pump();
   }
 
-  bulkSend(): void {
+  async bulkSend(): Promise<void> {
     this.log.notice("sending bulk update");
+    if (this.sync.disableInternalCache) {
+      // No internal cache to send from: send the kernel's tables as they are.
+      await this.kernel.dumpIntoCache("ct", true);
+      if (this.expectationSync) await this.kernel.dumpIntoCache("expect", true);
+      return;
+    }
     this.core.fn.engineBulk();
     this.pump();
   }

@@ -16,6 +16,8 @@ export interface KernelOptions {
   expectations: boolean;
   /** Disable TCP window tracking on committed entries (conntrackd without TCPWindowTracking). */
   liberal: boolean;
+  /** DisableExternalCache: peers' messages are injected into the kernel through a socket of their own. */
+  inject?: boolean;
 }
 
 export interface CommitResult {
@@ -39,6 +41,9 @@ export const strerror = (n: number): string => ERRNO_TEXT[errnoName(n)] ?? errno
 export class Kernel {
   readonly events: NetlinkSocket;
   private readonly cmd: NetlinkSocket;
+  private readonly injector: NetlinkSocket | null = null;
+  /** Injected requests the kernel refused (DisableExternalCache), by reason. */
+  readonly injectFailures = new Map<string, number>();
   private seq = 1;
   /** Events lost to overruns, as far as the kernel tells (ENOBUFS reports and socket drops). */
   overruns = 0;
@@ -55,6 +60,11 @@ export class Kernel {
     this.cmd = NetlinkSocket.open({ rcvbuf: 8 << 20, force: true });
     // Events our own commits and flushes cause are not sent back to the peers.
     core.fn.engineSetOwnPort(this.cmd.portId);
+    if (opts.inject) {
+      this.injector = NetlinkSocket.open({ rcvbuf: 8 << 20, force: true });
+      core.fn.engineSetInjectPort(this.injector.portId);
+      this.injector.onReadable(() => this.readInjectErrors());
+    }
     if (opts.bufferSize > 0) log.notice(`netlink event socket buffer size has been set to ${opts.bufferSize} bytes`);
     this.events.onReadable(() => this.readEvents());
   }
@@ -86,6 +96,31 @@ export class Kernel {
     this.onLoss(why);
   }
 
+  /** DisableExternalCache: sends the requests the engine built from peers' messages. */
+  inject(): void {
+    const { fn } = this.core;
+    if (!this.injector || fn.nlTxLen() === 0) return;
+    const view = new Uint8Array(this.core.bytes.buffer, fn.nlTxPtr(), fn.nlTxLen());
+    if (this.injector.send(view) === SEND_AGAIN) this.injectFailures.set("ENOBUFS", (this.injectFailures.get("ENOBUFS") ?? 0) + 1);
+    fn.nlTxClear();
+  }
+
+  private readInjectErrors(): void {
+    const { fn } = this.core;
+    for (;;) {
+      const n = this.injector!.recvInto(this.rxView(), 64);
+      if (n === RECV_AGAIN) return;
+      if (n < 0) continue;
+      fn.nlOpen(n);
+      for (let r = fn.nlNext(); r !== this.core.k("NL_END"); r = fn.nlNext()) {
+        if (r === this.core.k("NL_ERROR") && fn.nlErrno() !== 0) {
+          const why = strerror(fn.nlErrno());
+          this.injectFailures.set(why, (this.injectFailures.get(why) ?? 0) + 1);
+        }
+      }
+    }
+  }
+
   /** Called every second: events the kernel dropped without telling (NETLINK_NO_ENOBUFS, drops). */
   checkDrops(): void {
     const drops = this.events.drops();
@@ -111,7 +146,7 @@ export class Kernel {
    * Reads replies on the command socket into the core until `done` says so.
    * `each` sees every reply message (the core's nlNext result).
    */
-  private async readReplies(each: (r: number) => boolean, feedEngine = false): Promise<void> {
+  private async readReplies(each: (r: number) => boolean, feedEngine = false, send = false): Promise<void> {
     const { fn } = this.core;
     const k = (n: string) => this.core.k(n);
     const deadline = Date.now() + 30000;
@@ -124,7 +159,8 @@ export class Kernel {
       }
       if (n < 0) throw new Error("netlink: the command socket overran while reading replies");
       if (feedEngine) {
-        fn.engineKernel(n, 0);
+        fn.engineKernel(n, send ? 1 : 0);
+        if (send) this.onActivity();
         if (fn.engineKernelDone()) return;
         continue;
       }
@@ -135,13 +171,17 @@ export class Kernel {
     }
   }
 
-  /** Dumps a kernel table into the internal cache (startup, -R, and after an overrun). */
-  async dumpIntoCache(table: "ct" | "expect"): Promise<void> {
+  /**
+   * Dumps a kernel table into the internal cache (startup, -R, and after an
+   * overrun); with `send`, every entry also goes to the peers (a bulk send
+   * without an internal cache).
+   */
+  async dumpIntoCache(table: "ct" | "expect", send = false): Promise<void> {
     const { fn } = this.core;
     fn.nlTxClear();
     fn.nlPutDump(this.core.k(table === "ct" ? "TABLE_CT" : "TABLE_EXP"), 0, this.seq++);
     this.sendBatch();
-    await this.readReplies(() => true, true);
+    await this.readReplies(() => true, true, send);
   }
 
   /**
@@ -241,5 +281,6 @@ export class Kernel {
   close(): void {
     this.events.close();
     this.cmd.close();
+    this.injector?.close();
   }
 }

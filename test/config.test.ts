@@ -163,7 +163,7 @@ test("full.conf: each option not acted on yet is warned with its file:line", () 
   });
   assert.deepEqual(named, [
     "5 Nice", "13 Backlog", "18 NetlinkEventsReliable", "19 PollSecs",
-    "25 From Kernelspace", "48 DisableInternalCache",
+    "25 From Kernelspace",
   ]);
 });
 
@@ -311,7 +311,6 @@ test("CommitTimeout is dropped with DisableExternalCache, as conntrackd does", (
   assert.equal(config.sync?.commitTimeout, null);
   assert.equal(config.sync?.disableExternalCache, true);
   assert.deepEqual(warnings, [
-    '1: "DisableExternalCache" is accepted but not implemented yet by ctsync: the external cache stays on',
     "1: CommitTimeout cannot be combined with DisableExternalCache: CommitTimeout is ignored, as in conntrackd",
   ]);
 });

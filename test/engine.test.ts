@@ -167,3 +167,33 @@ test("the change feed reports what entered and left the caches, only while someo
   assert.deepEqual(seenA, ["internal ct new 10.0.0.1", "internal ct destroy 10.0.0.1"]);
   assert.deepEqual(seenB, ["external ct new 10.0.0.0", "external ct new 10.0.0.1", "external ct destroy 10.0.0.1"]);
 });
+
+test("DisableInternalCache (NOTRACK): kernel events go to the peer without being cached", () => {
+  const a = new TestNode("notrack"), b = new TestNode("notrack");
+  a.core.fn.engineSetBypass(1, 0);
+  for (let i = 0; i < 20; i++) a.ctEvent(flow(i));
+  a.ctEvent(flow(3), "delete");
+  b.receive(a.flush());
+  assert.equal(a.count("CACHE_INTERNAL_CT"), 0);
+  assert.equal(b.count("CACHE_EXTERNAL_CT"), 19);
+});
+
+test("DisableExternalCache: peer messages become kernel requests instead of cache entries", () => {
+  const a = new TestNode("ftfw"), b = new TestNode("ftfw");
+  b.core.fn.engineSetBypass(0, 1);
+  for (let i = 0; i < 5; i++) a.ctEvent(flow(i));
+  b.core.fn.nlTxClear();
+  b.receive(a.flush());
+  assert.equal(b.count("CACHE_EXTERNAL_CT"), 0);
+  assert.equal(b.core.fn.engineInjected(), 5);
+  // The batch holds five conntrack create requests (IPCTNL_MSG_CT_NEW with NLM_F_CREATE).
+  const { fn } = b.core;
+  const dv = b.core.view;
+  let at = fn.nlTxPtr(), creates = 0;
+  const end = at + fn.nlTxLen();
+  while (at < end) {
+    if (dv.getUint16(at + 4, true) === 0x100 && dv.getUint16(at + 6, true) & 0x400) creates++;
+    at += dv.getUint32(at, true);
+  }
+  assert.equal(creates, 5);
+});

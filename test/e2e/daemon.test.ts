@@ -124,3 +124,17 @@ test("keepalived's primary-backup.sh drives ctsyncd through backup, fault and pr
   assert.match(conntrack(B(), "-L").stdout, /src=192\.0\.2\.10 dst=198\.51\.100\.10 sport=4000 dport=443/);
   assert.ok(await until(() => !existsSync(A().lock)), "-k removed A's lock file");
 });
+
+test("DisableExternalCache: the backup puts the primary's flows straight into its kernel", { skip }, async () => {
+  const p = new Pair("dx", { mode: "NOTRACK", modeOptions: "DisableExternalCache on" });
+  try {
+    Pair.start(p.a);
+    Pair.start(p.b);
+    Pair.run(p.a, "conntrack", ["-I", "-p", "udp", "-s", "192.0.2.20", "-d", "198.51.100.20", "--sport", "500", "--dport", "500", "-t", "200"]);
+    assert.ok(await until(() => Pair.run(p.b, "conntrack", ["-L"]).stdout.includes("src=192.0.2.20")), "injected into B's kernel");
+    assert.equal(lines(Pair.ctl(p.b, "-e").stdout).length, 0, "no external cache");
+    assert.match(Pair.logOf(p.b), /disabling external cache/);
+  } finally {
+    p.close();
+  }
+});

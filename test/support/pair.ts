@@ -13,6 +13,8 @@ export interface PairOptions {
   mode?: "FTFW" | "NOTRACK" | "ALARM";
   expectationSync?: boolean;
   extraGeneral?: string;
+  /** Lines inside the Mode block, e.g. "DisableExternalCache on". */
+  modeOptions?: string;
 }
 
 export interface Side {
@@ -46,7 +48,7 @@ export class Pair {
       lock: join(this.dir, `${name}.lock`), sock: join(this.dir, `${name}.sock`),
     };
     writeFileSync(s.conf, `Sync {
-\tMode ${opts.mode ?? "FTFW"} { }
+\tMode ${opts.mode ?? "FTFW"} { ${opts.modeOptions ?? ""} }
 \tUDP Default {
 \t\tIPv4_address ${addr}
 \t\tIPv4_Destination_Address ${peer}
