@@ -292,6 +292,7 @@ describe(`interop: FTFW under 20% loss, ${LOSS_COUNT} new conntracks`, { skip, c
         const internal = await until("the primary's internal cache to hold them all", async () =>
           (await cacheActive(p)).internal >= LOSS_COUNT, 60_000, () => p.evidence(), 500);
         const during = await cacheActive(b);
+        const dropped = [await lab.lossDropped(p), await lab.lossDropped(b)];
         await lab.loss(null);
         const lossOff = Date.now();
         const done = await until(`the backup's external cache to reach ${LOSS_COUNT}`, async () =>
@@ -302,7 +303,7 @@ describe(`interop: FTFW under 20% loss, ${LOSS_COUNT} new conntracks`, { skip, c
         assert.equal(lines.length, LOSS_COUNT, "every injected flow is in the backup's -e");
         const net = await netCounters(b);
         timings.push(`loss ${primaryImpl}->${backupImpl}: injected ${LOSS_COUNT} in ${result.seconds.toFixed(2)} s, primary had them ${internal.ms} ms later, ` +
-          `backup held ${during.external} when loss was removed, all ${LOSS_COUNT} ${Date.now() - lossOff} ms after; backup saw ${net["seq.Packets lost"] ?? net["sequence.Packets lost"] ?? "?"} lost; whole case ${Date.now() - t0} ms`);
+          `loss by ${lab.lossBy} (dropped ${dropped.join("/")} primary/backup), backup held ${during.external} when loss was removed, all ${LOSS_COUNT} ${Date.now() - lossOff} ms after; backup saw ${net["seq.Packets lost"] ?? net["sequence.Packets lost"] ?? "?"} lost; whole case ${Date.now() - t0} ms`);
         void done;
       } finally {
         await lab.loss(null).catch(() => {});

@@ -258,12 +258,36 @@ export class Lab {
     return ns;
   }
 
-  /** netem loss on every node's sync0 (both directions of every link), or none. */
+  /** How loss() made its losses: "netem" (tc) or "nft" (numgen drop, where the kernel has no sch_netem). */
+  lossBy: "netem" | "nft" | null = null;
+
+  /**
+   * Random loss of percent% on every node's sync0 egress (both directions of
+   * every link), or none. tc netem where the kernel has it; otherwise an
+   * nftables rule that drops that share of the sync datagrams at random.
+   */
   async loss(percent: number | null): Promise<void> {
     for (const n of this.nodes) {
-      if (percent === null) await run(["tc", "qdisc", "del", "dev", "sync0", "root"], { ns: n.ns });
-      else await must(["tc", "qdisc", "replace", "dev", "sync0", "root", "netem", "loss", `${percent}%`], n.ns);
+      if (percent === null) {
+        await run(["tc", "qdisc", "del", "dev", "sync0", "root"], { ns: n.ns });
+        await run(["nft", "delete", "table", "inet", "io_loss"], { ns: n.ns });
+        continue;
+      }
+      const netem = await run(["tc", "qdisc", "replace", "dev", "sync0", "root", "netem", "loss", `${percent}%`], { ns: n.ns });
+      if (netem.code === 0) { this.lossBy = "netem"; continue; }
+      const file = join(this.dir, `loss-${n.name}.nft`);
+      await writeFile(file, `table inet io_loss {\n\tchain out {\n\t\ttype filter hook output priority filter; policy accept;\n` +
+        `\t\toifname "sync0" meta l4proto { udp, tcp } th dport ${SYNC_PORT} numgen random mod 100 < ${percent} counter drop\n\t}\n}\n`);
+      await must(["nft", "-f", file], n.ns);
+      this.lossBy = "nft";
     }
+  }
+
+  /** Datagrams the nft loss rule has dropped so far on a node (0 with netem or no loss). */
+  async lossDropped(n: SyncNode): Promise<number> {
+    const r = await run(["nft", "list", "table", "inet", "io_loss"], { ns: n.ns });
+    const m = /counter packets (\d+)/.exec(r.stdout);
+    return m ? Number(m[1]) : 0;
   }
 
   async stopAll(): Promise<void> {
