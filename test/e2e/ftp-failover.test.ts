@@ -5,13 +5,14 @@
 // test/support/ftp-story.ts for the steps and test/support/cluster.ts for the
 // topology.
 //
-// The daemons come from CTSYNC_E2E_DAEMON (default `conntrackd`), or per
-// firewall from CTSYNC_E2E_FW1 / CTSYNC_E2E_FW2 for a mixed cluster, e.g.
-//   CTSYNC_E2E_FW2="node --import tsx host/ctsyncd.ts" node --import tsx --test test/e2e/ftp-failover.test.ts
+// The daemons come from CTSYNC_E2E_DAEMON (default: this checkout's
+// bin/ctsyncd), or per firewall from CTSYNC_E2E_FW1 / CTSYNC_E2E_FW2, e.g.
+//   CTSYNC_E2E_DAEMON=conntrackd node --import tsx --test test/e2e/ftp-failover.test.ts
+// The last cases mix the two implementations whatever the environment says.
 // Needs root, ip, nft, conntrack, python3 and the daemon; skipped otherwise.
 import { describe, test, after } from "node:test";
 import assert from "node:assert/strict";
-import { Cluster, daemonsFromEnv, missingTools, type ExpectationSync, type SyncMode, type Transport } from "../support/cluster.ts";
+import { Cluster, CTSYNCD_BIN, daemonsFromEnv, missingTools, type ExpectationSync, type SyncMode, type Transport } from "../support/cluster.ts";
 import { runFtpStory, StoryError, type FtpTranscript } from "../support/ftp-story.ts";
 
 const daemons = daemonsFromEnv();
@@ -20,9 +21,9 @@ const skip = missing.length ? `needs ${missing.join(", ")}` : false;
 
 after(() => Cluster.destroyAll());
 
-async function story(mode: SyncMode, transport: Transport, expectationSync: ExpectationSync): Promise<FtpTranscript> {
+async function story(mode: SyncMode, transport: Transport, expectationSync: ExpectationSync, pair = daemons): Promise<FtpTranscript> {
   try {
-    return await runFtpStory({ mode, transport, expectationSync, daemons });
+    return await runFtpStory({ mode, transport, expectationSync, daemons: pair });
   } catch (e) {
     // a harness failure: say which step and what the daemons printed
     if (e instanceof StoryError) assert.fail(e.message);
@@ -86,3 +87,17 @@ describe("FTP expectation failover, ExpectationSync helper list (FTFW over udp)"
     assertNegative(await story("FTFW", "udp", ["sip"]));
   });
 });
+
+// Mixed clusters: conntrackd 1.4.7 on one firewall, ctsyncd on the other.
+const MIXED = {
+  "conntrackd primary, ctsyncd backup": { fw1: ["conntrackd"], fw2: [CTSYNCD_BIN] },
+  "ctsyncd primary, conntrackd backup": { fw1: [CTSYNCD_BIN], fw2: ["conntrackd"] },
+};
+const mixedMissing = await missingTools(MIXED["conntrackd primary, ctsyncd backup"]);
+for (const [name, pair] of Object.entries(MIXED)) {
+  describe(`FTP expectation failover, ${name} (FTFW over udp)`, { skip: mixedMissing.length ? `needs ${mixedMissing.join(", ")}` : false }, () => {
+    test("ExpectationSync On: the listing arrives through fw2", { timeout: 60_000 }, async () => {
+      assertPositive(await story("FTFW", "udp", "on", pair));
+    });
+  });
+}

@@ -13,6 +13,7 @@
 // fw2. Every namespace is named ctd-<run id>-<role>; interfaces are created
 // directly inside those namespaces, so nothing touches the host's namespace
 // and parallel runs cannot clash. Needs root.
+import { fileURLToPath } from "node:url";
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
@@ -114,8 +115,11 @@ export function splitCommand(s: string): string[] {
  * CTSYNC_E2E_DAEMON, else `conntrackd`. E.g.
  * CTSYNC_E2E_FW2="node --import tsx /work/main/host/ctsyncd.ts" for a mixed cluster.
  */
+/** ctsyncd of this checkout: what the stories run unless told otherwise. */
+export const CTSYNCD_BIN = fileURLToPath(new URL("../../bin/ctsyncd", import.meta.url));
+
 export function daemonsFromEnv(env: NodeJS.ProcessEnv = process.env): Record<FwName, string[]> {
-  const base = env.CTSYNC_E2E_DAEMON?.trim() || "conntrackd";
+  const base = env.CTSYNC_E2E_DAEMON?.trim() || CTSYNCD_BIN;
   return {
     fw1: splitCommand(env.CTSYNC_E2E_FW1?.trim() || base),
     fw2: splitCommand(env.CTSYNC_E2E_FW2?.trim() || base),
