@@ -128,6 +128,8 @@ export function engineInit(
   nextSeq = firstSeq;
   now = nowSec;
   lastXmit = nowSec;
+  // FTFW greets its peer at once (HELLO rides on this ALIVE) rather than after a quiet second.
+  if (mode == MODE_FTFW) enqueueCtl(<u8>F_ALIVE, 0, 0);
 }
 
 export function engineClock(nowSec: u32): void {
@@ -261,14 +263,29 @@ function purgeOldest(): void {
   count(S_RSQUEUE_PURGED);
 }
 
+/**
+ * FTFW holds data back until the peer has answered our HELLO. Until then the
+ * peer takes every message as in sequence (conntrackd's rule while it is
+ * greeted), so a lost one would go unnoticed and be acknowledged anyway.
+ * Control messages (the ALIVE that carries our HELLO) still go out.
+ */
+@inline function holdingData(): bool {
+  return mode == MODE_FTFW && helloState != HELLO_DONE;
+}
+
 /** Sends what is queued. Returns 1 when the outbox filled first (send it and call again). */
 export function engineXmit(): i32 {
-  while (txq.head != 0) {
-    const n = txq.head;
-    if (!transmit(n)) return 1;
-    afterTransmit(n);
+  const hold = holdingData();
+  let n = txq.head;
+  while (n != 0) {
+    const next = queueNext(n);
+    if (!hold || (entryFlags(n) & EF_CTL) != 0) {
+      if (!transmit(n)) return 1;
+      afterTransmit(n);
+      lastXmit = now;
+    }
+    n = next;
   }
-  lastXmit = now;
   return 0;
 }
 
@@ -686,7 +703,7 @@ export function engineRx(ptr: usize, len: u32, ctRec: usize, expRec: usize): u32
 export function engineTick(nowSec: u32): void {
   now = nowSec;
   // conntrackd's ALARM mode has no keep-alive: its refreshes are the sign of life.
-  if (mode != MODE_ALARM && now - lastXmit >= 1 && txq.head == 0) {
+  if (mode != MODE_ALARM && now - lastXmit >= 1 && (txq.head == 0 || holdingData())) {
     if (mode == MODE_FTFW && ackFromSet && seqSet) {
       enqueueCtl(<u8>F_ACK, ackFrom, lastSeqRecv);
       count(S_ACK_SENT);
