@@ -99,6 +99,7 @@ export class Daemon implements DaemonControl {
     for (const w of this.channels.warnings) this.log.warning(w);
     fn.outSetPayload(this.channels.payloadSize);
     this.channels.onReceive((bytes) => this.fromPeer(bytes));
+    for (const c of this.channels.channels) c.onDrop((from) => this.stranger(from.address, from.port));
     this.channels.onSwitch((e) => {
       if (e.to === null) this.log.error(e.message);
       else this.log.notice(e.message);
@@ -156,6 +157,17 @@ export class Daemon implements DaemonControl {
     fn.engineRx(bytes.length);
     this.kernel.inject();
     this.pump();
+  }
+
+  /** Datagrams from anyone but the configured peer are dropped (the channel counts them); say so, sparingly. */
+  private readonly strangers = new Map<string, number>();
+
+  private stranger(address: string, port: number): void {
+    const n = (this.strangers.get(address) ?? 0) + 1;
+    this.strangers.set(address, n);
+    if (n === 1 || n % 1000 === 0) {
+      this.log.warning(`dropped ${n === 1 ? "a datagram" : `${n} datagrams`} from ${address} port ${port}: not the configured peer`);
+    }
   }
 
   private tick(): void {
