@@ -13,8 +13,10 @@
 // fw2. Every namespace is named ctd-<run id>-<role>; interfaces are created
 // directly inside those namespaces, so nothing touches the host's namespace
 // and parallel runs cannot clash. Needs root.
+import { run, sleep, type RunResult } from "./proc.ts";
+export { run, sleep, type RunResult };
 import { fileURLToPath } from "node:url";
-import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -71,29 +73,7 @@ export const ADDR = {
 
 export const FTP_HELPER: HelperRule = { name: "ftp-21", type: "ftp", proto: "tcp", port: 21 };
 
-export interface RunResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
 
-/** Run argv (optionally inside a namespace); never throws for a non-zero exit. */
-export function run(argv: string[], opts: { ns?: string; timeoutMs?: number; input?: string } = {}): Promise<RunResult> {
-  const full = opts.ns ? ["ip", "netns", "exec", opts.ns, ...argv] : argv;
-  const t0 = performance.now();
-  return new Promise((resolve) => {
-    const child = execFile(full[0], full.slice(1), { timeout: opts.timeoutMs ?? 10_000, maxBuffer: 16 << 20 },
-      (err, stdout, stderr) => {
-        const e = err as (NodeJS.ErrnoException & { code?: number | string; killed?: boolean }) | null;
-        let code = 0;
-        if (e) code = typeof e.code === "number" ? e.code : e.killed ? 124 : 127;
-        if (e && typeof e.code === "string") stderr = `${stderr}${e.message}\n`;
-        resolve({ code, stdout: String(stdout), stderr: String(stderr), ms: performance.now() - t0 });
-      });
-    if (opts.input !== undefined) child.stdin?.end(opts.input);
-  });
-}
 
 async function must(argv: string[], ns?: string): Promise<string> {
   const r = await run(argv, { ns });
@@ -103,7 +83,6 @@ async function must(argv: string[], ns?: string): Promise<string> {
   return r.stdout;
 }
 
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Split a command line on whitespace (no quoting: paths with spaces are not supported). */
 export function splitCommand(s: string): string[] {

@@ -12,38 +12,19 @@
 //
 // Namespaces are named io-<test pid>-...; only those are ever deleted, and
 // only processes found inside them (which the test started) are killed.
-import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { run, sleep, type RunResult } from "./proc.ts";
+export { run, sleep, type RunResult };
+import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-export interface RunResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
 
-/** Runs argv (optionally inside a namespace); never throws for a non-zero exit (124: timed out). */
-export function run(argv: string[], opts: { ns?: string; timeoutMs?: number; input?: string } = {}): Promise<RunResult> {
-  const full = opts.ns ? ["ip", "netns", "exec", opts.ns, ...argv] : argv;
-  const t0 = performance.now();
-  return new Promise((done) => {
-    const child = execFile(full[0], full.slice(1), { timeout: opts.timeoutMs ?? 20_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
-      const e = err as (NodeJS.ErrnoException & { code?: number | string; killed?: boolean }) | null;
-      let code = 0;
-      if (e) code = typeof e.code === "number" ? e.code : e.killed ? 124 : 127;
-      if (e && typeof e.code === "string") stderr = `${stderr}${e.message}\n`;
-      done({ code, stdout: String(stdout), stderr: String(stderr), ms: performance.now() - t0 });
-    });
-    if (opts.input !== undefined) child.stdin?.end(opts.input);
-  });
-}
-export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+export { ROOT } from "./proc.ts";
+import { ROOT } from "./proc.ts";
 export const CTSYNCD = [join(ROOT, "bin/ctsyncd")];
 export const CONNTRACKD = ["conntrackd"];
 

@@ -5,7 +5,8 @@ import { execFileSync, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { dirname, resolve } from "node:path";
 
-export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+export { ROOT } from "./proc.ts";
+import { ROOT } from "./proc.ts";
 
 export const isRoot = () => process.getuid?.() === 0;
 
