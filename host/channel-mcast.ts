@@ -6,11 +6,8 @@
 import dgram from "node:dgram";
 import { networkInterfaces } from "node:os";
 import type { MulticastChannel } from "./config-types.ts";
-import {
-  type Channel, type LinkStatus, type Sender, AddressSet, bytesOf, ChannelError, bindDgram, bufferWarning,
-  checksumWarning, closeDgram, linkName, newStats, payloadSizeFor, readLinkStatus, socketFailure,
-  statusIsUp, withScope,
-} from "./channel.ts";
+import { type Channel, AddressSet, ChannelError, bindDgram, closeDgram, linkName, socketFailure, withScope } from "./channel.ts";
+import { DatagramChannel, applyDatagramOptions } from "./channel-datagram.ts";
 
 export async function openMulticastChannel(cfg: MulticastChannel): Promise<Channel> {
   const type = cfg.family === 4 ? "udp4" : "udp6";
@@ -30,7 +27,7 @@ export async function openMulticastChannel(cfg: MulticastChannel): Promise<Chann
     await Promise.all([closeDgram(rx), closeDgram(tx)]);
     throw e;
   }
-  return new McastChannel(cfg, rx, tx, group, ownAddresses(), applyBuffers(cfg, rx, tx));
+  return new McastChannel(cfg, rx, tx, group, ownAddresses(), applyDatagramOptions(cfg, rx, tx));
 }
 
 /**
@@ -67,21 +64,6 @@ function setupSender(cfg: MulticastChannel, tx: dgram.Socket, iface: string | un
   }
 }
 
-function applyBuffers(cfg: MulticastChannel, rx: dgram.Socket, tx: dgram.Socket): string[] {
-  const warnings: string[] = [];
-  const add = (w: string | null) => { if (w) warnings.push(w); };
-  if (cfg.rcvSocketBuffer) {
-    rx.setRecvBufferSize(cfg.rcvSocketBuffer);
-    add(bufferWarning(cfg, "RcvSocketBuffer", cfg.rcvSocketBuffer, rx.getRecvBufferSize()));
-  }
-  if (cfg.sndSocketBuffer) {
-    tx.setSendBufferSize(cfg.sndSocketBuffer);
-    add(bufferWarning(cfg, "SndSocketBuffer", cfg.sndSocketBuffer, tx.getSendBufferSize()));
-  }
-  add(checksumWarning(cfg));
-  return warnings;
-}
-
 /** Every address of this host: a datagram from one of them is our own (or a local impostor's). */
 function ownAddresses(): AddressSet {
   const set = new AddressSet();
@@ -91,68 +73,16 @@ function ownAddresses(): AddressSet {
   return set;
 }
 
-class McastChannel implements Channel {
+class McastChannel extends DatagramChannel {
   readonly kind = "multicast" as const;
-  readonly device: string | null;
-  readonly payloadSize: number;
-  readonly stats = newStats();
-  private receive: (bytes: Uint8Array) => void = () => {};
-  private drop: (from: Sender) => void = () => {};
-  private closed = false;
 
-  constructor(private readonly cfg: MulticastChannel, private readonly rx: dgram.Socket,
-    private readonly tx: dgram.Socket, private readonly group: string,
-    private readonly own: AddressSet, readonly warnings: readonly string[]) {
-    this.device = cfg.interface;
-    this.payloadSize = payloadSizeFor(cfg);
-    rx.on("message", (msg, rinfo) => this.onMessage(msg, rinfo));
-    rx.on("error", () => { this.stats.errorsRecv++; });
-    tx.on("error", () => { this.stats.errorsSend++; });
+  constructor(cfg: MulticastChannel, rx: dgram.Socket, tx: dgram.Socket, group: string,
+    private readonly own: AddressSet, warnings: readonly string[]) {
+    super(cfg, rx, tx, group, warnings);
   }
 
-  private onMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {
-    if (this.own.has(rinfo.address)) {
-      this.stats.dropped++;
-      this.drop({ address: rinfo.address, port: rinfo.port });
-      return;
-    }
-    this.stats.bytesRecv += msg.length;
-    this.stats.packetsRecv++;
-    this.receive(bytesOf(msg));
-  }
-
-  send(bytes: Uint8Array): boolean {
-    if (this.closed) return false;
-    this.tx.send(bytes.slice(), this.cfg.port, this.group, (err, sent) => {
-      if (err) {
-        this.stats.errorsSend++;
-        return;
-      }
-      this.stats.bytesSent += sent;
-      this.stats.packetsSent++;
-    });
-    return true;
-  }
-
-  onReceive(handler: (bytes: Uint8Array) => void): void {
-    this.receive = handler;
-  }
-
-  onDrop(handler: (from: Sender) => void): void {
-    this.drop = handler;
-  }
-
-  linkStatus(): LinkStatus {
-    return readLinkStatus(this.device);
-  }
-
-  isUp(): boolean {
-    return !this.closed && statusIsUp(this.linkStatus());
-  }
-
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    await Promise.all([closeDgram(this.rx), closeDgram(this.tx)]);
+  /** Anyone on the group but this host itself (loopback is off; an impostor with our address is refused). */
+  protected accepts(address: string): boolean {
+    return !this.own.has(address);
   }
 }
