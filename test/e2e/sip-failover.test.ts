@@ -15,9 +15,9 @@ const skip = missing.length ? `needs ${missing.join(", ")}` : false;
 
 after(() => Cluster.destroyAll());
 
-async function story(expectationSync: ExpectationSync): Promise<SipTranscript> {
+async function story(expectationSync: ExpectationSync, inviteFirst = false): Promise<SipTranscript> {
   try {
-    return await runSipStory({ mode: "FTFW", transport: "udp", expectationSync, daemons });
+    return await runSipStory({ mode: "FTFW", transport: "udp", expectationSync, daemons, inviteFirst });
   } catch (e) {
     if (e instanceof StoryError) assert.fail(e.message);
     throw e;
@@ -32,8 +32,13 @@ const show = (t: SipTranscript) => JSON.stringify({
 const dport = `dport=${RTP_PORT} `;
 
 describe("SIP expectation failover, FTFW over udp", { skip }, () => {
-  test("ExpectationSync On: the RTP from the server reaches the client through fw2", { timeout: 60_000 }, async () => {
-    const t = await story("on");
+  for (const inviteFirst of [false, true]) {
+  test(`ExpectationSync On${inviteFirst ? ", the INVITE opening the flow" : ""}: the RTP from the server reaches the client through fw2`, {
+    timeout: 60_000,
+    // conntrackd 1.4.7 drops an expectation that arrives before its master; ctsyncd syncs it.
+    skip: inviteFirst && daemons.fw1.join(" ").includes("conntrackd") ? "conntrackd 1.4.7 drops expectations made before their master" : false,
+  }, async () => {
+    const t = await story("on", inviteFirst);
     assert.ok(t.fw1InternalExp.some((l) => l.includes("helper=sip")), `fw1 -i exp shows the RTP expectation\n${show(t)}`);
     assert.ok(t.fw2ExternalExp.some((l) => l.includes("master-src=10.77.1.2")), `fw2 -e exp shows it replicated\n${show(t)}`);
     assert.ok(t.commitLog.some((l) => /Committed [1-9]\d* new expectations/.test(l)), `fw2 logged the expectation commit\n${show(t)}`);
@@ -42,6 +47,7 @@ describe("SIP expectation failover, FTFW over udp", { skip }, () => {
     assert.ok(t.media.arrived, `RTP arrived through fw2\n${show(t)}`);
     assert.equal(t.fw2Dropped, 0);
   });
+  }
   test("ExpectationSync Off: the RTP through fw2 is dropped", { timeout: 60_000 }, async () => {
     const t = await story("off");
     assert.equal(t.fw2ExternalExp.length, 0, `fw2 -e exp must be empty\n${show(t)}`);

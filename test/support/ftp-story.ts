@@ -25,6 +25,8 @@ export interface StoryOptions {
   replicationTimeoutMs?: number;
   /** Called as each step completes, for a live narration. */
   onStep?: (step: StepRecord) => void;
+  /** SIP: let the INVITE open the flow (no OPTIONS first), so the expectations come before their master. */
+  inviteFirst?: boolean;
 }
 
 export interface CommandRecord {

@@ -70,7 +70,9 @@ export async function sipStory(cluster: Cluster, opts: StoryOptions): Promise<Si
   }
   st.end();
 
-  st.begin(1, `the client sends OPTIONS, then an INVITE through fw1 whose SDP announces RTP port ${RTP_PORT}`);
+  st.begin(1, opts.inviteFirst
+    ? `the client's INVITE opens the flow through fw1; its SDP announces RTP port ${RTP_PORT}`
+    : `the client sends OPTIONS, then an INVITE through fw1 whose SDP announces RTP port ${RTP_PORT}`);
   let inviteAt = 0;
   try {
     // OPTIONS first, so that the master conntrack exists before the INVITE. An
@@ -78,9 +80,11 @@ export async function sipStory(cluster: Cluster, opts: StoryOptions): Promise<Si
     // one packet: the kernel reports the expectations before it confirms the
     // master, and conntrackd 1.4.7 drops an expectation whose master is not in
     // its internal cache yet (ct_filter_master): it would never be synced.
-    const o = await uac.send("options");
-    st.cur.lines.push(`> OPTIONS sip:bob@${ADDR.server}`, `< ${String(o.reply ?? o.error)}`);
-    if (!o.ok) return st.fail(`OPTIONS: ${String(o.reply ?? o.error)}`);
+    if (!opts.inviteFirst) {
+      const o = await uac.send("options");
+      st.cur.lines.push(`> OPTIONS sip:bob@${ADDR.server}`, `< ${String(o.reply ?? o.error)}`);
+      if (!o.ok) return st.fail(`OPTIONS: ${String(o.reply ?? o.error)}`);
+    }
     const r = await uac.send("invite");
     inviteAt = performance.now();
     tr.inviteReply = String(r.reply ?? r.error);
