@@ -209,10 +209,29 @@ export interface HelperConfig extends Located {
   types: HelperType[];
 }
 
+/**
+ * API: ctsync's own section (conntrackd has none, and refuses a file that has
+ * it): the live HTTP and WebSocket API of host/api/. Defaults in config-api.ts.
+ */
+export interface ApiConfig extends Located {
+  /** Enabled. Default on once the section is there. */
+  enabled: boolean;
+  /** Address: the IPv4 or IPv6 address to listen on. Default 127.0.0.1. */
+  address: string;
+  /** Port. Default 8080. */
+  port: number;
+  /** Token: the bearer token of the control actions; null: actions refused. */
+  token: string | null;
+  /** MaxBackpressure: bytes an event-stream client may lag before it is dropped. Default 1048576. */
+  maxBackpressure: number;
+}
+
 /** A whole conntrackd.conf. Sync and Stats exclude each other. */
 export interface Config {
   general: GeneralConfig;
   sync: SyncConfig | null;
   stats: StatsConfig | null;
   helper: HelperConfig | null;
+  /** The API section, null when absent. */
+  api: ApiConfig | null;
 }

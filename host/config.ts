@@ -12,6 +12,7 @@ import { GENERAL } from "./config-general.ts";
 import { SYNC, finishSync, type SyncState } from "./config-sync.ts";
 import { STATS } from "./config-stats.ts";
 import { HELPER } from "./config-helper.ts";
+import { API, defaultApi } from "./config-api.ts";
 import { checkConfig } from "./config-check.ts";
 import { warnUnimplemented } from "./config-unimplemented.ts";
 import type { Config } from "./config-types.ts";
@@ -52,6 +53,10 @@ const TOP = section<FileState>("the top level", {
     if (!f.config.helper) warnUnimplemented(r, kw, "Helper");
     f.config.helper ??= { line: kw.line, setup: false, types: [] };
     readBlock(r, kw, HELPER, f.config.helper);
+  },
+  API(r, kw, f) {
+    f.config.api ??= defaultApi(kw.line);
+    readBlock(r, kw, API, f.config.api);
   },
 });
 
