@@ -96,12 +96,12 @@ class Per:
         return bytes(int("".join(map(str, bits[i:i + 8])), 2) for i in range(0, len(bits), 8))
 
 
-# H.225.0 version 2 (0.0.8.2250.0.2). Version 2 on purpose: its SETUP ends its
-# extension additions at canOverlapSend. The kernel's decoder stops at the
-# version 3 addition endpointIdentifier (marked STOP in its tables) and then
-# reads on from a misaligned cursor, so a version 4 SETUP carrying
-# multipleCalls/maintainConnection together with an H323-UU-PDU extension
-# (h245Tunneling) fails to decode and makes no expectation.
+# H.225.0 version 2 (0.0.8.2250.0.2): the smallest complete SETUP, its extension
+# additions ending at canOverlapSend. The kernel's decoder tables mark the
+# version 3 addition endpointIdentifier STOP: it reads nothing past it, and
+# after a STOP the enclosing H323-UU-PDU additions are read from wherever the
+# decoder stopped. A version 4 SETUP (multipleCalls, maintainConnection) still
+# gave the expectation on Linux 6.18, but only because that misread went well.
 H225_V2 = bytes([0x00, 0x08, 0x91, 0x4A, 0x00, 0x02])
 GUID_CONF = bytes(range(0x10, 0x20))
 GUID_CALL = bytes(range(0x20, 0x30))
