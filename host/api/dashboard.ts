@@ -228,7 +228,7 @@ function connect() {
   ws.onmessage = (m) => { try { addEvent(JSON.parse(m.data)); } catch (_) { /* not ours */ } };
   ws.onclose = (c) => {
     $("live").className = "off";
-    setText("live", c.code === 4008 ? "dropped (too slow), reconnecting" : "disconnected, reconnecting");
+    setText("live", "disconnected, reconnecting");
     setTimeout(connect, 2000);
   };
 }

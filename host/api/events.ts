@@ -3,16 +3,16 @@
 // never sends, never waits. The flush (on the next turn of the event loop)
 // writes each event once as JSON and sends it to every client that asked for
 // its kind. Each client's buffer is uWS's own per-socket queue, bounded: a
-// client whose queue holds more than maxBackpressure bytes is dropped (closed
-// with 4008 "too slow"), never waited for. If the daemon produces faster than
+// client whose queue holds more than maxBackpressure bytes is dropped (its
+// connection closed at once, its queue freed), never waited for. If the daemon produces faster than
 // the flush runs, the queue keeps maxPending events and counts the rest; the
 // clients are then told {"type":"dropped","count":N}.
+// The stream's messages: {"type":"hello","types":[...]} first, then one
+// ApiEvent per message (source.ts), and {"type":"dropped","count":N} after a
+// loss.
 import { toJson } from "../format-json.ts";
 import type { StreamClient } from "./http-adapter.ts";
 import { EVENT_KINDS, type ApiEvent, type ApiEventType, type ApiSource, type EventKind } from "./source.ts";
-
-/** WebSocket close code for a client dropped for its backpressure (4000-4999: the application's). */
-export const CLOSE_TOO_SLOW = 4008;
 
 export interface EventHubCounters {
   /** Clients connected now. */
@@ -121,7 +121,8 @@ export class EventHub {
       this.counters.clientsDropped++;
       this.opts.log("warning", `API: dropped an event-stream client that did not keep up (more than ${this.opts.maxBackpressure} bytes waiting)`);
       this.remove(client);
-      client.end(CLOSE_TOO_SLOW, "too slow: events were not read fast enough");
+      // At once: a graceful close frame would wait behind the very data it does not read.
+      client.abort();
     }
   };
 }

@@ -53,8 +53,10 @@ export interface StreamClient {
   send(text: string): boolean;
   /** Bytes queued for the client and not yet written to its socket (uWS getBufferedAmount). */
   bufferedAmount(): number;
-  /** Closes with a WebSocket status code and reason; close() is then called. */
+  /** Closes with a WebSocket status code and reason, after what is queued; the route's close() is then called. */
   end(code: number, reason: string): void;
+  /** Closes the connection at once, discarding what is queued; the route's close() is then called. */
+  abort(): void;
   /** Cork: pack the sends made in fn into one write. */
   batch(fn: () => void): void;
 }
@@ -141,6 +143,7 @@ export function startHttpServer<T>(opts: HttpServerOptions<T>): Promise<HttpServ
         send: (text) => open && ws.send(text, false, false) !== 2,
         bufferedAmount: () => (open ? ws.getBufferedAmount() : 0),
         end: (code, reason) => { if (open) { open = false; ws.end(code, reason); } },
+        abort: () => { if (open) { open = false; ws.close(); } },
         batch: (fn) => { if (open) ws.cork(fn); },
       };
       (ud as { closed?: () => void }).closed = () => { open = false; };
