@@ -21,7 +21,7 @@ section h2 { font-size:1em; margin:0 0 .6em; color:var(--dim); font-weight:600; 
 .card .v { font-size:1.5em; font-variant-numeric:tabular-nums; }
 .card .k { color:var(--dim); font-size:.85em; }
 table { width:100%; border-collapse:collapse; font-variant-numeric:tabular-nums; }
-th, td { text-align:left; padding:.25em .4em; border-bottom:1px solid #2a3440; }
+th, td { text-align:left; padding:.25em .4em; border-bottom:1px solid #2a3440; white-space:nowrap; }
 th { color:var(--dim); font-weight:500; }
 .RUNNING { color:var(--ok); } .NO-CARRIER { color:var(--warn); } .DOWN { color:var(--bad); }
 .ACTIVE { font-weight:700; }
