@@ -114,10 +114,11 @@ function writeAnswer(res: UwsResponse, a: HttpAnswer): void {
 export function startHttpServer<T>(opts: HttpServerOptions<T>): Promise<HttpServer> {
   const u = uws();
   const app = u.App();
-  const sockets = new Set<UwsSocket<{ data: T; client: StreamClient }>>();
+  type Conn = { data: T; client: StreamClient; closed: () => void };
+  const sockets = new Set<UwsSocket<Conn>>();
   const pending = new Set<UwsResponse>();
 
-  app.ws<{ data: T; client: StreamClient }>(opts.stream.path, {
+  app.ws<Conn>(opts.stream.path, {
     maxPayloadLength: 4096,
     idleTimeout: 120,
     sendPingsAutomatically: true,
@@ -133,7 +134,8 @@ export function startHttpServer<T>(opts: HttpServerOptions<T>): Promise<HttpServ
         writeAnswer(res, verdict.refuse);
         return;
       }
-      res.upgrade({ data: verdict.data, client: null as unknown as StreamClient }, key, protocol, extensions, context);
+      const conn: Conn = { data: verdict.data, client: null as unknown as StreamClient, closed: () => undefined };
+      res.upgrade(conn, key, protocol, extensions, context);
     },
     open(ws) {
       sockets.add(ws);
@@ -146,13 +148,13 @@ export function startHttpServer<T>(opts: HttpServerOptions<T>): Promise<HttpServ
         abort: () => { if (open) { open = false; ws.close(); } },
         batch: (fn) => { if (open) ws.cork(fn); },
       };
-      (ud as { closed?: () => void }).closed = () => { open = false; };
+      ud.closed = () => { open = false; };
       opts.stream.open(ud.client, ud.data);
     },
     close(ws) {
       sockets.delete(ws);
       const ud = ws.getUserData();
-      (ud as { closed?: () => void }).closed?.();
+      ud.closed();
       opts.stream.close(ud.client);
     },
   });
