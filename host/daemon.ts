@@ -12,6 +12,10 @@ import { openMultichannel, type Multichannel } from "./multichannel.ts";
 import { ControlServer } from "./control-server.ts";
 import { applyFilters } from "./filter-setup.ts";
 import { applyScheduler, notifyReady, syslogSink } from "./process-setup.ts";
+import { ChangeFeed } from "./change-feed.ts";
+import { startApi } from "./api/server.ts";
+import { CommitLog, changeToEvent, type ApiEvent, type ApiSource, type PeerInfo, type CommitHistory } from "./api/source.ts";
+import type { LocalCounters } from "./control-api.ts";
 import type {
   DaemonControl, CacheWhich, RecordKind, KindSet, CtEntry, ExpEntry, CacheCounters, LinkStats,
   NetworkCounters, RuntimeCounters, QueueStats, CommitResult, ResendQueueItem, TrafficCounters, ProcessInfo,
@@ -30,7 +34,7 @@ export interface DaemonOptions {
   console: boolean;
 }
 
-export class Daemon implements DaemonControl {
+export class Daemon implements ApiSource {
   readonly mode: SyncConfig["mode"];
   readonly expectationSync: boolean;
   private readonly core: Core;
@@ -47,6 +51,12 @@ export class Daemon implements DaemonControl {
   private committing = false;
   private stopped: (() => void) | null = null;
   readonly done: Promise<void>;
+  // What the HTTP API shows beyond the control socket.
+  private feed!: ChangeFeed;
+  private readonly listeners = new Set<(e: ApiEvent) => void>();
+  private readonly commitLog = new CommitLog();
+  private readonly lastSeen: (number | null)[] = [];
+  private api: { close(): Promise<void> } | null = null;
 
   private constructor(private readonly config: Config, private readonly sync: SyncConfig, readonly log: Logger) {
     this.mode = sync.mode;
@@ -98,13 +108,18 @@ export class Daemon implements DaemonControl {
     this.channels = await openMultichannel(sync.channels, sync.defaultChannel, { errorQueueLength: sync.errorQueueLength });
     for (const w of this.channels.warnings) this.log.warning(w);
     fn.outSetPayload(this.channels.payloadSize);
-    this.channels.onReceive((bytes) => this.fromPeer(bytes));
+    this.channels.onReceive((bytes, index) => {
+      this.lastSeen[index] = Date.now();
+      this.fromPeer(bytes);
+    });
     for (const c of this.channels.channels) c.onDrop((from) => this.stranger(from.address, from.port));
     this.channels.onSwitch((e) => {
       if (e.to === null) this.log.error(e.message);
       else this.log.notice(e.message);
       fn.outSetPayload(this.channels.payloadSize);
+      this.emit({ type: "link", at: Date.now(), link: e.to ?? e.from, what: e.to === null ? "down" : "failover", message: e.message });
     });
+    this.feed = new ChangeFeed(this.core);
 
     // Listen first, then dump: entries made before a listener joined never send events.
     await this.kernel.resync();
@@ -114,6 +129,7 @@ export class Daemon implements DaemonControl {
       this.log.warning("no UNIX socket Path in the General section: client commands cannot reach this daemon");
     }
     if (sync.startupResync && sync.mode !== "alarm") this.requestResync();
+    if (this.config.api?.enabled) this.api = await startApi(this, this.config.api, (level, m) => this.log.log(level, m));
     this.timer = setInterval(() => this.tick(), 1000);
     applyScheduler(general.scheduler, this.log);
     this.log.notice("initialization completed");
@@ -305,7 +321,9 @@ export class Daemon implements DaemonControl {
   async commit(kinds: KindSet): Promise<CommitResult> {
     if (this.committing) {
       this.log.notice("commit already in progress, skipping");
-      return { status: "busy", committed: 0, failed: 0, seconds: 0 };
+      const busy: CommitResult = { status: "busy", committed: 0, failed: 0, seconds: 0 };
+      this.commitLog.record(kinds, busy);
+      return busy;
     }
     this.committing = true;
     try {
@@ -319,7 +337,10 @@ export class Daemon implements DaemonControl {
         if (r.failed) this.log.notice(`${r.failed} entries can't be committed`);
         this.log.notice(`commit has taken ${r.seconds.toFixed(6)} seconds`);
       }
-      return { status: "done", committed, failed, seconds };
+      const result: CommitResult = { status: "done", committed, failed, seconds };
+      this.commitLog.record(kinds, result);
+      this.emit({ type: "commit", at: Date.now(), kinds, result });
+      return result;
     } finally {
       this.committing = false;
     }
@@ -380,9 +401,46 @@ export class Daemon implements DaemonControl {
     void this.shutdown(true);
   }
 
+  // ---- ApiSource ------------------------------------------------------------------------
+
+  private emit(e: ApiEvent): void {
+    for (const l of this.listeners) l(e);
+  }
+
+  /** Cache changes come from the core's change feed, which runs only while someone listens. */
+  onEvent(listener: (e: ApiEvent) => void): () => void {
+    this.listeners.add(listener);
+    const off = this.feed.subscribe((c) => {
+      const e = changeToEvent(c);
+      if (e) listener(e);
+    });
+    return () => {
+      off();
+      this.listeners.delete(listener);
+    };
+  }
+
+  peers(): PeerInfo[] {
+    return this.sync.channels.map((c, i) => ({
+      link: i,
+      address: "destination" in c ? c.destination ?? "" : c.address,
+      lastSeen: this.lastSeen[i] ?? null,
+    }));
+  }
+
+  commitHistory(): CommitHistory {
+    return this.commitLog.snapshot();
+  }
+
+  controlCounters(): LocalCounters {
+    return this.control?.counters ?? { localReadFailed: 0, localUnknownRequest: 0 };
+  }
+
   async shutdown(logIt: boolean): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    await this.api?.close();
+    this.api = null;
     await this.control?.close?.();
     this.control = null;
     this.kernel?.close();

@@ -138,3 +138,35 @@ test("DisableExternalCache: the backup puts the primary's flows straight into it
     p.close();
   }
 });
+
+test("the HTTP API of a running daemon: stats, metrics, and a commit behind the token", { skip }, async () => {
+  const token = "a-token-of-twenty-chars";
+  const p = new Pair("da", { extraSections: `API {\n\tAddress 127.0.0.1\n\tPort 8380\n\tToken ${token}\n}` });
+  // Fetch from inside a side's namespace, where the API listens on 127.0.0.1.
+  const http = (side: typeof p.a, path: string, init: { method?: string; token?: string } = {}) => {
+    const headers = init.token ? `{ authorization: "Bearer ${init.token}" }` : "{}";
+    const r = Pair.run(side, process.execPath, ["-e",
+      `fetch("http://127.0.0.1:8380${path}", { method: "${init.method ?? "GET"}", headers: ${headers} })` +
+      `.then(async (r) => console.log(JSON.stringify({ status: r.status, body: await r.text() })))`]);
+    return JSON.parse(r.stdout) as { status: number; body: string };
+  };
+  try {
+    Pair.start(p.a);
+    Pair.start(p.b);
+    Pair.run(p.a, "conntrack", ["-I", "-p", "tcp", "-s", "192.0.2.30", "-d", "198.51.100.30", "--sport", "700", "--dport", "22", "--state", "ESTABLISHED", "-t", "300"]);
+    assert.ok(await until(() => Pair.ctl(p.b, "-e").stdout.includes("src=192.0.2.30")), "replicated to B");
+    const stats = http(p.b, "/api/stats");
+    assert.equal(stats.status, 200);
+    assert.ok(stats.body.includes("192.0.2.30") || JSON.parse(stats.body).cache, "stats as JSON");
+    const cache = JSON.parse(http(p.b, "/api/cache/external/ct").body);
+    assert.equal(cache.total, 1);
+    assert.equal(cache.entries[0].ct.src, "192.0.2.30");
+    assert.match(http(p.b, "/metrics").body, /^ctsync_\w+/m);
+    assert.equal(http(p.b, "/api/commit", { method: "POST" }).status, 401);
+    assert.equal(http(p.b, "/api/commit", { method: "POST", token: "wrong-token-wrong-token" }).status, 403);
+    assert.equal(http(p.b, "/api/commit", { method: "POST", token }).status, 200);
+    assert.match(Pair.run(p.b, "conntrack", ["-L"]).stdout, /src=192\.0\.2\.30 dst=198\.51\.100\.30/);
+  } finally {
+    p.close();
+  }
+});

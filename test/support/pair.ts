@@ -15,6 +15,8 @@ export interface PairOptions {
   extraGeneral?: string;
   /** Lines inside the Mode block, e.g. "DisableExternalCache on". */
   modeOptions?: string;
+  /** Whole sections after General, e.g. ctsync's API section. */
+  extraSections?: string;
 }
 
 export interface Side {
@@ -67,6 +69,7 @@ General {
 \tNetlinkBufferSizeMaxGrowth 8388608
 ${opts.extraGeneral ?? ""}
 }
+${opts.extraSections ?? ""}
 `);
     return s;
   }
