@@ -56,6 +56,7 @@ export class Daemon implements ApiSource {
   private readonly listeners = new Set<(e: ApiEvent) => void>();
   private readonly commitLog = new CommitLog();
   private readonly lastSeen: (number | null)[] = [];
+  private readonly peerUp: boolean[] = [];
   private api: { close(): Promise<void> } | null = null;
 
   private constructor(private readonly config: Config, private readonly sync: SyncConfig, readonly log: Logger) {
@@ -109,6 +110,7 @@ export class Daemon implements ApiSource {
     for (const w of this.channels.warnings) this.log.warning(w);
     fn.outSetPayload(this.channels.payloadSize);
     this.channels.onReceive((bytes, index) => {
+      if (!this.peerUp[index]) this.peerChange(index, true);
       this.lastSeen[index] = Date.now();
       this.fromPeer(bytes);
     });
@@ -186,7 +188,23 @@ export class Daemon implements ApiSource {
     }
   }
 
+  /** A peer is up while it talks; FTFW and NOTRACK say ALIVE every second, ALARM refreshes every RefreshTime. */
+  private silenceLimitMs(): number {
+    return this.mode === "alarm" ? 2 * this.sync.refreshTime * 1000 : 3000;
+  }
+
+  private peerChange(link: number, up: boolean): void {
+    this.peerUp[link] = up;
+    const peer = this.peers()[link]?.address;
+    this.emit({ type: "link", at: Date.now(), link, what: up ? "peer-hello" : "peer-lost", peer,
+      message: up ? `peer ${peer} is talking on link ${link}` : `peer ${peer} went silent on link ${link}` });
+  }
+
   private tick(): void {
+    const now = Date.now();
+    this.lastSeen.forEach((seen, i) => {
+      if (this.peerUp[i] && seen !== null && now - seen > this.silenceLimitMs()) this.peerChange(i, false);
+    });
     this.core.fn.engineTick(nowSec());
     this.kernel.checkDrops();
     this.pump();
@@ -425,6 +443,7 @@ export class Daemon implements ApiSource {
       link: i,
       address: "destination" in c ? c.destination ?? "" : c.address,
       lastSeen: this.lastSeen[i] ?? null,
+      state: this.peerUp[i] ? "talking" : this.lastSeen[i] ? "silent" : "not heard yet",
     }));
   }
 
