@@ -162,6 +162,9 @@ test("the HTTP API of a running daemon: stats, metrics, and a commit behind the 
     assert.equal(cache.total, 1);
     assert.equal(cache.entries[0].ct.src, "192.0.2.30");
     assert.match(http(p.b, "/metrics").body, /^ctsync_\w+/m);
+    const cluster = JSON.parse(http(p.b, "/api/cluster").body);
+    assert.equal(cluster.peers[0].address, p.a.addr);
+    assert.equal(cluster.peers[0].state, "talking");
     assert.equal(http(p.b, "/api/commit", { method: "POST" }).status, 401);
     assert.equal(http(p.b, "/api/commit", { method: "POST", token: "wrong-token-wrong-token" }).status, 403);
     assert.equal(http(p.b, "/api/commit", { method: "POST", token }).status, 200);
