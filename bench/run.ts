@@ -1,16 +1,102 @@
-// npm run bench: the benchmark suite. Today it measures the core's codecs;
-// each measure prints as a table (and as JSON with --json).
+// npm run bench: the benchmark suite. The core's codecs (bench/codec.ts), then
+// ctsyncd against conntrackd in network namespaces (bench/suite.ts), each
+// measure for both in the same invocation, alternating, median of the rounds.
+//
+//   npm run bench [-- --n 1000000] [--rounds 3] [--idle 10] [--json] [--codec-only] [--no-codec]
+//
+// Prints text tables (or the JSON with --json) and writes both to
+// bench/results/ (latest.txt, latest.json, and n<N>.txt / n<N>.json).
+// The cluster part needs root (network namespaces), conntrackd and conntrack.
 import os from "node:os";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { codecRows } from "./codec.ts";
-import { formatTable } from "./table.ts";
+import { formatTable, type Row } from "./table.ts";
+import { ROOT } from "./cluster.ts";
+import { runSuite, type SuiteResult } from "./suite.ts";
 
-const json = process.argv.includes("--json");
-const machine = `${os.cpus()[0]?.model ?? "unknown CPU"}, ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Linux ${os.release()}, Node ${process.version}`;
-const rows = codecRows();
-if (json) {
-  console.log(JSON.stringify({ machine, date: new Date().toISOString(), codec: rows }, null, 2));
-} else {
-  console.log(`machine: ${machine}\n`);
-  console.log("Core codec throughput (bench/codec.ts)");
-  console.log(formatTable(rows));
+const argv = process.argv.slice(2);
+const flag = (name: string) => argv.includes(name);
+const opt = (name: string, dflt: number): number => {
+  const i = argv.indexOf(name);
+  if (i < 0) return dflt;
+  const v = Number(argv[i + 1]);
+  if (!Number.isFinite(v) || v <= 0) throw new Error(`${name} needs a positive number`);
+  return v;
+};
+const json = flag("--json");
+const n = Math.round(opt("--n", 100_000));
+const rounds = Math.round(opt("--rounds", 3));
+const idleSeconds = opt("--idle", 10);
+
+function machineInfo() {
+  const cpus = os.cpus();
+  const version = (cmd: string, args: string[]) => { try { return execFileSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim().split("\n")[0]; } catch { return "not found"; } };
+  const info = {
+    cpu: cpus[0]?.model.trim() ?? "unknown CPU",
+    cores: cpus.length,
+    ramGiB: Math.round(os.totalmem() / 2 ** 30),
+    kernel: os.release(),
+    node: process.version,
+    conntrackd: version("conntrackd", ["-v"]).replace(/\. Licensed.*/, ""),
+    conntrack: version("conntrack", ["--version"]),
+  };
+  return { ...info, line: `${info.cpu}, ${info.cores} cores, ${info.ramGiB} GiB RAM, Linux ${info.kernel}, Node ${info.node}; ${info.conntrackd}` };
 }
+
+const tty = process.stderr.isTTY;
+let lastLen = 0;
+const t0 = Date.now();
+function progress(msg: string): void {
+  const line = `${((Date.now() - t0) / 1000).toFixed(0).padStart(4)}s ${msg}`;
+  if (tty) {
+    process.stderr.write(`\r${line.padEnd(lastLen)}`);
+    lastLen = line.length;
+  } else {
+    process.stderr.write(`${line}\n`);
+  }
+}
+const endProgress = () => { if (tty && lastLen) process.stderr.write(`\r${" ".repeat(lastLen + 6)}\r`); };
+
+const machine = machineInfo();
+progress("core codecs");
+const codec: Row[] = flag("--no-codec") ? [] : codecRows();
+
+let suite: SuiteResult | null = null;
+let skipped: string | null = null;
+if (flag("--codec-only")) skipped = "--codec-only";
+else if (process.getuid?.() !== 0) skipped = "not root: the cluster benchmarks need network namespaces";
+else {
+  suite = await runSuite({ n, rounds, idleSeconds, progress });
+}
+endProgress();
+
+const text: string[] = [`machine: ${machine.line}`, ""];
+if (codec.length) text.push("Core codec throughput (bench/codec.ts)", formatTable(codec), "");
+if (suite) {
+  text.push(`ctsyncd against conntrackd, N=${n.toLocaleString("en-US")} conntracks, FTFW over UDP on a veth link `
+    + `(ALARM rows: ALARM mode, ${idleSeconds} s without events), median of ${rounds} round(s), alternating; `
+    + `"kernel alone" is the injector into an empty namespace with no daemon.`);
+  text.push(formatTable(suite.rows));
+  if (suite.nfConntrackMax.during !== suite.nfConntrackMax.before) {
+    text.push(`(net.netfilter.nf_conntrack_max raised from ${suite.nfConntrackMax.before} to ${suite.nfConntrackMax.during} for the run, then restored)`);
+  }
+  text.push("");
+} else if (skipped) {
+  text.push(`cluster benchmarks skipped: ${skipped}`, "");
+}
+const result = { machine, date: new Date().toISOString(), n, rounds, idleSeconds, codec, cluster: suite, skipped };
+
+if (suite || codec.length) {
+  const dir = join(ROOT, "bench/results");
+  mkdirSync(dir, { recursive: true });
+  const body = JSON.stringify(result, null, 2) + "\n";
+  writeFileSync(join(dir, "latest.json"), body);
+  writeFileSync(join(dir, "latest.txt"), text.join("\n"));
+  if (suite) {
+    writeFileSync(join(dir, `n${n}.json`), body);
+    writeFileSync(join(dir, `n${n}.txt`), text.join("\n"));
+  }
+}
+console.log(json ? JSON.stringify(result, null, 2) : text.join("\n"));

@@ -1,0 +1,329 @@
+// The cluster benchmarks: ctsyncd against conntrackd, side by side, on the same
+// kernel, in the same invocation. Each round runs every measure for both
+// implementations, alternating which goes first; the table reports medians.
+//
+// Per round and implementation:
+//   FTFW cluster (bn-<pid>-<k>-a primary, -b backup, fresh namespaces so both
+//   kernels start empty): inject N into a's kernel -> replication time to b's
+//   external cache, CPU and RSS per entry on both nodes, -i on a and -e on b,
+//   -f external on b then -B on a (bulk), conntrack -F on b then -c on b (commit).
+//   ALARM cluster: inject N, let it replicate, then 10 s with no new events:
+//   CPU% of each daemon (the periodic refresh of every entry).
+// Per round: the injector alone in an empty namespace, the kernel's insert limit.
+import { BenchCluster, LoneNamespace, injectIn, request, REQ, cpuSeconds, rssBytes, sleep, until, type Impl } from "./cluster.ts";
+import type { Row } from "./table.ts";
+import { readFileSync, writeFileSync } from "node:fs";
+
+export const IMPLS: Impl[] = ["ctsyncd", "conntrackd"];
+
+export interface SuiteOptions {
+  n: number;
+  rounds: number;
+  idleSeconds: number;
+  progress: (msg: string) => void;
+}
+
+/** One measure's value in one round, or why it failed. */
+type Value = number | { failed: string };
+type Sample = Map<string, Value>;
+
+/** The measures, in table order: key, label, unit, and whether smaller is better. */
+export const MEASURES = [
+  ["replication_s", "replication of N new conntracks (a kernel -> b external)", "s"],
+  ["replication_rate", "replication rate", "entries/s"],
+  ["inject_rate_listening", "injector rate into a's kernel, daemon listening", "entries/s"],
+  ["cpu_primary_us", "CPU per entry, primary (a)", "µs"],
+  ["cpu_backup_us", "CPU per entry, backup (b)", "µs"],
+  ["rss_primary_b", "RSS per cached entry, primary (internal cache)", "bytes"],
+  ["rss_backup_b", "RSS per cached entry, backup (external cache)", "bytes"],
+  ["rss_primary_total_mib", "RSS of primary holding N", "MiB"],
+  ["rss_backup_total_mib", "RSS of backup holding N", "MiB"],
+  ["dump_internal_s", "-i on primary (N lines)", "s"],
+  ["dump_external_s", "-e on backup (N lines)", "s"],
+  ["bulk_s", "bulk send -B (a -> flushed b external)", "s"],
+  ["commit_s", "commit -c (b external -> empty b kernel)", "s"],
+  ["commit_rate", "commit rate", "entries/s"],
+  ["alarm_idle_cpu_primary_pct", "ALARM idle CPU, primary, N held", "%"],
+  ["alarm_idle_cpu_backup_pct", "ALARM idle CPU, backup, N held", "%"],
+  ["alarm_idle_tx_primary", "ALARM idle sync traffic sent by primary", "KiB/s"],
+] as const;
+
+type Key = (typeof MEASURES)[number][0];
+
+/** The kernel's own figures for the measures that compare with it. */
+const KERNEL_REF: Partial<Record<Key, "s" | "rate">> = {
+  replication_s: "s", replication_rate: "rate", inject_rate_listening: "rate", commit_s: "s", commit_rate: "rate",
+};
+
+export interface SuiteResult {
+  n: number;
+  rounds: number;
+  rows: Row[];
+  /** Every round's values, for the JSON. */
+  samples: { round: number; impl: Impl | "kernel"; values: Record<string, Value> }[];
+  kernel: { bareInsertSeconds: number | null; bareInsertRate: number | null };
+  nfConntrackMax: { before: number; during: number };
+}
+
+const why = (e: unknown) => (e instanceof Error ? e.message : String(e)).split("\n")[0].slice(0, 160);
+
+/** Runs a step; on failure records the reason under every key it would have set. */
+async function step(sample: Sample, keys: Key[], body: () => Promise<void>): Promise<boolean> {
+  try {
+    await body();
+    return true;
+  } catch (e) {
+    for (const k of keys) if (!sample.has(k)) sample.set(k, { failed: why(e) });
+    return false;
+  }
+}
+
+/** Timeout for waiting on N entries to arrive somewhere. */
+const waitMs = (n: number) => 30_000 + n / 4;
+
+async function ftfwRound(impl: Impl, n: number, sample: Sample, say: (m: string) => void): Promise<void> {
+  const c = new BenchCluster("FTFW", n);
+  const all: Key[] = ["replication_s", "replication_rate", "inject_rate_listening", "cpu_primary_us", "cpu_backup_us",
+    "rss_primary_b", "rss_backup_b", "rss_primary_total_mib", "rss_backup_total_mib", "dump_internal_s", "dump_external_s", "bulk_s", "commit_s", "commit_rate"];
+  try {
+    if (!await step(sample, all, async () => {
+      say("starting both daemons");
+      await Promise.all([c.start("a", impl), c.start("b", impl)]);
+    })) return;
+    await sleep(1500);
+    const pa = c.daemons.a!.pid, pb = c.daemons.b!.pid;
+    const cpu0 = { a: cpuSeconds(pa), b: cpuSeconds(pb) }, rss0 = { a: rssBytes(pa), b: rssBytes(pb) };
+
+    // 1-3: replication, CPU and memory per entry
+    const replicated = await step(sample, all, async () => {
+      say(`injecting ${n} into a, waiting for b's external cache`);
+      let reachedAt = 0, stop = false, lastSeen = 0;
+      const poll = (async () => {
+        const end = performance.now() + waitMs(n);
+        while (!stop && performance.now() < end) {
+          const v = await c.active("b", "external");
+          if (v >= 0) lastSeen = v;
+          if (v >= n) { reachedAt = performance.now(); return; }
+          await sleep(150);
+        }
+      })();
+      const inj = await injectIn(c.ns.a, n);
+      const injEnd = performance.now();
+      if (inj.failed > 0) throw new Error(`injector: ${inj.failed} creates failed`);
+      await poll.finally(() => { stop = true; });
+      if (!reachedAt) throw new Error(`timeout: b external held ${lastSeen}/${n} after ${Math.round(waitMs(n) / 1000)} s`);
+      // the injector's insert loop began `inj.seconds` before it exited (its start-up is not counted)
+      const seconds = (reachedAt - (injEnd - inj.seconds * 1000)) / 1000;
+      sample.set("replication_s", seconds);
+      sample.set("replication_rate", n / seconds);
+      sample.set("inject_rate_listening", inj.perSecond);
+      say("replicated; settling");
+      await until(async () => (await c.active("a", "internal")) >= n, 30_000, 200, "a's internal cache holds N");
+      await sleep(1000);
+      const cpu1 = { a: cpuSeconds(pa), b: cpuSeconds(pb) }, rss1 = { a: rssBytes(pa), b: rssBytes(pb) };
+      sample.set("cpu_primary_us", ((cpu1.a - cpu0.a) / n) * 1e6);
+      sample.set("cpu_backup_us", ((cpu1.b - cpu0.b) / n) * 1e6);
+      sample.set("rss_primary_b", (rss1.a - rss0.a) / n);
+      sample.set("rss_backup_b", (rss1.b - rss0.b) / n);
+      sample.set("rss_primary_total_mib", rss1.a / 2 ** 20);
+      sample.set("rss_backup_total_mib", rss1.b / 2 ** 20);
+    });
+    if (!replicated) return;
+
+    // 6: dumps
+    await step(sample, ["dump_internal_s"], async () => {
+      say("-i on a");
+      const r = await request(c.sock("a"), REQ.DUMP_INTERNAL, false, waitMs(n));
+      if (!r.ok) throw new Error(`-i: ${r.error}`);
+      if (r.lines < n) throw new Error(`-i printed ${r.lines} lines, expected ${n}`);
+      sample.set("dump_internal_s", r.ms / 1000);
+    });
+    await step(sample, ["dump_external_s"], async () => {
+      say("-e on b");
+      const r = await request(c.sock("b"), REQ.DUMP_EXTERNAL, false, waitMs(n));
+      if (!r.ok) throw new Error(`-e: ${r.error}`);
+      if (r.lines < n) throw new Error(`-e printed ${r.lines} lines, expected ${n}`);
+      sample.set("dump_external_s", r.ms / 1000);
+    });
+
+    // 4: bulk send into a flushed external cache
+    await step(sample, ["bulk_s"], async () => {
+      say("-f external on b, -B on a");
+      const f = await request(c.sock("b"), REQ.FLUSH_EXT_CACHE, true, waitMs(n));
+      if (!f.ok) throw new Error(`-f external: ${f.error}`);
+      await until(async () => (await c.active("b", "external")) === 0, 30_000, 150, "b's external cache empty after -f external");
+      const t0 = performance.now();
+      const b = await request(c.sock("a"), REQ.SEND_BULK, true, waitMs(n));
+      if (!b.ok) throw new Error(`-B: ${b.error}`);
+      let last = 0;
+      try {
+        await until(async () => (last = await c.active("b", "external")) >= n, waitMs(n), 150, "b external holds N after -B");
+      } catch { throw new Error(`timeout: b external held ${last}/${n} after -B`); }
+      sample.set("bulk_s", (performance.now() - t0) / 1000);
+    });
+
+    // 5: commit into an empty kernel table
+    await step(sample, ["commit_s", "commit_rate"], async () => {
+      say("conntrack -F on b, -c on b");
+      c.kernelFlush("b");
+      await sleep(500);
+      const before = c.kernelCount("b");
+      if (before !== 0) throw new Error(`b's kernel holds ${before} after conntrack -F`);
+      const held = await c.active("b", "external");
+      if (!(held >= n)) throw new Error(`b external holds ${held}/${n} before -c`);
+      const r = await request(c.sock("b"), REQ.COMMIT, true, waitMs(n));
+      if (!r.ok) throw new Error(`-c: ${r.error}`);
+      const seconds = r.ms / 1000;
+      const witnessed = c.kernelCount("b");
+      if (witnessed < n) throw new Error(`-c returned after ${seconds.toFixed(2)} s but conntrack -C counts ${witnessed}/${n}`);
+      sample.set("commit_s", seconds);
+      sample.set("commit_rate", n / seconds);
+    });
+  } finally {
+    say("tearing down");
+    await c.destroy();
+  }
+}
+
+async function alarmRound(impl: Impl, n: number, idleSeconds: number, sample: Sample, say: (m: string) => void): Promise<void> {
+  const c = new BenchCluster("ALARM", n);
+  const keys: Key[] = ["alarm_idle_cpu_primary_pct", "alarm_idle_cpu_backup_pct", "alarm_idle_tx_primary"];
+  const sent = async () => {
+    const r = await request(c.sock("a"), REQ.STATS, true, 10_000);
+    const m = /(\d+) Bytes sent/.exec(r.text);
+    return m ? Number(m[1]) : NaN;
+  };
+  try {
+    await step(sample, keys, async () => {
+      say("ALARM: starting both daemons");
+      await Promise.all([c.start("a", impl), c.start("b", impl)]);
+      say(`ALARM: injecting ${n} into a`);
+      const inj = await injectIn(c.ns.a, n);
+      if (inj.failed > 0) throw new Error(`injector: ${inj.failed} creates failed`);
+      let last = 0;
+      try {
+        await until(async () => (last = await c.active("b", "external")) >= n, waitMs(n), 200, "ALARM replication");
+      } catch { throw new Error(`timeout: ALARM b external held ${last}/${n}`); }
+      await sleep(2000);
+      say(`ALARM: ${idleSeconds} s idle with ${n} held`);
+      const pa = c.daemons.a!.pid, pb = c.daemons.b!.pid;
+      const tx0 = await sent();
+      const a0 = cpuSeconds(pa), b0 = cpuSeconds(pb), t0 = performance.now();
+      await sleep(idleSeconds * 1000);
+      const secs = (performance.now() - t0) / 1000;
+      const a1 = cpuSeconds(pa), b1 = cpuSeconds(pb);
+      sample.set("alarm_idle_tx_primary", (await sent() - tx0) / secs / 1024);
+      sample.set("alarm_idle_cpu_primary_pct", ((a1 - a0) / secs) * 100);
+      sample.set("alarm_idle_cpu_backup_pct", ((b1 - b0) / secs) * 100);
+    });
+  } finally {
+    await c.destroy();
+  }
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** The median of a measure over the rounds, or "failed: <why>" if no round succeeded. */
+function summarize(values: Value[]): { value: number | null; cell: string | number } {
+  const ok = values.filter((v): v is number => typeof v === "number" && Number.isFinite(v));
+  const bad = values.filter((v): v is { failed: string } => typeof v === "object");
+  if (ok.length === 0) return { value: null, cell: bad.length ? `failed: ${bad[0].failed}` : "n/a" };
+  const m = median(ok);
+  return { value: m, cell: bad.length ? `${fmt(m)} (${bad.length}/${values.length} failed: ${bad[0].failed})` : m };
+}
+
+function fmt(v: number): string {
+  if (Number.isInteger(v)) return v.toLocaleString("en-US");
+  return Math.abs(v) >= 100 ? Math.round(v).toLocaleString("en-US") : v.toPrecision(3);
+}
+
+function readMax(): number {
+  return Number(readSysctl("net/netfilter/nf_conntrack_max"));
+}
+
+function readSysctl(p: string): string {
+  return readFileSync(`/proc/sys/${p}`, "utf8").trim();
+}
+function writeSysctl(p: string, v: string | number): void {
+  writeFileSync(`/proc/sys/${p}`, String(v));
+}
+
+/**
+ * nf_conntrack_max is read-only inside a non-init namespace (kernel 6.x):
+ * the init namespace's value is the limit each namespace's table is checked
+ * against. It is raised for the run when N needs it and restored afterwards.
+ */
+export function withConntrackMax<T>(n: number, body: () => Promise<T>): Promise<{ result: T; before: number; during: number }> {
+  const before = readMax();
+  const need = Math.max(before, Math.ceil(n * 1.25) + 65536);
+  let restored = false;
+  const restore = () => {
+    if (restored) return;
+    restored = true;
+    if (need !== before) writeSysctl("net/netfilter/nf_conntrack_max", before);
+  };
+  if (need !== before) writeSysctl("net/netfilter/nf_conntrack_max", need);
+  const onSignal = () => { BenchCluster.killAllSync(); restore(); process.exit(130); };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  return body().then(
+    (result) => ({ result, before, during: need }),
+  ).finally(() => {
+    restore();
+    process.removeListener("SIGINT", onSignal);
+    process.removeListener("SIGTERM", onSignal);
+  });
+}
+
+export async function runSuite(o: SuiteOptions): Promise<SuiteResult> {
+  const { result, before, during } = await withConntrackMax(o.n, () => rounds(o));
+  return { ...result, nfConntrackMax: { before, during } };
+}
+
+async function rounds(o: SuiteOptions): Promise<Omit<SuiteResult, "nfConntrackMax">> {
+  const { n } = o;
+  const per: Record<Impl, Sample[]> = { ctsyncd: [], conntrackd: [] };
+  const bare: Value[] = [];
+  const samples: SuiteResult["samples"] = [];
+  for (let r = 0; r < o.rounds; r++) {
+    const tag = `[round ${r + 1}/${o.rounds}, N=${n.toLocaleString("en-US")}]`;
+    o.progress(`${tag} kernel: bare batched insert`);
+    const ns = new LoneNamespace();
+    try {
+      const inj = await injectIn(ns.name, n);
+      bare.push(inj.failed ? { failed: `${inj.failed} creates failed` } : inj.seconds);
+    } catch (e) {
+      bare.push({ failed: why(e) });
+    } finally {
+      ns.destroy();
+    }
+    samples.push({ round: r + 1, impl: "kernel", values: { bare_insert_s: bare[bare.length - 1] } });
+    const order = r % 2 === 0 ? IMPLS : [...IMPLS].reverse();
+    for (const impl of order) {
+      const sample: Sample = new Map();
+      const say = (m: string) => o.progress(`${tag} ${impl}: ${m}`);
+      await ftfwRound(impl, n, sample, say);
+      await alarmRound(impl, n, o.idleSeconds, sample, say);
+      per[impl].push(sample);
+      samples.push({ round: r + 1, impl, values: Object.fromEntries(sample) });
+    }
+  }
+  const bareS = summarize(bare).value;
+  const kernelCell = (k: Key): string | number => {
+    const ref = KERNEL_REF[k];
+    if (!ref) return "";
+    if (bareS === null) return "failed";
+    return ref === "s" ? bareS : n / bareS;
+  };
+  const rows: Row[] = MEASURES.map(([key, label, unit]) => {
+    const c = summarize(per.ctsyncd.map((s) => s.get(key) ?? { failed: "not measured" }));
+    const d = summarize(per.conntrackd.map((s) => s.get(key) ?? { failed: "not measured" }));
+    const ratio = c.value !== null && d.value !== null && d.value !== 0 ? c.value / d.value : "";
+    return { measure: label, unit, ctsyncd: c.cell, conntrackd: d.cell, "ctsync/conntrackd": ratio, "kernel alone": kernelCell(key) };
+  });
+  return { n, rounds: o.rounds, rows, samples, kernel: { bareInsertSeconds: bareS, bareInsertRate: bareS ? n / bareS : null } };
+}
