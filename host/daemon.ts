@@ -356,6 +356,11 @@ export class Daemon implements ApiSource {
         this.log.notice(`commit has taken ${r.seconds.toFixed(6)} seconds`);
       }
       const result: CommitResult = { status: "done", committed, failed, seconds };
+      // The event socket was deaf during the commit: catch up from a dump, once the client has its answer.
+      setTimeout(() => this.kernel.resync().then(
+        (gone) => { if (gone) this.log.notice(`resync after commit: ${gone} entries were gone`); },
+        (err) => this.log.error(`resync after commit failed: ${(err as Error).message}`),
+      ), 100);
       this.commitLog.record(kinds, result);
       this.emit({ type: "commit", at: Date.now(), kinds, result });
       return result;

@@ -45,6 +45,14 @@ export class Kernel {
   /** Injected requests the kernel refused (DisableExternalCache), by reason. */
   readonly injectFailures = new Map<string, number>();
   private seq = 1;
+  /** The command socket serves one request (dump, flush, commit) at a time: replies must not mix. */
+  private busy: Promise<unknown> = Promise.resolve();
+
+  private exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.busy.then(work, work);
+    this.busy = run.catch(() => undefined);
+    return run;
+  }
   /** Events lost to overruns, as far as the kernel tells (ENOBUFS reports and socket drops). */
   overruns = 0;
   private lastDrops = 0;
@@ -53,10 +61,11 @@ export class Kernel {
   /** Called when events were lost: the daemon resyncs from a dump. */
   onLoss: (why: string) => void = () => {};
 
+  private readonly groups: NetlinkGroup[] = ["conntrack-new", "conntrack-update", "conntrack-destroy"];
+
   constructor(private readonly core: Core, private readonly opts: KernelOptions, private readonly log: Logger) {
-    const groups: NetlinkGroup[] = ["conntrack-new", "conntrack-update", "conntrack-destroy"];
-    if (opts.expectations) groups.push("expect-new", "expect-update", "expect-destroy");
-    this.events = NetlinkSocket.open({ groups, rcvbuf: opts.bufferSize, force: true });
+    if (opts.expectations) this.groups.push("expect-new", "expect-update", "expect-destroy");
+    this.events = NetlinkSocket.open({ groups: this.groups, rcvbuf: opts.bufferSize, force: true });
     this.cmd = NetlinkSocket.open({ rcvbuf: 8 << 20, force: true });
     // Events our own commits and flushes cause are not sent back to the peers.
     core.fn.engineSetOwnPort(this.cmd.portId);
@@ -150,7 +159,9 @@ export class Kernel {
     const { fn } = this.core;
     const k = (n: string) => this.core.k(n);
     const deadline = Date.now() + 30000;
-    for (;;) {
+    for (let round = 1; ; round++) {
+      // A long dump must not starve the rest of the daemon (events, peers, clients).
+      if (round % 16 === 0) await new Promise((r) => setImmediate(r));
       const n = this.cmd.recvInto(this.rxView(), 64);
       if (n === RECV_AGAIN) {
         if (Date.now() > deadline) throw new Error("netlink: no answer from the kernel within 30 s");
@@ -176,7 +187,11 @@ export class Kernel {
    * overrun); with `send`, every entry also goes to the peers (a bulk send
    * without an internal cache).
    */
-  async dumpIntoCache(table: "ct" | "expect", send = false): Promise<void> {
+  dumpIntoCache(table: "ct" | "expect", send = false): Promise<void> {
+    return this.exclusive(() => this.dump(table, send));
+  }
+
+  private async dump(table: "ct" | "expect", send: boolean): Promise<void> {
     const { fn } = this.core;
     fn.nlTxClear();
     fn.nlPutDump(this.core.k(table === "ct" ? "TABLE_CT" : "TABLE_EXP"), 0, this.seq++);
@@ -189,17 +204,23 @@ export class Kernel {
    * tables; entries the kernel no longer has are destroyed (and the peers told).
    * Returns how many were gone.
    */
-  async resync(): Promise<number> {
-    this.core.fn.engineDumpBegin();
-    await this.dumpIntoCache("ct");
-    if (this.opts.expectations) await this.dumpIntoCache("expect");
-    const gone = this.core.fn.engineDumpEnd();
-    this.onActivity();
-    return gone;
+  resync(): Promise<number> {
+    return this.exclusive(async () => {
+      this.core.fn.engineDumpBegin();
+      await this.dump("ct", false);
+      if (this.opts.expectations) await this.dump("expect", false);
+      const gone = this.core.fn.engineDumpEnd();
+      this.onActivity();
+      return gone;
+    });
   }
 
   /** Deletes every entry of a kernel table (conntrackd -F). */
-  async flush(table: "ct" | "expect"): Promise<void> {
+  flush(table: "ct" | "expect"): Promise<void> {
+    return this.exclusive(() => this.flushTable(table));
+  }
+
+  private async flushTable(table: "ct" | "expect"): Promise<void> {
     const { fn } = this.core;
     fn.nlTxClear();
     fn.nlPutFlush(this.core.k(table === "ct" ? "TABLE_CT" : "TABLE_EXP"), 0, this.seq++);
@@ -217,7 +238,24 @@ export class Kernel {
    * sent together, acknowledgements read in bulk. An entry the kernel already
    * has is updated instead; one it refuses is counted and logged with why.
    */
-  async commit(kind: "ct" | "expect"): Promise<CommitResult> {
+  commit(kind: "ct" | "expect"): Promise<CommitResult> {
+    return this.exclusive(() => this.commitDeaf(kind));
+  }
+
+  private async commitDeaf(kind: "ct" | "expect"): Promise<CommitResult> {
+    // While committing, the event socket leaves its groups: the kernel then
+    // builds no event for each entry written (when no one else listens),
+    // which about halves the commit. Whatever happened meanwhile is learnt
+    // from the dump of the resync that follows (resyncAfterCommit).
+    this.events.setGroups(this.groups, false);
+    try {
+      return await this.commitBatches(kind);
+    } finally {
+      this.events.setGroups(this.groups, true);
+    }
+  }
+
+  private async commitBatches(kind: "ct" | "expect"): Promise<CommitResult> {
     const { fn } = this.core;
     const k = (n: string) => this.core.k(n);
     const start = process.hrtime.bigint();

@@ -149,6 +149,12 @@ export class NetlinkSocket {
     this.addon.setOption(this.fd, option, value);
   }
 
+  /** Leaves (false) or joins again (true) multicast groups: events of a group nobody listens to are not even built. */
+  setGroups(groups: readonly NetlinkGroup[], joined: boolean): void {
+    const NETLINK_ADD_MEMBERSHIP = 1, NETLINK_DROP_MEMBERSHIP = 2;
+    for (const g of groups) this.setOption(joined ? NETLINK_ADD_MEMBERSHIP : NETLINK_DROP_MEMBERSHIP, NFNLGRP[g]);
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
