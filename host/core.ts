@@ -118,20 +118,41 @@ export class Core {
     this.memory = instance.exports.memory as WebAssembly.Memory;
   }
 
-  /** A constant the core exports (a record offset, a message type, a reason). */
+  private readonly constants = new Map<string, number>();
+
+  /** A constant the core exports (a record offset, a message type, a reason); looked up once. */
   k(name: string): number {
-    const g = this.exports[name];
-    if (!(g instanceof WebAssembly.Global)) throw new Error(`core exports no constant ${name}`);
-    return g.value as number;
+    let v = this.constants.get(name);
+    if (v === undefined) {
+      const g = this.exports[name];
+      if (!(g instanceof WebAssembly.Global)) throw new Error(`core exports no constant ${name}`);
+      v = g.value as number;
+      this.constants.set(name, v);
+    }
+    return v;
   }
 
-  /** Byte view of the core's memory; take a new one after the memory grows. */
+  private viewsOf: ArrayBuffer | null = null;
+  private byteView = new Uint8Array(0);
+  private dataView = new DataView(new ArrayBuffer(0));
+
+  /** The views are remade only when the memory grew (its buffer is then a new one). */
+  private refresh(): void {
+    if (this.viewsOf === this.memory.buffer) return;
+    this.viewsOf = this.memory.buffer;
+    this.byteView = new Uint8Array(this.viewsOf);
+    this.dataView = new DataView(this.viewsOf);
+  }
+
+  /** Byte view of the core's memory (valid until the next call into the core). */
   get bytes(): Uint8Array {
-    return new Uint8Array(this.memory.buffer);
+    this.refresh();
+    return this.byteView;
   }
 
   get view(): DataView {
-    return new DataView(this.memory.buffer);
+    this.refresh();
+    return this.dataView;
   }
 
   /** The datagrams the engine left in its outbox (copies), emptying it. */

@@ -63,7 +63,7 @@ const AF_INET = 2;
 const AF_INET6 = 10;
 
 export function formatAddr(bytes: Uint8Array, family: Family): string {
-  if (family === "ipv4") return Array.from(bytes.subarray(0, 4)).join(".");
+  if (family === "ipv4") return `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`;
   const groups: string[] = [];
   for (let i = 0; i < 16; i += 2) groups.push(((bytes[i] << 8) | bytes[i + 1]).toString(16));
   // Compress the longest run of zero groups, as inet_ntop does.
@@ -141,55 +141,68 @@ export class RecordView {
     return bits << shift;
   }
 
+  private has(p: number, flag: string): boolean {
+    return (p & this.k(flag)) !== 0;
+  }
+
+  private u8(rec: number, field: string): number {
+    return this.core.bytes[rec + this.k(field)];
+  }
+
+  private u16(rec: number, field: string): number {
+    return this.core.view.getUint16(rec + this.k(field));
+  }
+
+  private u32(rec: number, field: string): number {
+    return this.core.view.getUint32(rec + this.k(field));
+  }
+
   readCt(rec = this.core.fn.ctRecPtr()): Conntrack {
     const dv = this.core.view;
     const b = this.core.bytes;
     const p = dv.getUint32(rec + this.k("CT_PRESENT"), true);
-    const has = (f: string) => (p & this.k(f)) !== 0;
-    const u8 = (f: string) => b[rec + this.k(f)];
-    const u16 = (f: string) => dv.getUint16(rec + this.k(f));
-    const u32 = (f: string) => dv.getUint32(rec + this.k(f));
+    // Methods rather than closures: this runs once per entry of a dump.
     const orig = this.tuple(rec + this.k("CT_ORIG"), p, 0);
     const ct: Conntrack = { family: orig.family, src: orig.src, dst: orig.dst, l4proto: orig.l4proto ?? 0 };
     if (orig.sport !== undefined) { ct.sport = orig.sport; ct.dport = orig.dport; }
-    if (has("CTF_ICMP_TYPE") || has("CTF_ICMP_CODE") || has("CTF_ICMP_ID")) {
+    if (this.has(p, "CTF_ICMP_TYPE") || this.has(p, "CTF_ICMP_CODE") || this.has(p, "CTF_ICMP_ID")) {
       ct.icmp = {};
-      if (has("CTF_ICMP_TYPE")) ct.icmp.type = u8("CT_ICMP_TYPE");
-      if (has("CTF_ICMP_CODE")) ct.icmp.code = u8("CT_ICMP_CODE");
-      if (has("CTF_ICMP_ID")) ct.icmp.id = u16("CT_ICMP_ID");
+      if (this.has(p, "CTF_ICMP_TYPE")) ct.icmp.type = this.u8(rec, "CT_ICMP_TYPE");
+      if (this.has(p, "CTF_ICMP_CODE")) ct.icmp.code = this.u8(rec, "CT_ICMP_CODE");
+      if (this.has(p, "CTF_ICMP_ID")) ct.icmp.id = this.u16(rec, "CT_ICMP_ID");
     }
-    if (has("CTF_TCP_STATE")) ct.tcpState = u8("CT_TCP_STATE");
-    if (has("CTF_WSCALE_ORIG")) ct.wscaleOrig = u8("CT_WSCALE_ORIG");
-    if (has("CTF_WSCALE_REPL")) ct.wscaleRepl = u8("CT_WSCALE_REPL");
-    if (has("CTF_TCP_FLAGS")) ct.tcpFlags = { orig: u8("CT_TCP_FLAGS_ORIG"), repl: u8("CT_TCP_FLAGS_REPL") };
-    if (has("CTF_SCTP_STATE") || has("CTF_SCTP_VTAG_ORIG") || has("CTF_SCTP_VTAG_REPL")) {
+    if (this.has(p, "CTF_TCP_STATE")) ct.tcpState = this.u8(rec, "CT_TCP_STATE");
+    if (this.has(p, "CTF_WSCALE_ORIG")) ct.wscaleOrig = this.u8(rec, "CT_WSCALE_ORIG");
+    if (this.has(p, "CTF_WSCALE_REPL")) ct.wscaleRepl = this.u8(rec, "CT_WSCALE_REPL");
+    if (this.has(p, "CTF_TCP_FLAGS")) ct.tcpFlags = { orig: this.u8(rec, "CT_TCP_FLAGS_ORIG"), repl: this.u8(rec, "CT_TCP_FLAGS_REPL") };
+    if (this.has(p, "CTF_SCTP_STATE") || this.has(p, "CTF_SCTP_VTAG_ORIG") || this.has(p, "CTF_SCTP_VTAG_REPL")) {
       ct.sctp = {};
-      if (has("CTF_SCTP_STATE")) ct.sctp.state = u8("CT_SCTP_STATE");
-      if (has("CTF_SCTP_VTAG_ORIG")) ct.sctp.vtagOrig = u32("CT_SCTP_VTAG_ORIG");
-      if (has("CTF_SCTP_VTAG_REPL")) ct.sctp.vtagRepl = u32("CT_SCTP_VTAG_REPL");
+      if (this.has(p, "CTF_SCTP_STATE")) ct.sctp.state = this.u8(rec, "CT_SCTP_STATE");
+      if (this.has(p, "CTF_SCTP_VTAG_ORIG")) ct.sctp.vtagOrig = this.u32(rec, "CT_SCTP_VTAG_ORIG");
+      if (this.has(p, "CTF_SCTP_VTAG_REPL")) ct.sctp.vtagRepl = this.u32(rec, "CT_SCTP_VTAG_REPL");
     }
-    if (has("CTF_DCCP_STATE") || has("CTF_DCCP_ROLE")) {
+    if (this.has(p, "CTF_DCCP_STATE") || this.has(p, "CTF_DCCP_ROLE")) {
       ct.dccp = {};
-      if (has("CTF_DCCP_STATE")) ct.dccp.state = u8("CT_DCCP_STATE");
-      if (has("CTF_DCCP_ROLE")) ct.dccp.role = u8("CT_DCCP_ROLE");
+      if (this.has(p, "CTF_DCCP_STATE")) ct.dccp.state = this.u8(rec, "CT_DCCP_STATE");
+      if (this.has(p, "CTF_DCCP_ROLE")) ct.dccp.role = this.u8(rec, "CT_DCCP_ROLE");
     }
-    if (has("CTF_STATUS")) ct.status = u32("CT_STATUS");
-    if (has("CTF_TIMEOUT")) ct.timeout = u32("CT_TIMEOUT");
-    if (has("CTF_MARK")) ct.mark = u32("CT_MARK");
-    if (has("CTF_ZONE")) ct.zone = u16("CT_ZONE");
-    if (has("CTF_MASTER")) ct.master = this.tuple(rec + this.k("CT_MASTER"), p, this.k("CTF_MASTER_SHIFT"));
-    if (has("CTF_SNAT")) ct.snat = formatAddr(b.subarray(rec + this.k("CT_SNAT")), ct.family);
-    if (has("CTF_DNAT")) ct.dnat = formatAddr(b.subarray(rec + this.k("CT_DNAT")), ct.family);
-    if (has("CTF_SPAT")) ct.spat = u16("CT_SPAT");
-    if (has("CTF_DPAT")) ct.dpat = u16("CT_DPAT");
-    if (has("CTF_NATSEQ")) ct.natSeq = [0, 1, 2, 3, 4, 5].map((i) => dv.getUint32(rec + this.k("CT_NATSEQ") + 4 * i));
-    if (has("CTF_SYNPROXY")) ct.synproxy = [0, 1, 2].map((i) => dv.getUint32(rec + this.k("CT_SYNPROXY") + 4 * i));
-    if (has("CTF_HELPER")) ct.helper = this.str(rec + this.k("CT_HELPER"), rec + this.k("CT_HELPER_LEN"));
-    if (has("CTF_LABELS")) {
+    if (this.has(p, "CTF_STATUS")) ct.status = this.u32(rec, "CT_STATUS");
+    if (this.has(p, "CTF_TIMEOUT")) ct.timeout = this.u32(rec, "CT_TIMEOUT");
+    if (this.has(p, "CTF_MARK")) ct.mark = this.u32(rec, "CT_MARK");
+    if (this.has(p, "CTF_ZONE")) ct.zone = this.u16(rec, "CT_ZONE");
+    if (this.has(p, "CTF_MASTER")) ct.master = this.tuple(rec + this.k("CT_MASTER"), p, this.k("CTF_MASTER_SHIFT"));
+    if (this.has(p, "CTF_SNAT")) ct.snat = formatAddr(b.subarray(rec + this.k("CT_SNAT")), ct.family);
+    if (this.has(p, "CTF_DNAT")) ct.dnat = formatAddr(b.subarray(rec + this.k("CT_DNAT")), ct.family);
+    if (this.has(p, "CTF_SPAT")) ct.spat = this.u16(rec, "CT_SPAT");
+    if (this.has(p, "CTF_DPAT")) ct.dpat = this.u16(rec, "CT_DPAT");
+    if (this.has(p, "CTF_NATSEQ")) ct.natSeq = [0, 1, 2, 3, 4, 5].map((i) => dv.getUint32(rec + this.k("CT_NATSEQ") + 4 * i));
+    if (this.has(p, "CTF_SYNPROXY")) ct.synproxy = [0, 1, 2].map((i) => dv.getUint32(rec + this.k("CT_SYNPROXY") + 4 * i));
+    if (this.has(p, "CTF_HELPER")) ct.helper = this.str(rec + this.k("CT_HELPER"), rec + this.k("CT_HELPER_LEN"));
+    if (this.has(p, "CTF_LABELS")) {
       const at = rec + this.k("CT_LABELS");
       ct.labels = Buffer.from(b.subarray(at, at + b[rec + this.k("CT_LABELS_LEN")])).toString("hex");
     }
-    if (has("CTF_ID")) ct.id = u32("CT_ID");
+    if (this.has(p, "CTF_ID")) ct.id = this.u32(rec, "CT_ID");
     return ct;
   }
 
@@ -250,22 +263,20 @@ export class RecordView {
   readExp(rec = this.core.fn.expRecPtr()): Expectation {
     const dv = this.core.view;
     const p = dv.getUint32(rec + this.k("EXP_PRESENT"), true);
-    const has = (f: string) => (p & this.k(f)) !== 0;
-    const u32 = (f: string) => dv.getUint32(rec + this.k(f));
     const exp: Expectation = {
       master: this.tuple(rec + this.k("EXP_MASTER"), p, 0),
       expected: this.tuple(rec + this.k("EXP_EXPECT"), p, this.k("EXP_TUPLE_SHIFT")),
       mask: this.tuple(rec + this.k("EXP_MASK"), p, 2 * this.k("EXP_TUPLE_SHIFT")),
     };
-    if (has("EXPF_NAT_IP")) exp.nat = this.tuple(rec + this.k("EXP_NAT"), p, 3 * this.k("EXP_TUPLE_SHIFT"));
-    if (has("EXPF_TIMEOUT")) exp.timeout = u32("EXP_TIMEOUT");
-    if (has("EXPF_FLAGS")) exp.flags = u32("EXP_FLAGS");
-    if (has("EXPF_CLASS")) exp.class = u32("EXP_CLASS");
-    if (has("EXPF_NAT_DIR")) exp.natDir = u32("EXP_NAT_DIR");
-    if (has("EXPF_HELPER")) exp.helper = this.str(rec + this.k("EXP_HELPER"), rec + this.k("EXP_HELPER_LEN"));
-    if (has("EXPF_FN")) exp.fn = this.str(rec + this.k("EXP_FN"), rec + this.k("EXP_FN_LEN"));
-    if (has("EXPF_ZONE")) exp.zone = dv.getUint16(rec + this.k("EXP_ZONE"));
-    if (has("EXPF_ID")) exp.id = u32("EXP_ID");
+    if (this.has(p, "EXPF_NAT_IP")) exp.nat = this.tuple(rec + this.k("EXP_NAT"), p, 3 * this.k("EXP_TUPLE_SHIFT"));
+    if (this.has(p, "EXPF_TIMEOUT")) exp.timeout = this.u32(rec, "EXP_TIMEOUT");
+    if (this.has(p, "EXPF_FLAGS")) exp.flags = this.u32(rec, "EXP_FLAGS");
+    if (this.has(p, "EXPF_CLASS")) exp.class = this.u32(rec, "EXP_CLASS");
+    if (this.has(p, "EXPF_NAT_DIR")) exp.natDir = this.u32(rec, "EXP_NAT_DIR");
+    if (this.has(p, "EXPF_HELPER")) exp.helper = this.str(rec + this.k("EXP_HELPER"), rec + this.k("EXP_HELPER_LEN"));
+    if (this.has(p, "EXPF_FN")) exp.fn = this.str(rec + this.k("EXP_FN"), rec + this.k("EXP_FN_LEN"));
+    if (this.has(p, "EXPF_ZONE")) exp.zone = dv.getUint16(rec + this.k("EXP_ZONE"));
+    if (this.has(p, "EXPF_ID")) exp.id = this.u32(rec, "EXP_ID");
     return exp;
   }
 
