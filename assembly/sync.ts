@@ -273,13 +273,23 @@ function purgeOldest(): void {
   return mode == MODE_FTFW && helloState != HELLO_DONE;
 }
 
+/**
+ * FTFW also holds data while ResendQueueSize messages await their
+ * acknowledgement: conntrackd would drop the oldest of them, and a loss among
+ * those could never be repaired. Waiting instead paces a bulk send of any size
+ * to what the peer acknowledges.
+ */
+@inline function windowFull(): bool {
+  return mode == MODE_FTFW && rsq.len >= resendQueueSize;
+}
+
 /** Sends what is queued. Returns 1 when the outbox filled first (send it and call again). */
 export function engineXmit(): i32 {
   const hold = holdingData();
   let n = txq.head;
   while (n != 0) {
     const next = queueNext(n);
-    if (!hold || (entryFlags(n) & EF_CTL) != 0) {
+    if ((entryFlags(n) & EF_CTL) != 0 || !(hold || windowFull())) {
       if (!transmit(n)) return 1;
       afterTransmit(n);
       lastXmit = now;

@@ -212,3 +212,21 @@ test("DisableExternalCache: peer messages become kernel requests instead of cach
   }
   assert.equal(creates, 5);
 });
+
+test("ftfw: a bulk send larger than ResendQueueSize waits for acknowledgements instead of forgetting", () => {
+  const a = new TestNode("ftfw", { rsQueue: 500, ackWindow: 100, hashSize: 8192 }), b = new TestNode("ftfw", { ackWindow: 100, hashSize: 8192 });
+  handshake(a, b);
+  for (let i = 0; i < 3000; i++) a.ctEvent(flow(i));
+  const first = a.flush();
+  assert.ok(a.core.fn.rsQueueLen() <= 500 + 5, `at most ResendQueueSize in flight (${a.core.fn.rsQueueLen()})`);
+  assert.ok(a.core.fn.txQueueLen() > 2000, "the rest waits");
+  // Lose a tenth of the first burst: what is lost is still in the resend queue.
+  b.receive(first.filter((_, i) => i % 10 !== 3));
+  for (let round = 0; round < 200 && b.count("CACHE_EXTERNAL_CT") < 3000; round++) {
+    a.receive(b.flush());
+    b.receive(a.flush());
+    a.tick(); b.tick();
+  }
+  assert.equal(b.count("CACHE_EXTERNAL_CT"), 3000);
+  assert.equal(a.stats().rsqueue_purged, 0);
+});
