@@ -29,6 +29,9 @@ export const REQ = {
   STATS_CACHE: 29, FLUSH_EXT_CACHE: 34, KILL: 20,
 } as const;
 
+/** SndSocketBuffer and RcvSocketBuffer of the sync link, both daemons (net.core.[rw]mem_max is raised to it for the run). */
+export const SOCKET_BUFFER = 24985600;
+
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export function daemonArgv(impl: Impl): string[] {
@@ -65,8 +68,8 @@ Sync {
 \t\tIPv4_Destination_Address ${o.peer}
 \t\tPort 3780
 \t\tInterface ${o.dev}
-\t\tSndSocketBuffer 24985600
-\t\tRcvSocketBuffer 24985600
+\t\tSndSocketBuffer ${SOCKET_BUFFER}
+\t\tRcvSocketBuffer ${SOCKET_BUFFER}
 \t\tChecksum on
 \t}
 \tOptions { ExpectationSync Off }

@@ -79,9 +79,7 @@ if (suite) {
     + `(ALARM rows: ALARM mode, ${idleSeconds} s without events), median of ${rounds} round(s), alternating; `
     + `"kernel alone" is the injector into an empty namespace with no daemon.`);
   text.push(formatTable(suite.rows));
-  if (suite.nfConntrackMax.during !== suite.nfConntrackMax.before) {
-    text.push(`(net.netfilter.nf_conntrack_max raised from ${suite.nfConntrackMax.before} to ${suite.nfConntrackMax.during} for the run, then restored)`);
-  }
+  for (const c of suite.sysctls) text.push(`(${c.key} raised from ${c.before} to ${c.during} for the run, then restored)`);
   text.push("");
 } else if (skipped) {
   text.push(`cluster benchmarks skipped: ${skipped}`, "");

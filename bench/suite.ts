@@ -6,11 +6,11 @@
 //   FTFW cluster (bn-<pid>-<k>-a primary, -b backup, fresh namespaces so both
 //   kernels start empty): inject N into a's kernel -> replication time to b's
 //   external cache, CPU and RSS per entry on both nodes, -i on a and -e on b,
-//   -f external on b then -B on a (bulk), conntrack -F on b then -c on b (commit).
+//   conntrack -F on b then -c on b (commit), -f external on b then -B on a (bulk).
 //   ALARM cluster: inject N, let it replicate, then 10 s with no new events:
 //   CPU% of each daemon (the periodic refresh of every entry).
 // Per round: the injector alone in an empty namespace, the kernel's insert limit.
-import { BenchCluster, LoneNamespace, injectIn, request, REQ, cpuSeconds, rssBytes, sleep, until, type Impl } from "./cluster.ts";
+import { BenchCluster, LoneNamespace, SOCKET_BUFFER, injectIn, request, REQ, cpuSeconds, rssBytes, sleep, until, type Impl } from "./cluster.ts";
 import type { Row } from "./table.ts";
 import { readFileSync, writeFileSync } from "node:fs";
 
@@ -62,7 +62,8 @@ export interface SuiteResult {
   /** Every round's values, for the JSON. */
   samples: { round: number; impl: Impl | "kernel"; values: Record<string, Value> }[];
   kernel: { bareInsertSeconds: number | null; bareInsertRate: number | null };
-  nfConntrackMax: { before: number; during: number };
+  /** Global sysctls raised for the run (and restored after it). */
+  sysctls: SysctlChange[];
 }
 
 const why = (e: unknown) => (e instanceof Error ? e.message : String(e)).split("\n")[0].slice(0, 160);
@@ -79,7 +80,7 @@ async function step(sample: Sample, keys: Key[], body: () => Promise<void>): Pro
 }
 
 /** Timeout for waiting on N entries to arrive somewhere. */
-const waitMs = (n: number) => 30_000 + n / 4;
+const waitMs = (n: number) => 20_000 + n / 10;
 
 async function ftfwRound(impl: Impl, n: number, sample: Sample, say: (m: string) => void): Promise<void> {
   const c = new BenchCluster("FTFW", n);
@@ -146,22 +147,6 @@ async function ftfwRound(impl: Impl, n: number, sample: Sample, say: (m: string)
       sample.set("dump_external_s", r.ms / 1000);
     });
 
-    // 4: bulk send into a flushed external cache
-    await step(sample, ["bulk_s"], async () => {
-      say("-f external on b, -B on a");
-      const f = await request(c.sock("b"), REQ.FLUSH_EXT_CACHE, true, waitMs(n));
-      if (!f.ok) throw new Error(`-f external: ${f.error}`);
-      await until(async () => (await c.active("b", "external")) === 0, 30_000, 150, "b's external cache empty after -f external");
-      const t0 = performance.now();
-      const b = await request(c.sock("a"), REQ.SEND_BULK, true, waitMs(n));
-      if (!b.ok) throw new Error(`-B: ${b.error}`);
-      let last = 0;
-      try {
-        await until(async () => (last = await c.active("b", "external")) >= n, waitMs(n), 150, "b external holds N after -B");
-      } catch { throw new Error(`timeout: b external held ${last}/${n} after -B`); }
-      sample.set("bulk_s", (performance.now() - t0) / 1000);
-    });
-
     // 5: commit into an empty kernel table
     await step(sample, ["commit_s", "commit_rate"], async () => {
       say("conntrack -F on b, -c on b");
@@ -179,6 +164,26 @@ async function ftfwRound(impl: Impl, n: number, sample: Sample, say: (m: string)
       sample.set("commit_s", seconds);
       sample.set("commit_rate", n / seconds);
     });
+    // the committed entries are the backup's kernel events now, synced back to a: let that finish
+    say("settling after -c");
+    await quiet([pa, pb], 30_000);
+
+    // 4: bulk send into a flushed external cache
+    await step(sample, ["bulk_s"], async () => {
+      say("-f external on b, -B on a");
+      const f = await request(c.sock("b"), REQ.FLUSH_EXT_CACHE, true, waitMs(n));
+      if (!f.ok) throw new Error(`-f external: ${f.error}`);
+      await until(async () => (await c.active("b", "external")) === 0, 30_000, 150, "b's external cache empty after -f external");
+      const t0 = performance.now();
+      const b = await request(c.sock("a"), REQ.SEND_BULK, true, waitMs(n));
+      if (!b.ok) throw new Error(`-B: ${b.error}`);
+      let last = 0;
+      try {
+        await until(async () => (last = await c.active("b", "external")) >= n, waitMs(n), 150, "b external holds N after -B");
+      } catch { throw new Error(`timeout: b external held ${last}/${n} after -B`); }
+      sample.set("bulk_s", (performance.now() - t0) / 1000);
+    });
+
   } finally {
     say("tearing down");
     await c.destroy();
@@ -221,6 +226,18 @@ async function alarmRound(impl: Impl, n: number, idleSeconds: number, sample: Sa
   }
 }
 
+/** Waits until the processes use less than 5% CPU over half a second (or `maxMs` passes). */
+async function quiet(pids: number[], maxMs: number): Promise<void> {
+  const end = performance.now() + maxMs;
+  let last = pids.map(cpuSeconds);
+  while (performance.now() < end) {
+    await sleep(500);
+    const now = pids.map(cpuSeconds);
+    if (now.every((v, i) => v - last[i] < 0.025)) return;
+    last = now;
+  }
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -241,10 +258,6 @@ function fmt(v: number): string {
   return Math.abs(v) >= 100 ? Math.round(v).toLocaleString("en-US") : v.toPrecision(3);
 }
 
-function readMax(): number {
-  return Number(readSysctl("net/netfilter/nf_conntrack_max"));
-}
-
 function readSysctl(p: string): string {
   return readFileSync(`/proc/sys/${p}`, "utf8").trim();
 }
@@ -252,39 +265,54 @@ function writeSysctl(p: string, v: string | number): void {
   writeFileSync(`/proc/sys/${p}`, String(v));
 }
 
+
 /**
- * nf_conntrack_max is read-only inside a non-init namespace (kernel 6.x):
- * the init namespace's value is the limit each namespace's table is checked
- * against. It is raised for the run when N needs it and restored afterwards.
+ * Global settings the run needs, raised for it and restored afterwards (also
+ * on SIGINT/SIGTERM). nf_conntrack_max is read-only inside a non-init
+ * namespace (kernel 6.x): the init namespace's value is the limit each
+ * namespace's table is checked against. net.core.rmem_max/wmem_max cap what a
+ * daemon may ask with SO_RCVBUF/SO_SNDBUF; conntrackd passes them by
+ * SO_RCVBUFFORCE, Node cannot, so they are raised to the configured buffer
+ * size for both daemons to get the same.
  */
-export function withConntrackMax<T>(n: number, body: () => Promise<T>): Promise<{ result: T; before: number; during: number }> {
-  const before = readMax();
-  const need = Math.max(before, Math.ceil(n * 1.25) + 65536);
+export function withSysctls<T>(n: number, body: () => Promise<T>): Promise<{ result: T; changed: SysctlChange[] }> {
+  const wanted: [string, number][] = [
+    ["net/netfilter/nf_conntrack_max", Math.ceil(n * 1.25) + 65536],
+    ["net/core/rmem_max", SOCKET_BUFFER],
+    ["net/core/wmem_max", SOCKET_BUFFER],
+  ];
+  const changed: SysctlChange[] = [];
+  for (const [key, need] of wanted) {
+    const before = Number(readSysctl(key));
+    if (before < need) {
+      writeSysctl(key, need);
+      changed.push({ key: key.replace(/\//g, "."), before, during: need });
+    }
+  }
   let restored = false;
   const restore = () => {
     if (restored) return;
     restored = true;
-    if (need !== before) writeSysctl("net/netfilter/nf_conntrack_max", before);
+    for (const c of changed) writeSysctl(c.key.replace(/\./g, "/"), c.before);
   };
-  if (need !== before) writeSysctl("net/netfilter/nf_conntrack_max", need);
   const onSignal = () => { BenchCluster.killAllSync(); restore(); process.exit(130); };
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
-  return body().then(
-    (result) => ({ result, before, during: need }),
-  ).finally(() => {
+  return body().then((result) => ({ result, changed })).finally(() => {
     restore();
     process.removeListener("SIGINT", onSignal);
     process.removeListener("SIGTERM", onSignal);
   });
 }
 
+export interface SysctlChange { key: string; before: number; during: number }
+
 export async function runSuite(o: SuiteOptions): Promise<SuiteResult> {
-  const { result, before, during } = await withConntrackMax(o.n, () => rounds(o));
-  return { ...result, nfConntrackMax: { before, during } };
+  const { result, changed } = await withSysctls(o.n, () => rounds(o));
+  return { ...result, sysctls: changed };
 }
 
-async function rounds(o: SuiteOptions): Promise<Omit<SuiteResult, "nfConntrackMax">> {
+async function rounds(o: SuiteOptions): Promise<Omit<SuiteResult, "sysctls">> {
   const { n } = o;
   const per: Record<Impl, Sample[]> = { ctsyncd: [], conntrackd: [] };
   const bare: Value[] = [];
