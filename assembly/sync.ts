@@ -70,7 +70,10 @@ export let internalCt: Cache = changetype<Cache>(0);
 export let internalExp: Cache = changetype<Cache>(0);
 export let externalCt: Cache = changetype<Cache>(0);
 export let externalExp: Cache = changetype<Cache>(0);
+// Data waits in txq; control messages go in ctlq, which is always sent first,
+// so an acknowledgement never waits behind data that is being held back.
 let txq: Queue = changetype<Queue>(0);
+let ctlq: Queue = changetype<Queue>(0);
 let rsq: Queue = changetype<Queue>(0);
 let expSync = true;
 // DisableInternalCache (NOTRACK): events go straight to the peers, uncached.
@@ -118,10 +121,12 @@ export function engineInit(
   externalCt = newCache(hashSize, hashLimit, false);
   externalExp = newCache(hashSize, hashLimit, true);
   txq = newQueue(EF_IN_TX);
+  ctlq = newQueue(EF_IN_TX);
   rsq = newQueue(EF_IN_RS);
   windowSize = <i32>max<u32>(ackWindow, 1);
   window = windowSize;
   resendQueueSize = rsQueueSize;
+  inFlightMax = min<u32>(rsQueueSize, 4 * <u32>windowSize);
   refreshTime = max<u32>(refresh, 1);
   cacheTimeout = max<u32>(timeout, 1);
   expSync = expectations;
@@ -136,7 +141,12 @@ export function engineClock(nowSec: u32): void {
   now = nowSec;
 }
 
-export function txQueueLen(): u32 { return txq.len; }
+export function txQueueLen(): u32 { return txq.len + ctlq.len; }
+
+/** The transmit queue a node waits in: control messages have their own. */
+@inline function txQueueOf(n: usize): Queue {
+  return (entryFlags(n) & EF_CTL) != 0 ? ctlq : txq;
+}
 export function rsQueueLen(): u32 { return rsq.len; }
 
 // A walk over the resend queue, oldest first, for "-s rsqueue".
@@ -174,7 +184,7 @@ function enqueueCtl(flags: u8, from: u32, to: u32): void {
   store<u8>(n + CTL_FLAGS, flags);
   store<u32>(n + CTL_FROM, from);
   store<u32>(n + CTL_TO, to);
-  queuePush(txq, n);
+  queuePush(ctlq, n);
 }
 const CTL_FLAGS: u32 = 31; // control nodes use the entry header; their data follows it
 const CTL_FROM: u32 = 32;
@@ -236,7 +246,7 @@ function transmit(n: usize): bool {
 
 /** After sending: FTFW keeps data and ranged control messages until acknowledged. */
 function afterTransmit(n: usize): void {
-  queueRemove(txq, n);
+  queueRemove(txQueueOf(n), n);
   const f = entryFlags(n);
   const keep = mode == MODE_FTFW && ((f & EF_CTL) == 0 || isRangedCtl(<u32>load<u8>(n + CTL_FLAGS)));
   if (keep) {
@@ -274,29 +284,51 @@ function purgeOldest(): void {
 }
 
 /**
- * FTFW also holds data while ResendQueueSize messages await their
- * acknowledgement: conntrackd would drop the oldest of them, and a loss among
- * those could never be repaired. Waiting instead paces a bulk send of any size
- * to what the peer acknowledges.
+ * FTFW also holds data while a window of messages awaits acknowledgement:
+ * conntrackd drops the oldest unacknowledged ones when its resend queue is
+ * full, and a loss among those can never be repaired. Waiting instead paces a
+ * bulk send of any size to what the peer takes in. The window is a few ACK
+ * windows (the peer acknowledges every ACKWindowSize messages), which keeps a
+ * burst near what a receive buffer holds, and never more than ResendQueueSize.
  */
 @inline function windowFull(): bool {
-  return mode == MODE_FTFW && rsq.len >= resendQueueSize;
+  return mode == MODE_FTFW && rsq.len >= inFlightMax;
+}
+let inFlightMax: u32 = 1200;
+
+/** 1 while FTFW holds data for want of acknowledgements (the host then probes the peer). */
+export function engineWindowFull(): u32 {
+  return windowFull() && txq.head != 0 ? 1 : 0;
+}
+
+/**
+ * Asks the peer to speak up while we wait on a full window: if the end of
+ * the last burst was lost, the peer has seen no later message, so it cannot
+ * know it missed anything; this ALIVE's sequence number shows it the gap and
+ * it answers with a NACK (or acknowledges, if nothing was lost).
+ */
+export function engineProbe(): void {
+  if (windowFull()) enqueueCtl(<u8>F_ALIVE, 0, 0);
 }
 
 /** Sends what is queued. Returns 1 when the outbox filled first (send it and call again). */
 export function engineXmit(): i32 {
-  const hold = holdingData();
-  let n = txq.head;
-  while (n != 0) {
-    const next = queueNext(n);
-    if ((entryFlags(n) & EF_CTL) != 0 || !(hold || windowFull())) {
-      if (!transmit(n)) return 1;
-      afterTransmit(n);
-      lastXmit = now;
-    }
-    n = next;
+  while (ctlq.head != 0) {
+    if (!sendHead(ctlq)) return 1;
+  }
+  if (holdingData()) return 0;
+  while (txq.head != 0 && !windowFull()) {
+    if (!sendHead(txq)) return 1;
   }
   return 0;
+}
+
+function sendHead(q: Queue): bool {
+  const n = q.head;
+  if (!transmit(n)) return false;
+  afterTransmit(n);
+  lastXmit = now;
+  return true;
 }
 
 // ---- the kernel side ---------------------------------------------------------------
@@ -600,7 +632,7 @@ function ackRange(from: u32, to: u32, resend: bool): void {
       if (before(to, seq)) break;
       queueRemove(rsq, n);
       if (resend) {
-        queuePush(txq, n);
+        queuePush(txQueueOf(n), n);
         count(S_RESENT);
       } else {
         release(n);
@@ -713,7 +745,7 @@ export function engineRx(ptr: usize, len: u32, ctRec: usize, expRec: usize): u32
 export function engineTick(nowSec: u32): void {
   now = nowSec;
   // conntrackd's ALARM mode has no keep-alive: its refreshes are the sign of life.
-  if (mode != MODE_ALARM && now - lastXmit >= 1 && (txq.head == 0 || holdingData())) {
+  if (mode != MODE_ALARM && now - lastXmit >= 1 && ctlq.head == 0 && (txq.head == 0 || holdingData())) {
     if (mode == MODE_FTFW && ackFromSet && seqSet) {
       enqueueCtl(<u8>F_ACK, ackFrom, lastSeqRecv);
       count(S_ACK_SENT);

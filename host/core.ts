@@ -63,6 +63,8 @@ export interface CoreFunctions {
   engineTick(nowSec: number): void;
   engineBulk(): number;
   engineDumpBegin(): void;
+  engineWindowFull(): number;
+  engineProbe(): void;
   engineSetInjectPort(port: number): void;
   engineSetBypass(internal: number, external: number): void;
   engineInjected(): number;

@@ -161,8 +161,21 @@ export class Daemon implements ApiSource {
         }
         fn.outClear();
       }
-      if (!more) return;
+      if (!more) break;
     }
+    if (fn.engineWindowFull()) this.probeSoon();
+  }
+
+  /** While FTFW waits on a full window, a quick probe shows the peer any gap at the end of the burst. */
+  private probe: NodeJS.Timeout | null = null;
+
+  private probeSoon(): void {
+    if (this.probe) return;
+    this.probe = setTimeout(() => {
+      this.probe = null;
+      this.core.fn.engineProbe();
+      this.pump();
+    }, 50);
   }
 
   private fromPeer(bytes: Uint8Array): void {
@@ -463,6 +476,7 @@ export class Daemon implements ApiSource {
   async shutdown(logIt: boolean): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    if (this.probe) clearTimeout(this.probe);
     await this.api?.close();
     this.api = null;
     await this.control?.close?.();
