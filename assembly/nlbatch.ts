@@ -1,7 +1,7 @@
 // The netlink buffers: a receive area for many datagrams read at once
 // (recvmmsg), and a batch of requests sent to the kernel in one go.
 import { putCt, putExp, putDump, putFlush } from "./ctnetlink";
-import { R_OVERSIZED, R_NO_ROOM } from "./reasons";
+import { appendVerdict } from "./reasons";
 
 export const NL_RX_SIZE: u32 = 4 << 20;
 export const NL_TX_SIZE: u32 = 1 << 20;
@@ -17,14 +17,11 @@ export function batchSetLimit(bytes: u32): void { limit = min<u32>(bytes, NL_TX_
 export function batchLen(): u32 { return used; }
 export function batchClear(): void { used = 0; }
 
-/** Accounts for an encoder's result: 1 appended, 0 batch full (send, clear, retry), or -reason. */
+/** Counts what an encoder wrote; see appendVerdict. */
 function appended(n: i32): i32 {
-  if (n > 0) {
-    used += <u32>n;
-    return 1;
-  }
-  if (n == -R_NO_ROOM) return used == 0 ? -R_OVERSIZED : 0;
-  return n;
+  const v = appendVerdict(n, used == 0);
+  if (v == 1) used += <u32>n;
+  return v;
 }
 
 export function batchCt(rec: usize, op: u32, opts: u32, seq: u32): i32 {

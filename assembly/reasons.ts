@@ -32,3 +32,14 @@ export function reject(reason: i32): i32 {
 export function resetRejects(): void {
   memory.fill(counters, 0, R_COUNT * 4);
 }
+
+/**
+ * What appending an encoder's result to a buffer means: 1 when it wrote `n`
+ * bytes, 0 when the buffer is full (send it, empty it, try again), or the
+ * negated reason; a message too big even for an empty buffer is oversized.
+ */
+export function appendVerdict(n: i32, bufferEmpty: bool): i32 {
+  if (n > 0) return 1;
+  if (n == -R_NO_ROOM) return bufferEmpty ? -R_OVERSIZED : 0;
+  return n;
+}

@@ -2,7 +2,7 @@
 // the next one would not fit the link's payload size, as conntrackd packs
 // them; the host then sends the buffer as one datagram and resets it.
 import { encodeCt, encodeExp, encodeCtl, MAX_DATAGRAM } from "./wire";
-import { R_NO_ROOM, R_OVERSIZED } from "./reasons";
+import { appendVerdict } from "./reasons";
 
 const buffer = memory.data(MAX_DATAGRAM);
 let capacity: u32 = 1472; // Ethernet MTU 1500 less IPv4 and UDP headers
@@ -33,17 +33,11 @@ export function txClear(): void {
   return used + 1 >= capacity ? 0 : capacity - used - 1;
 }
 
-/**
- * Accounts for an encoder's result: 1 when the message was appended, 0 when
- * the buffer is full (send it, txClear, and try again), or a negated reason.
- */
+/** Counts what an encoder wrote; see appendVerdict. */
 function appended(n: i32): i32 {
-  if (n > 0) {
-    used += <u32>n;
-    return 1;
-  }
-  if (n == -R_NO_ROOM) return used == 0 ? -R_OVERSIZED : 0;
-  return n;
+  const v = appendVerdict(n, used == 0);
+  if (v == 1) used += <u32>n;
+  return v;
 }
 
 export function txAppendCt(rec: usize, type: u32, flags: u32, seq: u32): i32 {
