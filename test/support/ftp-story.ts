@@ -240,18 +240,30 @@ export async function dropCount(cluster: Cluster, fw: FwName = "fw2"): Promise<n
 }
 
 /** Build a cluster, run the story, always tear down. */
-export async function runFtpStory(opts: StoryOptions): Promise<FtpTranscript> {
+/**
+ * Builds a cluster for one story (with the helpers it needs and the new
+ * connections its firewalls let through), runs the story on it, times it and
+ * tears the cluster down whatever happened.
+ */
+export async function inCluster<T extends { totalMs: number }>(
+  opts: StoryOptions, extra: Pick<ClusterOptions, "helpers" | "allowNew">,
+  story: (cluster: Cluster, opts: StoryOptions) => Promise<T>,
+): Promise<T> {
   const t0 = performance.now();
   const cluster = await Cluster.create({
-    mode: opts.mode, transport: opts.transport, expectationSync: opts.expectationSync, daemons: opts.daemons,
+    mode: opts.mode, transport: opts.transport, expectationSync: opts.expectationSync, daemons: opts.daemons, ...extra,
   });
   try {
-    const t = await ftpStory(cluster, opts);
+    const t = await story(cluster, opts);
     t.totalMs = Math.round(performance.now() - t0);
     return t;
   } finally {
     await cluster.destroy();
   }
+}
+
+export function runFtpStory(opts: StoryOptions): Promise<FtpTranscript> {
+  return inCluster(opts, {}, ftpStory);
 }
 
 /** The story on an existing cluster (daemons not yet started). */

@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
 import { ADDR, Cluster, JsonLines, type FwName, type HelperRule } from "./cluster.ts";
 import {
-  Storyteller, dropCount, emptyFailoverRecord, syncsHelper,
+  Storyteller, dropCount, emptyFailoverRecord, inCluster, syncsHelper,
   type FailoverRecord, type StepRecord, type StoryOptions,
 } from "./ftp-story.ts";
 
@@ -38,19 +38,8 @@ export interface H323Transcript extends FailoverRecord {
   totalMs: number;
 }
 
-export async function runH323Story(opts: StoryOptions): Promise<H323Transcript> {
-  const t0 = performance.now();
-  const cluster = await Cluster.create({
-    mode: opts.mode, transport: opts.transport, expectationSync: opts.expectationSync, daemons: opts.daemons,
-    helpers: [Q931_HELPER], allowNew: [`tcp dport ${Q931_HELPER.port}`],
-  });
-  try {
-    const t = await h323Story(cluster, opts);
-    t.totalMs = Math.round(performance.now() - t0);
-    return t;
-  } finally {
-    await cluster.destroy();
-  }
+export function runH323Story(opts: StoryOptions): Promise<H323Transcript> {
+  return inCluster(opts, { helpers: [Q931_HELPER], allowNew: [`tcp dport ${Q931_HELPER.port}`] }, h323Story);
 }
 
 export async function h323Story(cluster: Cluster, opts: StoryOptions): Promise<H323Transcript> {

@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
 import { ADDR, Cluster, JsonLines, type FwName, type HelperRule } from "./cluster.ts";
 import {
-  Storyteller, dropCount, emptyFailoverRecord, syncsHelper,
+  Storyteller, dropCount, emptyFailoverRecord, inCluster, syncsHelper,
   type FailoverRecord, type StepRecord, type StoryOptions,
 } from "./ftp-story.ts";
 
@@ -33,19 +33,8 @@ export interface SipTranscript extends FailoverRecord {
   totalMs: number;
 }
 
-export async function runSipStory(opts: StoryOptions): Promise<SipTranscript> {
-  const t0 = performance.now();
-  const cluster = await Cluster.create({
-    mode: opts.mode, transport: opts.transport, expectationSync: opts.expectationSync, daemons: opts.daemons,
-    helpers: [SIP_HELPER], allowNew: ["udp dport 5060"],
-  });
-  try {
-    const t = await sipStory(cluster, opts);
-    t.totalMs = Math.round(performance.now() - t0);
-    return t;
-  } finally {
-    await cluster.destroy();
-  }
+export function runSipStory(opts: StoryOptions): Promise<SipTranscript> {
+  return inCluster(opts, { helpers: [SIP_HELPER], allowNew: ["udp dport 5060"] }, sipStory);
 }
 
 export async function sipStory(cluster: Cluster, opts: StoryOptions): Promise<SipTranscript> {
