@@ -43,6 +43,7 @@ export const MEASURES = [
   ["bulk_s", "bulk send -B (a -> flushed b external)", "s"],
   ["commit_s", "commit -c (b external -> empty b kernel)", "s"],
   ["commit_rate", "commit rate", "entries/s"],
+  ["insert_same_state_s", "bare insert into b's flushed table, a's copies present (no daemon on b)", "s"],
   ["alarm_idle_cpu_primary_pct", "ALARM idle CPU, primary, N held", "%"],
   ["alarm_idle_cpu_backup_pct", "ALARM idle CPU, backup, N held", "%"],
   ["alarm_idle_tx_primary", "ALARM idle sync traffic sent by primary", "KiB/s"],
@@ -85,7 +86,8 @@ const waitMs = (n: number) => 20_000 + n / 10;
 async function ftfwRound(impl: Impl, n: number, sample: Sample, say: (m: string) => void): Promise<void> {
   const c = new BenchCluster("FTFW", n);
   const all: Key[] = ["replication_s", "replication_rate", "inject_rate_listening", "cpu_primary_us", "cpu_backup_us",
-    "rss_primary_b", "rss_backup_b", "rss_primary_total_mib", "rss_backup_total_mib", "dump_internal_s", "dump_external_s", "bulk_s", "commit_s", "commit_rate"];
+    "rss_primary_b", "rss_backup_b", "rss_primary_total_mib", "rss_backup_total_mib", "dump_internal_s", "dump_external_s", "bulk_s", "commit_s", "commit_rate",
+    "insert_same_state_s"];
   try {
     if (!await step(sample, all, async () => {
       say("starting both daemons");
@@ -182,6 +184,19 @@ async function ftfwRound(impl: Impl, n: number, sample: Sample, say: (m: string)
         await until(async () => (last = await c.active("b", "external")) >= n, waitMs(n), 150, "b external holds N after -B");
       } catch { throw new Error(`timeout: b external held ${last}/${n} after -B`); }
       sample.set("bulk_s", (performance.now() - t0) / 1000);
+    });
+
+    // The kernel's own insert rate in the very state the commit met: b's table
+    // just flushed, and a's namespace holding the same tuples (one kernel
+    // serves both "firewalls" here). "kernel alone" inserts into a fresh one.
+    await step(sample, ["insert_same_state_s"], async () => {
+      say("bare insert into b's flushed table beside a's copies");
+      await c.stop("b");
+      c.kernelFlush("b");
+      await sleep(500);
+      const inj = await injectIn(c.ns.b, n);
+      if (inj.failed > 0) throw new Error(`injector: ${inj.failed} creates failed`);
+      sample.set("insert_same_state_s", inj.seconds);
     });
 
   } finally {
