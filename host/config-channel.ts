@@ -108,8 +108,8 @@ const common: Record<string, Handler<Draft>> = {
   },
 };
 
-const unicast: Record<string, Handler<Draft>> = {
-  ...common,
+/** The link's own address (unicast: where we listen; multicast: the group), either family. */
+const ownAddress: Record<string, Handler<Draft>> = {
   IPv4_address(r, kw, d) {
     d.address = r.ipv4(kw);
     setFamily(r, kw, d, 4);
@@ -118,6 +118,11 @@ const unicast: Record<string, Handler<Draft>> = {
     d.address = r.ipv6(kw);
     setFamily(r, kw, d, 6);
   },
+};
+
+const unicast: Record<string, Handler<Draft>> = {
+  ...common,
+  ...ownAddress,
   IPv4_Destination_Address(r, kw, d) {
     d.destination = r.ipv4(kw);
     setFamily(r, kw, d, 4);
@@ -134,14 +139,7 @@ const unicast: Record<string, Handler<Draft>> = {
 const SECTIONS: Record<Kind, ReturnType<typeof section<Draft>>> = {
   multicast: section<Draft>("Sync.Multicast", {
     ...common,
-    IPv4_address(r, kw, d) {
-      d.address = r.ipv4(kw);
-      setFamily(r, kw, d, 4);
-    },
-    IPv6_address(r, kw, d) {
-      d.address = r.ipv6(kw);
-      setFamily(r, kw, d, 6);
-    },
+    ...ownAddress,
     IPv4_interface(r, kw, d) {
       d.ipv4Interface = r.ipv4(kw);
       setFamily(r, kw, d, 4);
