@@ -159,17 +159,16 @@ sctpAttrs.def(3, K_FIXED, 4, CT_SCTP_VTAG_REPL, CTF_SCTP_VTAG_REPL);
 const helpAttrs = new AttrTable(2);
 helpAttrs.def(CTA_HELP_NAME, K_STRING, HELPER_NAME_MAX, CT_HELPER, CTF_HELPER, CT_HELPER_LEN);
 
-/** Sequence adjustment (pos, before, after) of one direction, at `base` in CT_NATSEQ. */
-function seqAdjAttrs(base: u32): AttrTable {
+/** A nest of three be32 leaves (ids 1 to 3) stored one after the other at `base`. */
+function threeWords(base: u32, bit: u32): AttrTable {
   const t = new AttrTable(4);
-  for (let i: i32 = 1; i <= 3; i++) t.def(i, K_FIXED, 4, base + 4 * (<u32>i - 1), CTF_NATSEQ);
+  for (let i: i32 = 1; i <= 3; i++) t.def(i, K_FIXED, 4, base + 4 * (<u32>i - 1), bit);
   return t;
 }
-const seqOrigAttrs = seqAdjAttrs(CT_NATSEQ);
-const seqReplAttrs = seqAdjAttrs(CT_NATSEQ + 12);
-
-const synproxyAttrs = new AttrTable(4);
-for (let i: i32 = 1; i <= 3; i++) synproxyAttrs.def(i, K_FIXED, 4, CT_SYNPROXY + 4 * (<u32>i - 1), CTF_SYNPROXY);
+// Sequence adjustment (correction pos, offset before, after) of each direction.
+const seqOrigAttrs = threeWords(CT_NATSEQ, CTF_NATSEQ);
+const seqReplAttrs = threeWords(CT_NATSEQ + 12, CTF_NATSEQ);
+const synproxyAttrs = threeWords(CT_SYNPROXY, CTF_SYNPROXY); // isn, its, tsoff
 
 const expAttrs = new AttrTable(CTA_EXPECT_MAX);
 expAttrs.def(CTA_EXPECT_TIMEOUT, K_FIXED, 4, EXP_TIMEOUT, EXPF_TIMEOUT);
