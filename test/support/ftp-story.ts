@@ -188,6 +188,16 @@ export class Storyteller {
     if (expOn && !rec.fw2ExternalExp.length) await this.fail(`fw2's -e exp shows no expectation with ${expMatch} within ${timeoutMs} ms`);
   }
 
+  /** Steps 3 and 4 of every story: fw1 fails, fw2 becomes primary. */
+  async failAndTakeOver(rec: FailoverRecord): Promise<void> {
+    this.begin(3, "fw1 fails: its daemon is killed, the VIPs move to fw2");
+    await this.failover(rec);
+    this.end();
+    this.begin(4, "fw2 becomes primary: -c commit, -f flush, -R resync, -B bulk send");
+    await this.becomePrimary(rec);
+    this.end();
+  }
+
   /** fw1 fails: daemon killed, VIPs moved to fw2. */
   async failover(rec: FailoverRecord): Promise<void> {
     const f0 = performance.now();
@@ -320,15 +330,8 @@ export async function ftpStory(cluster: Cluster, opts: StoryOptions): Promise<Ft
     syncsHelper(opts.expectationSync, "ftp"), pasvAt, opts.replicationTimeoutMs ?? 10_000);
   st.end();
 
-  // ---- step 3: fw1 fails -----------------------------------------------------
-  st.begin(3, "fw1 fails: its daemon is killed, the VIPs move to fw2");
-  await st.failover(tr);
-  st.end();
-
-  // ---- step 4: fw2 becomes primary (primary-backup.sh "primary") ------------
-  st.begin(4, "fw2 becomes primary: -c commit, -f flush, -R resync, -B bulk send");
-  await st.becomePrimary(tr);
-  st.end();
+  // ---- steps 3 and 4: fw1 fails, fw2 becomes primary (primary-backup.sh) ----
+  await st.failAndTakeOver(tr);
 
   // ---- step 5: the data connection through fw2 ------------------------------
   st.begin(5, "the client opens the announced data connection through fw2");

@@ -90,13 +90,7 @@ export async function h323Story(cluster: Cluster, opts: StoryOptions): Promise<H
     `dport=${H245_PORT} `, syncsHelper(opts.expectationSync, Q931_HELPER.type), setupAt, opts.replicationTimeoutMs ?? 10_000);
   st.end();
 
-  st.begin(3, "fw1 fails: its daemon is killed, the VIPs move to fw2");
-  await st.failover(tr);
-  st.end();
-
-  st.begin(4, "fw2 becomes primary: -c commit, -f flush, -R resync, -B bulk send");
-  await st.becomePrimary(tr);
-  st.end();
+  await st.failAndTakeOver(tr);
 
   st.begin(5, `the server opens the H.245 connection to ${ADDR.client}:${H245_PORT} through fw2`);
   const dropsBefore = await dropCount(cluster);

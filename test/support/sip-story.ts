@@ -89,13 +89,7 @@ export async function sipStory(cluster: Cluster, opts: StoryOptions): Promise<Si
     syncsHelper(opts.expectationSync, "sip"), inviteAt, opts.replicationTimeoutMs ?? 10_000);
   st.end();
 
-  st.begin(3, "fw1 fails: its daemon is killed, the VIPs move to fw2");
-  await st.failover(tr);
-  st.end();
-
-  st.begin(4, "fw2 becomes primary: -c commit, -f flush, -R resync, -B bulk send");
-  await st.becomePrimary(tr);
-  st.end();
+  await st.failAndTakeOver(tr);
 
   st.begin(5, `the server sends RTP to ${ADDR.client}:${RTP_PORT} through fw2`);
   const dropsBefore = await dropCount(cluster);
