@@ -7,7 +7,8 @@
 // - FTFW: messages carry sequence numbers; the receiver acknowledges every
 //   ACKWindowSize messages and asks again (NACK) for a gap; the sender keeps
 //   what was sent in a resend queue until acknowledged. HELLO / HELLO_BACK
-//   tell a peer that the other side (re)started, so stale state is dropped.
+//   tell a peer that the other side (re)started, so what was in flight is
+//   sent again.
 //
 // The host feeds bytes in (engineKernel, engineRx), calls engineXmit and
 // engineTick, and sends the datagrams the engine left in the outbox.
@@ -642,12 +643,24 @@ function ackRange(from: u32, to: u32, resend: bool): void {
   }
 }
 
-/** Empties the resend queue (the peer restarted and knows nothing of it). */
-function flushResendQueue(): void {
+/**
+ * A HELLO means the peer (re)started, or has not yet heard our HELLO_BACK:
+ * either way nothing in flight can be taken as delivered, and a NACK the peer
+ * sent for it may be lost. conntrackd forgets the resend queue here, which
+ * loses for good whatever the greeting overlapped; we send the data again
+ * instead. Our control messages speak of the peer's old sequence numbers, so
+ * they go.
+ */
+function resendAfterHello(): void {
   while (rsq.head != 0) {
     const n = rsq.head;
     queueRemove(rsq, n);
-    release(n);
+    if (entryFlags(n) & EF_CTL) {
+      release(n);
+    } else {
+      queuePush(txQueueOf(n), n);
+      count(S_RESENT);
+    }
   }
 }
 
@@ -667,7 +680,7 @@ function ftfwRecv(isData: bool): bool {
       window = windowSize - 1;
       ackFrom = seq;
     }
-    flushResendQueue();
+    resendAfterHello();
   }
   if (state == SEQ_BEFORE) {
     count(S_MSG_DROPPED);

@@ -89,6 +89,33 @@ test("ftfw: data waits until the peer answered our HELLO; then nothing carries H
   assert.equal(b.count("CACHE_EXTERNAL_CT"), 1);
 });
 
+test("ftfw: a peer still saying HELLO (our HELLO_BACK was lost) does not make us forget what is in flight", () => {
+  const a = new TestNode("ftfw", { ackWindow: 20 }), b = new TestNode("ftfw", { ackWindow: 20 });
+  b.receive(a.flush());
+  b.tick(2);
+  a.receive(b.flush()); // b's HELLO and HELLO_BACK: a is greeted and owes b a HELLO_BACK
+  for (let i = 0; i < 100; i++) a.ctEvent(flow(i));
+  const burst = a.flush();
+  assert.ok(burst[0][1] & a.k("F_HELLO_BACK"));
+  // The datagram with the HELLO_BACK (and its conntracks) is lost: b goes on
+  // saying HELLO in the NACK it sends for the gap.
+  b.receive(burst.slice(1));
+  const nack = b.flush();
+  assert.equal(b.stats().nack_sent, 1);
+  assert.ok(nack.every((d) => d[1] & a.k("F_HELLO")), "b still says HELLO");
+  a.receive(nack);
+  for (let round = 0; round < 10; round++) {
+    b.receive(a.flush());
+    a.receive(b.flush());
+    a.tick(); b.tick();
+  }
+  assert.equal(b.count("CACHE_EXTERNAL_CT"), 100, "the lost conntracks were sent again");
+  // Idle peers acknowledge each other's acknowledgements, so one of those may be in flight.
+  const fn = a.core.fn;
+  fn.rsQueueWalkStart();
+  while (fn.rsQueueWalkNext()) assert.notEqual(fn.rsQueueWalkFlags(), 0, `conntrack message ${fn.rsQueueWalkSeq()} still unacknowledged`);
+});
+
 test("a resync request is answered with the whole internal cache", () => {
   const a = new TestNode("notrack"), b = new TestNode("notrack");
   for (let i = 0; i < 50; i++) a.ctEvent(flow(i));
