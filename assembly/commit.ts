@@ -8,15 +8,18 @@ import { batchCt, batchExp, batchLen, nlTx } from "./nlbatch";
 import { OP_CREATE, OP_UPDATE, O_ACK } from "./ctnetlink";
 import { CTF_MASTER } from "./layout";
 
+// The entries of the last two batches: the host builds a batch while the
+// kernel takes the one before, and an EEXIST of that one is retried after.
 const MAX_BATCH: u32 = 16384;
-const batch = memory.data(<i32>(MAX_BATCH * 4), 8);
+const batches = memory.data(<i32>(2 * MAX_BATCH * 4), 8);
+const slotBase = memory.data(8, 4);
+const slotCount = memory.data(8, 4);
+let slot: u32 = 0;
 const cursor = changetype<Cursor>(memory.data(offsetof<Cursor>(), 8));
 
 let cache: Cache = changetype<Cache>(0);
 let isExp = false;
 let pass: u32 = 0; // conntracks: 0 without a master, 1 with one
-let batchBase: u32 = 0;
-let batchCount: u32 = 0;
 let options: u32 = 0;
 export let commitSkipped: u32 = 0; // entries that would not decode or encode
 
@@ -30,6 +33,8 @@ export function commitStart(c: Cache, expectations: bool, opts: u32): void {
   pass = 0;
   options = opts & ~O_ACK;
   commitSkipped = 0;
+  store<u32>(slotCount, 0);
+  store<u32>(slotCount + 4, 0);
   cursorStart(cursor, c, 0);
 }
 
@@ -52,8 +57,9 @@ function wanted(ctRec: usize): bool {
  * kernel answers in order), halving what it has to read.
  */
 export function commitFill(seqBase: u32, ctRec: usize, expRec: usize): u32 {
-  batchBase = seqBase;
-  batchCount = 0;
+  slot ^= 1;
+  const batch = batches + (<usize>slot) * MAX_BATCH * 4;
+  let batchCount: u32 = 0;
   let last: u32 = 0;
   while (batchCount < MAX_BATCH) {
     const e = pending != 0 ? pending : cursorNext(cursor);
@@ -85,6 +91,8 @@ export function commitFill(seqBase: u32, ctRec: usize, expRec: usize): u32 {
     last = at;
   }
   if (batchCount > 0) askAck(last);
+  store<u32>(slotBase + (slot << 2), seqBase);
+  store<u32>(slotCount + (slot << 2), batchCount);
   return batchCount;
 }
 
@@ -96,13 +104,18 @@ function askAck(offset: u32): void {
 const NLM_F_ACK: u32 = 4;
 
 /**
- * The kernel answered request `seq` with EEXIST: appends an update for the
- * same entry. Returns 1, 0 when the batch is full, or -1 for an unknown seq.
+ * The kernel answered request `seq` (of one of the last two batches) with
+ * EEXIST: appends an update for the same entry. Returns 1, 0 when the batch is full, or -1 for an unknown seq.
  */
 export function commitRetryAsUpdate(seq: u32, ctRec: usize, expRec: usize): i32 {
-  const i = seq - batchBase;
-  if (i >= batchCount) return -1;
-  const e = <usize>load<u32>(batch + (<usize>i << 2));
+  let s: u32 = 0;
+  let i = seq - load<u32>(slotBase);
+  if (i >= load<u32>(slotCount)) {
+    s = 1;
+    i = seq - load<u32>(slotBase + 4);
+    if (i >= load<u32>(slotCount + 4)) return -1;
+  }
+  const e = <usize>load<u32>(batches + (<usize>s) * MAX_BATCH * 4 + (<usize>i << 2));
   if (!toRecord(e, ctRec, expRec)) return -1;
   return isExp ? batchExp(expRec, OP_UPDATE, options | O_ACK, seq) : batchCt(ctRec, OP_UPDATE, options | O_ACK, seq);
 }

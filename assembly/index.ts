@@ -183,5 +183,5 @@ export function dumpIdle(): u32 { return sync.entryIdle(dumpEntry); }
 export function commitBegin(which: u32, opts: u32): void { commitStart(cacheOf(which), isExpCache(which), opts); }
 /** Fills the netlink batch with the next creates (seq from seqBase); returns how many, 0 when done. */
 export function commitNext(seqBase: u32): u32 { return commitFill(seqBase, ctRecord, expRecord); }
-/** Re-sends request `seq` of the last batch as an update (the kernel said EEXIST). */
+/** Re-sends request `seq` of one of the last two batches as an update (the kernel said EEXIST). */
 export function commitUpdate(seq: u32): i32 { return commitRetryAsUpdate(seq, ctRecord, expRecord); }

@@ -145,9 +145,7 @@ export class Kernel {
     const len = fn.nlTxLen();
     if (len === 0) return;
     const view = new Uint8Array(this.core.bytes.buffer, fn.nlTxPtr(), len);
-    for (let tries = 0; this.cmd.send(view) === SEND_AGAIN; tries++) {
-      if (tries > 1000) throw new Error("netlink: the kernel keeps refusing the request batch (ENOBUFS)");
-    }
+    for (let tries = 0; this.cmd.send(view) === SEND_AGAIN; tries++) giveUpAfter(tries);
     fn.nlTxClear();
   }
 
@@ -255,6 +253,12 @@ export class Kernel {
     }
   }
 
+  /**
+   * The kernel inserts a batch inside the send call, on one CPU (creates are
+   * serialized in the kernel, so two sockets would not go faster). That call
+   * runs on a worker thread while this one builds the next batch, which then
+   * waits until the batch before it is in and its EEXISTs were retried.
+   */
   private async commitBatches(kind: "ct" | "expect"): Promise<CommitResult> {
     const { fn } = this.core;
     const k = (n: string) => this.core.k(n);
@@ -266,32 +270,43 @@ export class Kernel {
       failed++;
       reasons.set(strerror(errno), (reasons.get(strerror(errno)) ?? 0) + 1);
     };
+    let inKernel: Promise<{ base: number; count: number }> | null = null;
     for (;;) {
       fn.nlTxClear();
       const base = this.seq;
       const count = fn.commitNext(base);
-      if (count === 0) break;
       this.seq += count;
-      this.sendBatch();
-      // Only failures and the batch's last request are answered.
-      const retry: number[] = [];
-      let errors = 0;
-      await this.readUntilSeq(base + count - 1, (seq, errno) => {
-        if (errno === 0) return;
-        errors++;
-        if (errnoName(errno) === "EEXIST") retry.push(seq);
-        else refused(errno);
-      });
-      ok += count - errors;
-      if (retry.length) {
-        fn.nlTxClear();
-        for (const seq of retry) fn.commitUpdate(seq);
-        this.sendBatch();
-        await this.collectAcks(retry.length, (_seq, errno) => (errno === 0 ? ok++ : refused(errno)));
+      const built = () => new Uint8Array(this.core.bytes.buffer, fn.nlTxPtr(), fn.nlTxLen());
+      let batch: Uint8Array | null = null;
+      if (inKernel) {
+        const done = await inKernel;
+        // Only failures and the batch's last request are answered.
+        const retry: number[] = [];
+        let errors = 0;
+        await this.readUntilSeq(done.base + done.count - 1, (seq, errno) => {
+          if (errno === 0) return;
+          errors++;
+          if (errnoName(errno) === "EEXIST") retry.push(seq);
+          else refused(errno);
+        });
+        ok += done.count - errors;
+        if (retry.length) {
+          batch = built().slice(); // the updates are built where this batch is
+          fn.nlTxClear();
+          for (const seq of retry) fn.commitUpdate(seq);
+          this.sendBatch();
+          await this.collectAcks(retry.length, (_seq, errno) => (errno === 0 ? ok++ : refused(errno)));
+        }
       }
+      if (count === 0) break;
+      inKernel = this.sendAsync(batch ?? built()).then(() => ({ base, count }));
     }
     for (const [why, n] of reasons) this.log.error(`commit-create: ${why} (${n} entries)`);
     return { ok, failed, seconds: Number(process.hrtime.bigint() - start) / 1e9 };
+  }
+
+  private async sendAsync(batch: Uint8Array): Promise<void> {
+    for (let tries = 0; (await this.cmd.sendAsync(batch)) === SEND_AGAIN; tries++) giveUpAfter(tries);
   }
 
   /** Reads answers (errors, acknowledgements) until the one for request `last`. */
@@ -321,4 +336,9 @@ export class Kernel {
     this.cmd.close();
     this.injector?.close();
   }
+}
+
+/** A request batch the kernel keeps refusing for want of memory (ENOBUFS) is an error. */
+function giveUpAfter(tries: number): void {
+  if (tries > 1000) throw new Error("netlink: the kernel keeps refusing the request batch (ENOBUFS)");
 }

@@ -36,6 +36,8 @@ export interface NetlinkAddon {
   recvMany(fd: number, buffer: ArrayBufferView, maxDatagrams: number): number;
   /** Bytes sent or -EAGAIN / -ENOBUFS. portid 0 (default) is the kernel. */
   send(fd: number, buffer: ArrayBufferView, offset: number, length: number, portid?: number): number;
+  /** The same on a worker thread (the bytes are copied first); rejects on a hard error. */
+  sendAsync(fd: number, buffer: ArrayBufferView, offset: number, length: number, portid?: number): Promise<number>;
   poll(fd: number, callback: (status: number) => void): void;
   close(fd: number): void;
   portId(fd: number): number;

@@ -136,6 +136,16 @@ export class NetlinkSocket {
     return n >= 0 ? n : SEND_AGAIN;
   }
 
+  /**
+   * send() on a worker thread. The kernel handles a ctnetlink batch inside
+   * the send call, so the caller can prepare the next batch meanwhile; the
+   * bytes are copied at once and `bytes` may be reused.
+   */
+  async sendAsync(bytes: Uint8Array, offset = 0, length = bytes.length - offset): Promise<number> {
+    const n = await this.addon.sendAsync(this.fd, bytes, offset, length, 0);
+    return n >= 0 ? n : SEND_AGAIN;
+  }
+
   /** Messages the kernel could not queue to this socket (/proc/self/net/netlink Drops). */
   drops(): number {
     return this.addon.dropCount(this.fd);

@@ -114,9 +114,9 @@ static void drop_sock(napi_env env, nlsock *s) {
 
 // ---- errors ---------------------------------------------------------------
 
-// Throws Error("ctsync_netlink <where>: <strerror> (errno N)") with .errno,
-// .code and .syscall set, like Node's own system errors.
-static napi_value throw_errno(napi_env env, const char *where, int err) {
+// Error("ctsync_netlink <where>: <strerror> (errno N)") with .errno, .code
+// and .syscall set, like Node's own system errors.
+static napi_value errno_error(napi_env env, const char *where, int err) {
   char msg[256];
   snprintf(msg, sizeof msg, "ctsync_netlink %s: %s (errno %d)", where, strerror(err), err);
   napi_value m, e, v;
@@ -128,7 +128,11 @@ static napi_value throw_errno(napi_env env, const char *where, int err) {
   napi_set_named_property(env, e, "code", v);
   napi_create_string_utf8(env, where, NAPI_AUTO_LENGTH, &v);
   napi_set_named_property(env, e, "syscall", v);
-  napi_throw(env, e);
+  return e;
+}
+
+static napi_value throw_errno(napi_env env, const char *where, int err) {
+  napi_throw(env, errno_error(env, where, err));
   return NULL;
 }
 
@@ -419,33 +423,123 @@ static napi_value RecvMany(napi_env env, napi_callback_info info) {
 
 // ---- send -----------------------------------------------------------------
 
+// The arguments both sends take: fd, buffer, offset, length, portid = 0.
+typedef struct {
+  int fd;
+  uint8_t *p;
+  size_t n;
+  struct sockaddr_nl to;
+} send_args;
+
+static int get_send_args(napi_env env, napi_callback_info info, const char *name, send_args *a) {
+  GET_ARGS(5);
+  size_t len;
+  int64_t off = 0, n = -1, pid = 0;
+  char msg[128];
+  if (argc < 2) {
+    snprintf(msg, sizeof msg, "ctsync_netlink %s(fd, buffer, offset, length)", name);
+    return throw_type(env, msg), 0;
+  }
+  if (!arg_fd(env, argv[0], &a->fd) || !arg_bytes(env, argv[1], &a->p, &len)) return 0;
+  if ((argc >= 3 && !arg_int(env, argv[2], &off)) || (argc >= 4 && !arg_int(env, argv[3], &n)) ||
+      (argc >= 5 && !arg_int(env, argv[4], &pid))) {
+    snprintf(msg, sizeof msg, "ctsync_netlink %s: offset, length and portid must be numbers", name);
+    return throw_type(env, msg), 0;
+  }
+  if (n < 0) n = (int64_t)len - off;
+  if (off < 0 || n < 0 || (uint64_t)off + (uint64_t)n > len) {
+    snprintf(msg, sizeof msg, "ctsync_netlink %s: offset/length outside the buffer", name);
+    return throw_range(env, msg), 0;
+  }
+  if (pid < 0 || pid > 0xffffffffLL) {
+    snprintf(msg, sizeof msg, "ctsync_netlink %s: portid must be a 32-bit number", name);
+    return throw_range(env, msg), 0;
+  }
+  a->p += off;
+  a->n = (size_t)n;
+  memset(&a->to, 0, sizeof a->to);
+  a->to.nl_family = AF_NETLINK;
+  a->to.nl_pid = (uint32_t)pid;
+  return 1;
+}
+
+// One datagram out; the result is the byte count or -errno.
+static ssize_t send_once(const send_args *a) {
+  ssize_t r;
+  do r = sendto(a->fd, a->p, a->n, 0, (const struct sockaddr *)&a->to, sizeof a->to);
+  while (r < 0 && errno == EINTR);
+  return r < 0 ? -errno : r;
+}
+
+static int transient(ssize_t r) {
+  return r == -EAGAIN || r == -EWOULDBLOCK || r == -ENOBUFS;
+}
+
 // send(fd, buffer, offset, length, portid = 0) -> bytes sent, or -EAGAIN /
 // -ENOBUFS (transient: retry later). A batch of requests goes in one datagram.
 static napi_value Send(napi_env env, napi_callback_info info) {
-  GET_ARGS(5);
-  int fd;
-  uint8_t *buf;
-  size_t len;
-  int64_t off = 0, n = -1, pid = 0;
-  if (argc < 2) return throw_type(env, "ctsync_netlink send(fd, buffer, offset, length)");
-  if (!arg_fd(env, argv[0], &fd) || !arg_bytes(env, argv[1], &buf, &len)) return NULL;
-  if (argc >= 3 && !arg_int(env, argv[2], &off)) return throw_type(env, "ctsync_netlink send: offset must be a number");
-  if (argc >= 4 && !arg_int(env, argv[3], &n)) return throw_type(env, "ctsync_netlink send: length must be a number");
-  if (argc >= 5 && !arg_int(env, argv[4], &pid)) return throw_type(env, "ctsync_netlink send: portid must be a number");
-  if (n < 0) n = (int64_t)len - off;
-  if (off < 0 || n < 0 || (uint64_t)off + (uint64_t)n > len)
-    return throw_range(env, "ctsync_netlink send: offset/length outside the buffer");
-  if (pid < 0 || pid > 0xffffffffLL) return throw_range(env, "ctsync_netlink send: portid must be a 32-bit number");
-  struct sockaddr_nl to = {.nl_family = AF_NETLINK, .nl_pid = (uint32_t)pid};
-  ssize_t r;
-  do r = sendto(fd, buf + off, (size_t)n, 0, (struct sockaddr *)&to, sizeof to);
-  while (r < 0 && errno == EINTR);
-  if (r < 0) {
-    int e = errno;
-    if (e == EAGAIN || e == EWOULDBLOCK || e == ENOBUFS) return num(env, -e);
-    return throw_errno(env, "send: sendto", e);
-  }
+  send_args a;
+  if (!get_send_args(env, info, "send", &a)) return NULL;
+  ssize_t r = send_once(&a);
+  if (r < 0 && !transient(r)) return throw_errno(env, "send: sendto", (int)-r);
   return num(env, (double)r);
+}
+
+// sendAsync(...same arguments) -> Promise of what send returns. The kernel
+// processes a ctnetlink request batch inside sendto, on the calling thread:
+// done on a worker thread, the caller builds the next batch meanwhile. The
+// bytes are copied first, so the caller may reuse its buffer at once.
+typedef struct {
+  napi_async_work work;
+  napi_deferred done;
+  send_args a;
+  ssize_t result;
+} send_job;
+
+static void send_job_run(napi_env env, void *data) {
+  (void)env;
+  send_job *j = data;
+  j->result = send_once(&j->a);
+}
+
+static void send_job_end(napi_env env, napi_status status, void *data) {
+  send_job *j = data;
+  ssize_t r = status == napi_ok ? j->result : -ECANCELED;
+  napi_value v;
+  if (r >= 0 || transient(r)) {
+    napi_create_double(env, (double)r, &v);
+    napi_resolve_deferred(env, j->done, v);
+  } else {
+    napi_reject_deferred(env, j->done, errno_error(env, "sendAsync: sendto", (int)-r));
+  }
+  napi_delete_async_work(env, j->work);
+  free(j->a.p);
+  free(j);
+}
+
+static napi_value SendAsync(napi_env env, napi_callback_info info) {
+  send_args a;
+  if (!get_send_args(env, info, "sendAsync", &a)) return NULL;
+  send_job *j = calloc(1, sizeof *j);
+  uint8_t *copy = malloc(a.n ? a.n : 1);
+  if (!j || !copy) {
+    free(j);
+    free(copy);
+    return throw_errno(env, "sendAsync", ENOMEM);
+  }
+  memcpy(copy, a.p, a.n);
+  j->a = a;
+  j->a.p = copy;
+  napi_value promise, name;
+  napi_create_string_utf8(env, "ctsync_netlink.sendAsync", NAPI_AUTO_LENGTH, &name);
+  if (napi_create_promise(env, &j->done, &promise) != napi_ok ||
+      napi_create_async_work(env, NULL, name, send_job_run, send_job_end, j, &j->work) != napi_ok ||
+      napi_queue_async_work(env, j->work) != napi_ok) {
+    free(copy);
+    free(j);
+    return throw_errno(env, "sendAsync: queue", EAGAIN);
+  }
+  return promise;
 }
 
 // ---- poll -----------------------------------------------------------------
@@ -629,6 +723,7 @@ NAPI_MODULE_INIT() {
     {"setOption", NULL, SetOption, NULL, NULL, NULL, napi_enumerable, NULL},
     {"recvMany", NULL, RecvMany, NULL, NULL, NULL, napi_enumerable, NULL},
     {"send", NULL, Send, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"sendAsync", NULL, SendAsync, NULL, NULL, NULL, napi_enumerable, NULL},
     {"poll", NULL, Poll, NULL, NULL, NULL, napi_enumerable, NULL},
     {"close", NULL, Close, NULL, NULL, NULL, napi_enumerable, NULL},
     {"portId", NULL, PortId, NULL, NULL, NULL, napi_enumerable, NULL},

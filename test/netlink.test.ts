@@ -336,7 +336,7 @@ const scenarios: Record<string, () => Promise<unknown>> = {
     const buf = new Uint8Array(64 * NetlinkSocket.slotDefault);
     const acked = new Set<number>();
     const errors: number[] = [];
-    let sends = 0, recvCalls = 0;
+    let sends = 0, asyncSends = 0, recvCalls = 0;
     const drain = () => {
       for (;;) {
         const n = s.recvInto(buf, 64);
@@ -354,7 +354,16 @@ const scenarios: Record<string, () => Promise<unknown>> = {
       w.pos = 0;
       const end = Math.min(N, i + PER);
       for (; i < end; i++) putCreate(w, i, i + 1, NLM_F_ACK);
-      assert.equal(s.send(w.buf, 0, w.pos), w.pos);
+      if (sends % 2 === 0) {
+        assert.equal(s.send(w.buf, 0, w.pos), w.pos);
+      } else {
+        // On a worker thread: the bytes were copied, so the buffer may be overwritten at once.
+        const sent = s.sendAsync(w.buf, 0, w.pos);
+        const len = w.pos;
+        w.buf.fill(0xff);
+        assert.equal(await sent, len);
+        asyncSends++;
+      }
       sends++;
       drain(); // acks are queued synchronously while the kernel processes the datagram
     }
@@ -366,7 +375,7 @@ const scenarios: Record<string, () => Promise<unknown>> = {
     drain();
     const dup = errors.slice(before);
     s.close();
-    return { N, sends, recvCalls, acked: acked.size, errors: errors.length - dup.length, dup, witness: conntrackCount() };
+    return { N, sends, asyncSends, recvCalls, acked: acked.size, errors: errors.length - dup.length, dup, witness: conntrackCount() };
   },
 };
 
@@ -421,9 +430,11 @@ if (scenario) {
     for (const ns of namespaces.splice(0)) await run("ip", ["netns", "del", ns]).catch(() => {});
   });
 
-  test("addon: clear errors, never a crash", () => {
+  test("addon: clear errors, never a crash", async () => {
     const addon = loadNetlinkAddon();
     assert.throws(() => addon.recvMany(987654, new Uint8Array(1 << 20), 4), (e: any) => e.code === "EBADF" && /recvmmsg/.test(e.message));
+    await assert.rejects(addon.sendAsync(987654, new Uint8Array(16), 0, 16), (e: any) => e.code === "EBADF" && /sendAsync/.test(e.message));
+    assert.throws(() => addon.sendAsync(3, new Uint8Array(8), 4, 8), RangeError);
     const s = NetlinkSocket.open({}); // host namespace, no groups: harmless
     try {
       assert.throws(() => s.recvInto(new Uint8Array(100)), /smaller than one receive slot/);
@@ -476,6 +487,7 @@ if (scenario) {
   test("send batch: 5000 creates with NLM_F_ACK in 20 datagrams, acks read in bulk", async () => {
     const r = await inNetns("sendBatch");
     assert.equal(r.sends, 20);
+    assert.equal(r.asyncSends, 10);
     assert.equal(r.acked, r.N);
     assert.equal(r.errors, 0);
     assert.deepEqual(r.dup, [-17]); // EEXIST

@@ -116,11 +116,13 @@ const scenarios: Record<string, () => Promise<unknown>> = {
     const kernel = new Kernel(core, { bufferSize: 0, maxGrowth: 0, expectations: true, liberal: true }, log);
     const ct = await kernel.commit("ct");
     const ex = await kernel.commit("expect");
-    // Committing again updates what is there instead of failing.
+    // Committing again updates what is there instead of failing (every
+    // batch's EEXISTs retried while the next batch is already built).
     const again = await kernel.commit("expect");
+    const againCt = await kernel.commit("ct");
     kernel.close();
     return {
-      external: core.fn.cacheCount(core.k("CACHE_EXTERNAL_CT")), ct, ex, again,
+      external: core.fn.cacheCount(core.k("CACHE_EXTERNAL_CT")), ct, ex, again, againCt,
       kernelCount: Number(conntrack("-C").trim()),
       expectList: conntrack("-L", "expect").trim(),
       masterLine: conntrack("-L", "-p", "tcp", "--dport", "21").trim(),
