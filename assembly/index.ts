@@ -46,7 +46,7 @@ export {
   S_MSG_RECV, S_MSG_LOST, S_MSG_BEFORE, S_MSG_DROPPED, S_DATA_APPLIED, S_RESYNC_RECV,
   S_ACK_SENT, S_NACK_SENT, S_ACK_RECV, S_NACK_RECV, S_RESENT, S_RSQUEUE_PURGED,
   S_HELLO_RECV, S_COUNT, statsPtr, engineInit, engineClock, engineXmit, engineTick,
-  engineBulk, engineRequestResync, txQueueLen, rsQueueLen, engineDumpBegin, engineDumpEnd, engineSetOwnPort, engineSetInjectPort, engineSetBypass, engineWindowFull, engineProbe, rsQueueWalkStart, rsQueueWalkNext,
+  engineBulk, engineRequestResync, txQueueLen, rsQueueLen, engineDumpBegin, engineDumpEnd, engineSetOwnPort, engineSetInjectPort, engineSetBypass, engineSetPeerBuffer, engineWindowFull, engineProbe, rsQueueWalkStart, rsQueueWalkNext,
   rsQueueWalkSeq, rsQueueWalkFlags,
 } from "./sync";
 

@@ -288,14 +288,31 @@ function purgeOldest(): void {
  * FTFW also holds data while a window of messages awaits acknowledgement:
  * conntrackd drops the oldest unacknowledged ones when its resend queue is
  * full, and a loss among those can never be repaired. Waiting instead paces a
- * bulk send of any size to what the peer takes in. The window is a few ACK
- * windows (the peer acknowledges every ACKWindowSize messages), which keeps a
- * burst near what a receive buffer holds, and never more than ResendQueueSize.
+ * bulk send of any size to what the peer takes in. The window is what the
+ * peer's receive buffer holds (engineSetPeerBuffer), at least four ACK
+ * windows (the peer acknowledges every ACKWindowSize messages), and never
+ * more than ResendQueueSize.
  */
 @inline function windowFull(): bool {
   return mode == MODE_FTFW && rsq.len >= inFlightMax;
 }
 let inFlightMax: u32 = 1200;
+
+// A datagram of ~16 conntrack messages takes ~2.3 KiB of a receive buffer
+// (the kernel counts the whole socket buffer), ~150 bytes a message; twice
+// that leaves room for expectations and half-filled datagrams.
+const BUFFER_BYTES_PER_MESSAGE: u32 = 256;
+
+/**
+ * Sizes the window from the peer's receive buffer in bytes (assumed to be
+ * configured like ours; 0 for a stream, which never drops): a burst the
+ * buffer cannot hold is lost and must be asked for again, a window much
+ * smaller than the buffer idles the link waiting for acknowledgements.
+ */
+export function engineSetPeerBuffer(bytes: u32): void {
+  const fits = bytes == 0 ? resendQueueSize : bytes / BUFFER_BYTES_PER_MESSAGE;
+  inFlightMax = min<u32>(resendQueueSize, max<u32>(fits, 4 * <u32>windowSize));
+}
 
 /** 1 while FTFW holds data for want of acknowledgements (the host then probes the peer). */
 export function engineWindowFull(): u32 {

@@ -285,7 +285,10 @@ function writeSysctl(p: string, v: string | number): void {
  * Global settings the run needs, raised for it and restored afterwards (also
  * on SIGINT/SIGTERM). nf_conntrack_max is read-only inside a non-init
  * namespace (kernel 6.x): the init namespace's value is the limit each
- * namespace's table is checked against. net.core.rmem_max/wmem_max cap what a
+ * namespace's table is checked against. The hash table (nf_conntrack_buckets,
+ * one table for all namespaces) grows with it, as an operator raising the
+ * limit would do and as the kernel's own default (one bucket per entry)
+ * has it; otherwise chains of 16 at N=1,000,000 would measure the table size. net.core.rmem_max/wmem_max cap what a
  * daemon may ask with SO_RCVBUF/SO_SNDBUF; conntrackd passes them by
  * SO_RCVBUFFORCE, Node cannot, so they are raised to the configured buffer
  * size for both daemons to get the same.
@@ -293,6 +296,7 @@ function writeSysctl(p: string, v: string | number): void {
 export function withSysctls<T>(n: number, body: () => Promise<T>): Promise<{ result: T; changed: SysctlChange[] }> {
   const wanted: [string, number][] = [
     ["net/netfilter/nf_conntrack_max", Math.ceil(n * 1.25) + 65536],
+    ["net/netfilter/nf_conntrack_buckets", Math.ceil(n * 1.25) + 65536],
     ["net/core/rmem_max", SOCKET_BUFFER],
     ["net/core/wmem_max", SOCKET_BUFFER],
   ];

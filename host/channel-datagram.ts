@@ -29,6 +29,10 @@ export abstract class DatagramChannel implements Channel {
     tx.on("error", () => { this.stats.errorsSend++; });
   }
 
+  get receiveBuffer(): number {
+    return this.rx.getRecvBufferSize();
+  }
+
   /** Whether a datagram from this source address is the peer's. */
   protected abstract accepts(address: string): boolean;
 

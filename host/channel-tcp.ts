@@ -87,6 +87,7 @@ class TcpChannel implements Channel {
   readonly kind = "tcp" as const;
   readonly device: string | null;
   readonly payloadSize: number;
+  readonly receiveBuffer = null;
   readonly stats = newStats();
   private readonly peer = new AddressSet();
   private readonly queue: Uint8Array[] = [];

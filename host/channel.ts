@@ -41,6 +41,12 @@ export interface Channel {
   readonly device: string | null;
   /** Bytes of sync messages one datagram may carry: the device MTU less the IP and UDP/TCP headers. */
   readonly payloadSize: number;
+  /**
+   * Bytes the kernel queues on the receiving socket before it drops
+   * datagrams (SO_RCVBUF as granted); null for TCP, whose flow control
+   * never drops.
+   */
+  readonly receiveBuffer: number | null;
   readonly stats: ChannelStats;
   /** What the configuration asks and this channel cannot do, one sentence each; for the daemon to log once. */
   readonly warnings: readonly string[];

@@ -67,6 +67,7 @@ export interface CoreFunctions {
   engineProbe(): void;
   engineSetInjectPort(port: number): void;
   engineSetBypass(internal: number, external: number): void;
+  engineSetPeerBuffer(bytes: number): void;
   engineInjected(): number;
   engineInjectOverflow(): number;
   eventLogEnable(on: number): void;

@@ -109,6 +109,8 @@ export class Daemon implements ApiSource {
     this.channels = await openMultichannel(sync.channels, sync.defaultChannel, { errorQueueLength: sync.errorQueueLength });
     for (const w of this.channels.warnings) this.log.warning(w);
     fn.outSetPayload(this.channels.payloadSize);
+    // The peer's receive buffer bounds FTFW's window; clusters are configured alike, so ours stands for it.
+    fn.engineSetPeerBuffer(this.channels.receiveBuffer ?? 0);
     this.channels.onReceive((bytes, index) => {
       if (!this.peerUp[index]) this.peerChange(index, true);
       this.lastSeen[index] = Date.now();

@@ -111,6 +111,12 @@ export class Multichannel {
     return this.current.payloadSize;
   }
 
+  /** The smallest receive buffer of the datagram links (any may carry a burst); null when all are TCP. */
+  get receiveBuffer(): number | null {
+    const sizes = this.channels.map((c) => c.receiveBuffer).filter((b): b is number => b !== null);
+    return sizes.length ? Math.min(...sizes) : null;
+  }
+
   send(bytes: Uint8Array): boolean {
     return this.current.send(bytes);
   }

@@ -113,6 +113,9 @@ test("warnings name what cannot be applied: Checksum off, forced buffer sizes", 
     assert.equal(c.warnings.length, 2);
     assert.match(c.warnings[0], /RcvSocketBuffer 1073741824 is capped to \d+ by net\.core\.rmem_max/);
     assert.match(c.warnings[1], /Checksum off is not applied: Node cannot set SO_NO_CHECK/);
+    // What the kernel granted, for FTFW's window: the cap (doubled, as Linux reports SO_RCVBUF).
+    const capped = Number(/capped to (\d+)/.exec(c.warnings[0])![1]);
+    assert.ok(c.receiveBuffer! >= capped, `receiveBuffer ${c.receiveBuffer} for a cap of ${capped}`);
   } finally {
     await c.close();
   }

@@ -257,3 +257,20 @@ test("ftfw: a bulk send larger than ResendQueueSize waits for acknowledgements i
   assert.equal(b.count("CACHE_EXTERNAL_CT"), 3000);
   assert.equal(a.stats().rsqueue_purged, 0);
 });
+
+test("ftfw: the flight window is what the peer's receive buffer holds, within four ACK windows and ResendQueueSize", () => {
+  const inFlight = (peerBuffer: number | null) => {
+    const a = new TestNode("ftfw", { rsQueue: 20000, ackWindow: 100, hashSize: 16384 }), b = new TestNode("ftfw", { hashSize: 16384 });
+    if (peerBuffer !== null) a.core.fn.engineSetPeerBuffer(peerBuffer);
+    handshake(a, b);
+    for (let i = 0; i < 30000; i++) a.ctEvent(flow(i));
+    a.flush();
+    return a.core.fn.rsQueueLen();
+  };
+  const near = (got: number, want: number) => assert.ok(got >= want && got <= want + 5, `${got} in flight, expected ${want}`);
+  near(inFlight(null), 400); //             not told: four ACK windows
+  near(inFlight(212992), 832); //           the kernel's default rmem: 832 messages of 256 bytes
+  near(inFlight(50_000), 400); //           a small buffer: still four ACK windows
+  near(inFlight(2 * 2_097_152), 16384); //  SO_RCVBUF of 2 MiB (the kernel doubles it)
+  near(inFlight(0), 20000); //              TCP: up to ResendQueueSize
+});
