@@ -152,6 +152,8 @@ export function unlinkEntry(c: Cache, e: usize): void {
 
 /** Whether the last upsertEntry created the entry (else it updated one). */
 export let lastWasNew: bool = false;
+/** Whether the last upsertEntry created the entry or changed its body. */
+export let lastChanged: bool = false;
 /** When the last upsertEntry had to move an entry to a bigger or smaller block: the old block, else 0. */
 export let movedFrom: usize = 0;
 
@@ -165,6 +167,7 @@ export let movedFrom: usize = 0;
 export function upsertEntry(c: Cache, body: usize, len: u32, now: u32): usize {
   const old = findEntry(c);
   lastWasNew = old == 0;
+  lastChanged = lastWasNew || entryBodyLen(old) != len || memory.compare(entryBody(old), body, len) != 0;
   movedFrom = 0;
   if (old != 0 && sameBlock(entrySize(old), E_HEADER + keyLen + len)) {
     memory.copy(entryBody(old), body, len);

@@ -45,7 +45,7 @@ export {
   MODE_NOTRACK, MODE_ALARM, MODE_FTFW, S_KERNEL_EVENTS, S_KERNEL_FILTERED, S_MSG_SENT,
   S_MSG_RECV, S_MSG_LOST, S_MSG_BEFORE, S_MSG_DROPPED, S_DATA_APPLIED, S_RESYNC_RECV,
   S_ACK_SENT, S_NACK_SENT, S_ACK_RECV, S_NACK_RECV, S_RESENT, S_RSQUEUE_PURGED,
-  S_HELLO_RECV, S_COUNT, statsPtr, engineInit, engineClock, engineXmit, engineTick,
+  S_HELLO_RECV, S_COUNT, DUMP_KEEP, DUMP_SEND_CHANGES, DUMP_SEND_ALL, statsPtr, engineInit, engineClock, engineXmit, engineTick,
   engineBulk, engineRequestResync, txQueueLen, rsQueueLen, engineDumpBegin, engineDumpEnd, engineSetOwnPort, engineSetInjectPort, engineSetBypass, engineSetPeerBuffer, engineWindowFull, engineProbe, rsQueueWalkStart, rsQueueWalkNext,
   rsQueueWalkSeq, rsQueueWalkFlags,
 } from "./sync";
@@ -131,9 +131,9 @@ function cacheOf(which: u32): Cache {
 }
 @inline function isExpCache(which: u32): bool { return (which & 1) != 0; }
 
-/** Reads `len` bytes of netlink messages from the netlink rx buffer into the internal caches. */
-export function engineKernel(len: u32, sendDump: bool): u32 {
-  return sync.engineKernel(nlRx, min<u32>(len, NL_RX_SIZE), ctRecord, expRecord, sendDump);
+/** Reads `len` bytes of netlink messages from the netlink rx buffer into the internal caches; a dump sends as `dumpSend` (DUMP_*) says. */
+export function engineKernel(len: u32, dumpSend: u32): u32 {
+  return sync.engineKernel(nlRx, min<u32>(len, NL_RX_SIZE), ctRecord, expRecord, dumpSend);
 }
 /** 1 when the last engineKernel call read the end of a dump. */
 export function engineKernelDone(): u32 { return sync.kernelDumpDone; }

@@ -13,7 +13,7 @@
 // The host feeds bytes in (engineKernel, engineRx), calls engineXmit and
 // engineTick, and sends the datagrams the engine left in the outbox.
 import {
-  Cache, newCache, ctKey, expKey, findEntry, upsertEntry, unlinkEntry, freeEntry, lastWasNew,
+  Cache, newCache, ctKey, expKey, findEntry, upsertEntry, unlinkEntry, freeEntry, lastWasNew, lastChanged,
   movedFrom, entryFlags, setEntryFlags, entryStatus, setEntryStatus, entryBody, entryBodyLen,
   E_SEQ, E_UPDATED, E_CREATED, EF_IN_TX, EF_IN_RS, EF_CTL, EF_EXP, EF_DEAD, EF_SEEN, ST_NEW, ST_UPD, ST_DEL,
   Cursor, cursorStart, cursorNext,
@@ -27,7 +27,7 @@ import {
   PROTOCOL_VERSION, T_CT_NEW, T_CT_DEL, T_EXP_NEW, T_EXP_DEL, T_CTL, F_ACK, F_NACK, F_RESYNC,
   F_ALIVE, F_HELLO, F_HELLO_BACK,
 } from "./wire";
-import { openMessages, nextNetlink, NL_CT, NL_EXP, NL_DONE, NL_END, nlEvent, nlPid, EV_DESTROY, EV_UPDATE, OP_CREATE, OP_UPDATE, OP_DELETE } from "./ctnetlink";
+import { openMessages, nextNetlink, NL_CT, NL_EXP, NL_DONE, NL_END, nlEvent, nlPid, EV_DESTROY, EV_UPDATE, EV_DUMP, OP_CREATE, OP_UPDATE, OP_DELETE } from "./ctnetlink";
 import { batchCt, batchExp } from "./nlbatch";
 import { storeBe16, storeBe32 } from "./bytes";
 import { filterCt, filterExp } from "./filter";
@@ -127,7 +127,7 @@ export function engineInit(
   windowSize = <i32>max<u32>(ackWindow, 1);
   window = windowSize;
   resendQueueSize = rsQueueSize;
-  inFlightMax = min<u32>(rsQueueSize, 4 * <u32>windowSize);
+  inFlightMax = min<u32>(dataRoom(), 4 * <u32>windowSize);
   refreshTime = max<u32>(refresh, 1);
   cacheTimeout = max<u32>(timeout, 1);
   expSync = expectations;
@@ -311,7 +311,15 @@ const BUFFER_BYTES_PER_MESSAGE: u32 = 256;
  */
 export function engineSetPeerBuffer(bytes: u32): void {
   const fits = bytes == 0 ? resendQueueSize : bytes / BUFFER_BYTES_PER_MESSAGE;
-  inFlightMax = min<u32>(resendQueueSize, max<u32>(fits, 4 * <u32>windowSize));
+  inFlightMax = min<u32>(dataRoom(), max<u32>(fits, 4 * <u32>windowSize));
+}
+
+/**
+ * What of the resend queue data may fill: our acknowledgements wait there
+ * too, and one sent into a full queue would push out the oldest data.
+ */
+@inline function dataRoom(): u32 {
+  return resendQueueSize - (resendQueueSize >> 2);
 }
 
 /** 1 while FTFW holds data for want of acknowledgements (the host then probes the peer). */
@@ -385,7 +393,7 @@ function sendDirect(rec: usize, isExp: bool, status: u8): void {
 }
 
 /** A conntrack or expectation seen in the kernel: into the internal cache, and out. */
-function kernelUpdate(c: Cache, rec: usize, isExp: bool, send: bool): void {
+function kernelUpdate(c: Cache, rec: usize, isExp: bool, send: u32): void {
   const len = bodyOf(rec, isExp);
   if (len < 0) return;
   const e = upsertEntry(c, scratch + NETHDR_SIZE, <u32>len, now);
@@ -394,6 +402,7 @@ function kernelUpdate(c: Cache, rec: usize, isExp: bool, send: bool): void {
     else c.updatedFailed++;
     return;
   }
+  const changed = lastChanged;
   settleMove(e);
   // Alive now: a resync under way must not sweep it, whether the dump or an event showed it.
   setEntryFlags(e, entryFlags(e) | EF_SEEN);
@@ -405,7 +414,7 @@ function kernelUpdate(c: Cache, rec: usize, isExp: bool, send: bool): void {
     if (!(queueOf(e) == EF_IN_TX && entryStatus(e) == ST_NEW)) setEntryStatus(e, ST_UPD);
   }
   logChange(isExp, lastWasNew ? 0 : 1, false, entryBody(e), entryBodyLen(e));
-  if (send) enqueue(e);
+  if (send == DUMP_SEND_ALL || (send == DUMP_SEND_CHANGES && changed)) enqueue(e);
 }
 
 function kernelDestroy(c: Cache, send: bool): void {
@@ -442,12 +451,19 @@ export function engineSetInjectPort(port: u32): void {
 /** What the last engineKernel call saw of a dump: 1 when it reached NLMSG_DONE. */
 export let kernelDumpDone: u32 = 0;
 
+// What a dump sends to the peers besides filling the internal cache: nothing
+// (start-up, -R), what is new or changed (after lost events: what the lost
+// events would have said), or everything (a bulk send without an internal cache).
+export const DUMP_KEEP: u32 = 0;
+export const DUMP_SEND_CHANGES: u32 = 1;
+export const DUMP_SEND_ALL: u32 = 2;
+
 /**
  * Reads `len` bytes of netlink messages at `ptr` (events, or the replies of a
  * dump) into the internal caches. Events are queued for the peers; dump
- * replies only fill the cache unless `sendDump`.
+ * replies as `dumpSend` says.
  */
-export function engineKernel(ptr: usize, len: u32, ctRec: usize, expRec: usize, sendDump: bool): u32 {
+export function engineKernel(ptr: usize, len: u32, ctRec: usize, expRec: usize, dumpSend: u32): u32 {
   openMessages(ptr, len);
   kernelDumpDone = 0;
   let seen: u32 = 0;
@@ -470,13 +486,16 @@ export function engineKernel(ptr: usize, len: u32, ctRec: usize, expRec: usize, 
     const c = isExp ? internalExp : internalCt;
     const ev = nlEvent;
     if (injectPort != 0 && nlPid == injectPort) continue;
-    const mine = ownPort != 0 && nlPid == ownPort;
-    const send = !mine && (ev != 3 /* EV_DUMP */ || sendDump);
+    // A dump's replies carry our port too: only events can be of our own making.
+    const dumped = ev == EV_DUMP;
+    const mine = !dumped && ownPort != 0 && nlPid == ownPort;
+    const send = mine ? DUMP_KEEP : dumped ? dumpSend : DUMP_SEND_ALL;
     if (bypassInternal) {
-      if (send) sendDirect(rec, isExp, ev == EV_DESTROY ? ST_DEL : ev == EV_UPDATE ? ST_UPD : ST_NEW);
+      // No cache to tell a change by: a dump that sends, sends it all.
+      if (send != DUMP_KEEP) sendDirect(rec, isExp, ev == EV_DESTROY ? ST_DEL : ev == EV_UPDATE ? ST_UPD : ST_NEW);
       continue;
     }
-    if (ev == EV_DESTROY) kernelDestroy(c, send);
+    if (ev == EV_DESTROY) kernelDestroy(c, send != DUMP_KEEP);
     else kernelUpdate(c, rec, isExp, send);
   }
   return seen;

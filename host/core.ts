@@ -56,7 +56,7 @@ export interface CoreFunctions {
     refresh: number, cacheTimeout: number, expectations: number, firstSeq: number, nowSec: number,
   ): void;
   engineClock(nowSec: number): void;
-  engineKernel(len: number, sendDump: number): number;
+  engineKernel(len: number, dumpSend: number): number;
   engineKernelDone(): number;
   engineRx(len: number): number;
   engineXmit(): number;

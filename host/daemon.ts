@@ -238,7 +238,7 @@ export class Daemon implements ApiSource {
     this.log.warning(`${why}: resynchronizing the internal cache with the kernel in ${ms} ms`);
     setTimeout(() => {
       this.resyncPending = false;
-      this.kernel.resync().then(
+      this.kernel.resync(true).then(
         (gone) => { this.resyncs++; this.log.notice(`resync with the kernel done (${gone} entries were gone)`); },
         (err) => this.log.error(`resync with the kernel failed: ${(err as Error).message}`),
       );

@@ -153,7 +153,7 @@ export class Kernel {
    * Reads replies on the command socket into the core until `done` says so.
    * `each` sees every reply message (the core's nlNext result).
    */
-  private async readReplies(each: (r: number) => boolean, feedEngine = false, send = false): Promise<void> {
+  private async readReplies(each: (r: number) => boolean, feedEngine = false, dumpSend: DumpSend = "keep"): Promise<void> {
     const { fn } = this.core;
     const k = (n: string) => this.core.k(n);
     const deadline = Date.now() + 30000;
@@ -168,8 +168,8 @@ export class Kernel {
       }
       if (n < 0) throw new Error("netlink: the command socket overran while reading replies");
       if (feedEngine) {
-        fn.engineKernel(n, send ? 1 : 0);
-        if (send) this.onActivity();
+        fn.engineKernel(n, k(DUMP_SEND[dumpSend]));
+        if (dumpSend !== "keep") this.onActivity();
         if (fn.engineKernelDone()) return;
         continue;
       }
@@ -181,15 +181,14 @@ export class Kernel {
   }
 
   /**
-   * Dumps a kernel table into the internal cache (startup, -R, and after an
-   * overrun); with `send`, every entry also goes to the peers (a bulk send
-   * without an internal cache).
+   * Dumps a kernel table into the internal cache; with `send`, every entry
+   * also goes to the peers (a bulk send without an internal cache).
    */
   dumpIntoCache(table: "ct" | "expect", send = false): Promise<void> {
-    return this.exclusive(() => this.dump(table, send));
+    return this.exclusive(() => this.dump(table, send ? "all" : "keep"));
   }
 
-  private async dump(table: "ct" | "expect", send: boolean): Promise<void> {
+  private async dump(table: "ct" | "expect", send: DumpSend): Promise<void> {
     const { fn } = this.core;
     fn.nlTxClear();
     fn.nlPutDump(this.core.k(table === "ct" ? "TABLE_CT" : "TABLE_EXP"), 0, this.seq++);
@@ -198,15 +197,18 @@ export class Kernel {
   }
 
   /**
-   * Resynchronizes the internal caches with the kernel: a dump of both
-   * tables; entries the kernel no longer has are destroyed (and the peers told).
-   * Returns how many were gone.
+   * Resynchronizes the internal caches with the kernel (start-up, -R, after
+   * a commit, after lost events): a dump of both tables; entries the kernel
+   * no longer has are destroyed (and the peers told). With `announce` (after
+   * lost events), what is new or changed also goes to the peers: the lost
+   * events would have told them. Returns how many were gone.
    */
-  resync(): Promise<number> {
+  resync(announce = false): Promise<number> {
+    const send: DumpSend = announce ? "changes" : "keep";
     return this.exclusive(async () => {
       this.core.fn.engineDumpBegin();
-      await this.dump("ct", false);
-      if (this.opts.expectations) await this.dump("expect", false);
+      await this.dump("ct", send);
+      if (this.opts.expectations) await this.dump("expect", send);
       const gone = this.core.fn.engineDumpEnd();
       this.onActivity();
       return gone;
@@ -342,3 +344,7 @@ export class Kernel {
 function giveUpAfter(tries: number): void {
   if (tries > 1000) throw new Error("netlink: the kernel keeps refusing the request batch (ENOBUFS)");
 }
+
+/** What a dump sends to the peers (the core's DUMP_* constants). */
+type DumpSend = "keep" | "changes" | "all";
+const DUMP_SEND: Record<DumpSend, string> = { keep: "DUMP_KEEP", changes: "DUMP_SEND_CHANGES", all: "DUMP_SEND_ALL" };

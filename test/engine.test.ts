@@ -258,12 +258,12 @@ test("ftfw: a bulk send larger than ResendQueueSize waits for acknowledgements i
   assert.equal(a.stats().rsqueue_purged, 0);
 });
 
-test("ftfw: the flight window is what the peer's receive buffer holds, within four ACK windows and ResendQueueSize", () => {
+test("ftfw: the flight window is what the peer's receive buffer holds, at least four ACK windows, at most 3/4 of ResendQueueSize", () => {
   const inFlight = (peerBuffer: number | null) => {
-    const a = new TestNode("ftfw", { rsQueue: 20000, ackWindow: 100, hashSize: 16384 }), b = new TestNode("ftfw", { hashSize: 16384 });
+    const a = new TestNode("ftfw", { rsQueue: 40000, ackWindow: 100, hashSize: 65536 }), b = new TestNode("ftfw", { hashSize: 16384 });
     if (peerBuffer !== null) a.core.fn.engineSetPeerBuffer(peerBuffer);
     handshake(a, b);
-    for (let i = 0; i < 30000; i++) a.ctEvent(flow(i));
+    for (let i = 0; i < 40000; i++) a.ctEvent(flow(i));
     a.flush();
     return a.core.fn.rsQueueLen();
   };
@@ -272,5 +272,26 @@ test("ftfw: the flight window is what the peer's receive buffer holds, within fo
   near(inFlight(212992), 832); //           the kernel's default rmem: 832 messages of 256 bytes
   near(inFlight(50_000), 400); //           a small buffer: still four ACK windows
   near(inFlight(2 * 2_097_152), 16384); //  SO_RCVBUF of 2 MiB (the kernel doubles it)
-  near(inFlight(0), 20000); //              TCP: up to ResendQueueSize
+  near(inFlight(0), 30000); //              TCP: up to what leaves room for our acknowledgements
+});
+
+test("a resync after lost events sends what the lost events would have: new and changed entries only", () => {
+  const a = new TestNode("notrack"), b = new TestNode("notrack");
+  for (let i = 0; i < 100; i++) a.ctEvent(flow(i));
+  b.receive(a.flush());
+  assert.equal(b.count("CACHE_EXTERNAL_CT"), 100);
+  // Events were lost: the dump shows 100 unchanged entries, 1 changed, 50 unknown.
+  const sentBefore = a.stats().msg_sent;
+  a.core.fn.engineDumpBegin();
+  for (let i = 0; i < 150; i++) a.ctDumped(i === 7 ? { ...flow(7), mark: 77 } : flow(i), "DUMP_SEND_CHANGES");
+  a.core.fn.engineDumpEnd();
+  b.receive(a.flush());
+  assert.equal(a.stats().msg_sent - sentBefore, 51, "the changed entry and the 50 new ones");
+  assert.equal(b.count("CACHE_EXTERNAL_CT"), 150);
+  assert.equal((b.dump("CACHE_EXTERNAL_CT") as ReturnType<typeof flow>[]).find((c) => c.src === flow(7).src)?.mark, 77);
+  // Start-up and -R only fill the cache.
+  const c = new TestNode("notrack");
+  for (let i = 0; i < 10; i++) c.ctDumped(flow(i), "DUMP_KEEP");
+  assert.equal(c.count("CACHE_INTERNAL_CT"), 10);
+  assert.equal(c.flush().length, 0);
 });

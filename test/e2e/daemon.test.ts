@@ -139,6 +139,37 @@ test("DisableExternalCache: the backup puts the primary's flows straight into it
   }
 });
 
+test("DisableInternalCache: -B sends the kernel's table as it is", { skip }, async () => {
+  const p = new Pair("di", { mode: "NOTRACK", modeOptions: "DisableInternalCache on" });
+  try {
+    Pair.start(p.a);
+    Pair.run(p.a, "conntrack", ["-I", "-p", "udp", "-s", "192.0.2.21", "-d", "198.51.100.21", "--sport", "501", "--dport", "501", "-t", "200"]);
+    Pair.start(p.b); // after the flow's event: only a bulk send can tell B
+    assert.equal(lines(Pair.ctl(p.b, "-e").stdout).length, 0);
+    assert.equal(Pair.ctl(p.a, "-B").status, 0);
+    assert.ok(await until(() => Pair.ctl(p.b, "-e").stdout.includes("src=192.0.2.21")), "B got the flow from A's kernel table");
+    assert.equal(lines(Pair.ctl(p.a, "-i").stdout).length, 0, "A keeps no internal cache");
+  } finally {
+    p.close();
+  }
+});
+
+test("events lost to an overrun still reach the peer: the resync sends what they would have", { skip }, async () => {
+  const p = new Pair("do", { mode: "FTFW", netlinkBuffer: [65536, 131072] });
+  const external = () => Number(/cache:external\tactive objects:\s+(\d+)/.exec(Pair.ctl(p.b, "-s", "cache").stdout)?.[1] ?? -1);
+  try {
+    Pair.start(p.a);
+    Pair.start(p.b);
+    const inj = Pair.run(p.a, "node", ["--import", "tsx", join(ROOT, "bench/injector.ts"), "50000"]);
+    assert.equal(inj.status, 0, inj.stderr);
+    assert.ok(await until(() => /overrun/.test(Pair.logOf(p.a)), 10_000), "a 64 KiB event buffer overran");
+    assert.ok(await until(() => external() === 50000, 30_000), `B holds ${external()} of 50,000`);
+    assert.match(Pair.logOf(p.a), /resync with the kernel done/);
+  } finally {
+    p.close();
+  }
+});
+
 test("the HTTP API of a running daemon: stats, metrics, and a commit behind the token", { skip }, async () => {
   const token = "a-token-of-twenty-chars";
   const p = new Pair("da", { extraSections: `API {\n\tAddress 127.0.0.1\n\tPort 8380\n\tToken ${token}\n}` });

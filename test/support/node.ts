@@ -30,9 +30,10 @@ export class TestNode {
   /**
    * Hands the engine one event as the kernel sends it: a create request has
    * the kernel's NEW event layout; an update event is a NEW message without
-   * NLM_F_CREATE, a destroy event a DELETE message with the whole entry.
+   * NLM_F_CREATE, a destroy event a DELETE message with the whole entry, a
+   * dump reply a NEW message flagged NLM_F_MULTI.
    */
-  private kernel(write: () => void, op: "create" | "update" | "delete"): void {
+  private kernel(write: () => void, op: "create" | "update" | "delete" | "dump", dumpSend = "DUMP_KEEP"): void {
     const { fn } = this.core;
     fn.nlTxClear();
     write();
@@ -43,7 +44,13 @@ export class TestNode {
     const type = dv.getUint16(at + 4, true);
     if (op === "update") dv.setUint16(at + 6, 0, true);
     if (op === "delete") { dv.setUint16(at + 4, (type & 0xff00) | 2, true); dv.setUint16(at + 6, 0, true); }
-    fn.engineKernel(len, 0);
+    if (op === "dump") dv.setUint16(at + 6, 2 /* NLM_F_MULTI */, true);
+    fn.engineKernel(len, this.k(dumpSend));
+  }
+
+  /** One conntrack of a dump of the kernel table; `send`: DUMP_KEEP, DUMP_SEND_CHANGES or DUMP_SEND_ALL. */
+  ctDumped(ct: Conntrack, send: "DUMP_KEEP" | "DUMP_SEND_CHANGES" | "DUMP_SEND_ALL"): void {
+    this.kernel(() => { this.view.writeCt(ct); this.core.fn.nlPutCt(this.k("OP_CREATE"), 0, 0); }, "dump", send);
   }
 
   /** The kernel reports a new, updated or destroyed conntrack. */

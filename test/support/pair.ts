@@ -17,6 +17,8 @@ export interface PairOptions {
   modeOptions?: string;
   /** Whole sections after General, e.g. ctsync's API section. */
   extraSections?: string;
+  /** NetlinkBufferSize and NetlinkBufferSizeMaxGrowth (default 2 MiB and 8 MiB). */
+  netlinkBuffer?: [number, number];
 }
 
 export interface Side {
@@ -65,8 +67,8 @@ General {
 \tLogFile ${s.log}
 \tLockFile ${s.lock}
 \tUNIX { Path ${s.sock} }
-\tNetlinkBufferSize 2097152
-\tNetlinkBufferSizeMaxGrowth 8388608
+\tNetlinkBufferSize ${opts.netlinkBuffer?.[0] ?? 2097152}
+\tNetlinkBufferSizeMaxGrowth ${opts.netlinkBuffer?.[1] ?? 8388608}
 ${opts.extraGeneral ?? ""}
 }
 ${opts.extraSections ?? ""}
