@@ -258,21 +258,22 @@ test("ftfw: a bulk send larger than ResendQueueSize waits for acknowledgements i
   assert.equal(a.stats().rsqueue_purged, 0);
 });
 
-test("ftfw: the flight window is what the peer's receive buffer holds, at least four ACK windows, at most 3/4 of ResendQueueSize", () => {
-  const inFlight = (peerBuffer: number | null) => {
-    const a = new TestNode("ftfw", { rsQueue: 40000, ackWindow: 100, hashSize: 65536 }), b = new TestNode("ftfw", { hashSize: 16384 });
+test("ftfw: the flight window is what the peer's receive buffer holds: 4 to 16 ACK windows, at most 3/4 of ResendQueueSize", () => {
+  const inFlight = (peerBuffer: number | null, rsQueue = 40000) => {
+    const a = new TestNode("ftfw", { rsQueue, ackWindow: 1000, hashSize: 65536 }), b = new TestNode("ftfw", { hashSize: 65536 });
     if (peerBuffer !== null) a.core.fn.engineSetPeerBuffer(peerBuffer);
     handshake(a, b);
-    for (let i = 0; i < 40000; i++) a.ctEvent(flow(i));
+    for (let i = 0; i < 20000; i++) a.ctEvent(flow(i));
     a.flush();
     return a.core.fn.rsQueueLen();
   };
   const near = (got: number, want: number) => assert.ok(got >= want && got <= want + 5, `${got} in flight, expected ${want}`);
-  near(inFlight(null), 400); //             not told: four ACK windows
-  near(inFlight(212992), 832); //           the kernel's default rmem: 832 messages of 256 bytes
-  near(inFlight(50_000), 400); //           a small buffer: still four ACK windows
-  near(inFlight(2 * 2_097_152), 16384); //  SO_RCVBUF of 2 MiB (the kernel doubles it)
-  near(inFlight(0), 30000); //              TCP: up to what leaves room for our acknowledgements
+  near(inFlight(null), 4000); //           not told: four ACK windows
+  near(inFlight(212992), 4000); //         the kernel's default rmem holds 832 messages: still four ACK windows
+  near(inFlight(2 * 1_048_576), 8192); //  SO_RCVBUF of 1 MiB (the kernel doubles it): 256 bytes a message
+  near(inFlight(50_000_000), 16000); //    a big buffer: sixteen ACK windows
+  near(inFlight(0), 16000); //             TCP likewise
+  near(inFlight(0, 8000), 6000); //        and never more than leaves room for our acknowledgements
 });
 
 test("a resync after lost events sends what the lost events would have: new and changed entries only", () => {
