@@ -306,9 +306,10 @@ export class LoneNamespace {
 export interface InjectResult { created: number; failed: number; seconds: number; perSecond: number }
 
 /** Runs the batched injector inside a namespace: `ip netns exec <ns> node --import tsx bench/injector.ts N`. */
-export function injectIn(ns: string, n: number, base = 0, timeoutMs = 600_000): Promise<InjectResult> {
+/** Runs bench/injector.ts in a namespace: n entries from `base`, at `rate` a second (0: as fast as the kernel takes them). */
+export function injectIn(ns: string, n: number, base = 0, rate = 0, timeoutMs = 600_000): Promise<InjectResult> {
   return new Promise((ok, fail) => {
-    const child = spawn("ip", ["netns", "exec", ns, process.execPath, "--import", "tsx", join(ROOT, "bench/injector.ts"), String(n), String(base)], {
+    const child = spawn("ip", ["netns", "exec", ns, process.execPath, "--import", "tsx", join(ROOT, "bench/injector.ts"), String(n), String(base), String(rate)], {
       cwd: ROOT, stdio: ["ignore", "pipe", "pipe"],
     });
     let out = "", err = "";

@@ -26,8 +26,9 @@ export interface InjectResult {
  * Creates `count` conntracks (loadFlow(i, base)) in batches of `batch`
  * requests per datagram; acknowledgements are requested only for failures
  * (the kernel reports errors without NLM_F_ACK), and read after each batch.
+ * With `rate` (entries a second), batches are spaced to that rate.
  */
-export function inject(count: number, base = 0, batch = 512, core: Core = loadCore()): InjectResult {
+export function inject(count: number, base = 0, batch = 512, core: Core = loadCore(), rate = 0): InjectResult {
   const view = new RecordView(core);
   const { fn } = core;
   const sock = NetlinkSocket.open({ rcvbuf: 16 << 20 });
@@ -53,6 +54,7 @@ export function inject(count: number, base = 0, batch = 512, core: Core = loadCo
       const tx = new Uint8Array(core.bytes.buffer, fn.nlTxPtr(), fn.nlTxLen());
       while (sock.send(tx) === SEND_AGAIN);
       failed += drainErrors(core, sock);
+      if (rate > 0) waitUntil(t0 + BigInt(Math.round(((i + batch) / rate) * 1e9)));
     }
     // Errors of the last batches may still be on their way.
     failed += drainErrors(core, sock);
@@ -61,6 +63,16 @@ export function inject(count: number, base = 0, batch = 512, core: Core = loadCo
   }
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   return { created: count - failed, failed, seconds, perSecond: count / seconds };
+}
+
+/** Sleeps until the hrtime `at` (ns): Atomics.wait for the bulk, a spin for the last half millisecond. */
+function waitUntil(at: bigint): void {
+  const cell = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
+    const left = Number(at - process.hrtime.bigint()) / 1e6;
+    if (left <= 0) return;
+    if (left > 0.5) Atomics.wait(cell, 0, 0, left - 0.5);
+  }
 }
 
 function drainErrors(core: Core, sock: NetlinkSocket): number {
@@ -79,6 +91,6 @@ function drainErrors(core: Core, sock: NetlinkSocket): number {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const n = Number(process.argv[2] ?? 100000);
-  const r = inject(n, Number(process.argv[3] ?? 0));
+  const r = inject(n, Number(process.argv[3] ?? 0), 512, loadCore(), Number(process.argv[4] ?? 0));
   console.log(JSON.stringify(r));
 }
