@@ -6,7 +6,10 @@
 // NETLINK_BROADCAST_ERROR, and calls JS once per datagram. Here the ABI is
 // flat (numbers and byte views), many datagrams are read per call with
 // recvmmsg() straight into the caller's buffer (the Wasm core's memory), and
-// ENOBUFS is a return value, never an exception and never a crash.
+// ENOBUFS is a return value, never an exception and never a crash. A request
+// batch can also be sent from a worker thread (sendAsync): the kernel does a
+// ctnetlink batch's work inside the send call, which the caller then overlaps
+// with building the next batch.
 
 #define _GNU_SOURCE
 #include <errno.h>
