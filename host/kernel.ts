@@ -33,7 +33,8 @@ const errnoName = (n: number): string => {
 
 const ERRNO_TEXT: Record<string, string> = {
   EEXIST: "File exists", ENOENT: "No such file or directory", EINVAL: "Invalid argument",
-  EBUSY: "Device or resource busy", EOPNOTSUPP: "Operation not supported", ENOMEM: "Cannot allocate memory",
+  EBUSY: "Device or resource busy", EOPNOTSUPP: "Operation not supported", ENOTSUP: "Operation not supported", // one number on Linux
+  ENOMEM: "Cannot allocate memory",
   ETIME: "Timer expired", EPERM: "Operation not permitted", ENOSPC: "No space left on device",
 };
 export const strerror = (n: number): string => ERRNO_TEXT[errnoName(n)] ?? errnoName(n);

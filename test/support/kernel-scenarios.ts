@@ -112,6 +112,8 @@ const scenarios: Record<string, () => Promise<unknown>> = {
     };
     peer.ctEvent(master);
     peer.expEvent(exp);
+    // Three the kernel refuses: a helper it does not have.
+    for (let i = 0; i < 3; i++) peer.ctEvent({ ...master, sport: 41000 + i, helper: "nosuch" });
     rx(peer.flush());
     const kernel = new Kernel(core, { bufferSize: 0, maxGrowth: 0, expectations: true, liberal: true }, log);
     const ct = await kernel.commit("ct");
