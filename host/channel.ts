@@ -184,17 +184,27 @@ export function withScope(address: string, device: string | null): string {
 export class AddressSet {
   private readonly list = new BlockList();
   private empty = true;
+  // Answers by spelling: BlockList.check builds a SocketAddress each time,
+  // a few microseconds on every datagram, always from the same peer.
+  private readonly answers = new Map<string, boolean>();
 
   add(address: string): void {
     const bare = stripZone(address);
     this.list.addAddress(bare, isIPv6(bare) ? "ipv6" : "ipv4");
     this.empty = false;
+    this.answers.clear();
   }
 
   has(address: string): boolean {
     if (this.empty) return false;
-    const bare = stripZone(address);
-    return this.list.check(bare, isIPv6(bare) ? "ipv6" : "ipv4");
+    let known = this.answers.get(address);
+    if (known === undefined) {
+      const bare = stripZone(address);
+      known = this.list.check(bare, isIPv6(bare) ? "ipv6" : "ipv4");
+      if (this.answers.size >= 64) this.answers.clear(); // strangers from many addresses must not grow it
+      this.answers.set(address, known);
+    }
+    return known;
   }
 }
 

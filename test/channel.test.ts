@@ -94,6 +94,12 @@ test("AddressSet: an address matches whatever its spelling", () => {
   assert.ok(s.has("10.0.0.1"));
   assert.ok(!s.has("10.0.0.2"));
   assert.ok(!new AddressSet().has("10.0.0.1"));
+  // Answers are remembered by spelling: an address added later is not answered from memory.
+  s.add("10.0.0.2");
+  assert.ok(s.has("10.0.0.2"));
+  // Many strangers do not change the answers.
+  for (let i = 0; i < 200; i++) assert.ok(!s.has(`192.0.2.${i}`));
+  assert.ok(s.has("10.0.0.1") && s.has("fd20:1::2"));
 });
 
 test("open errors say which link and why (no traffic: nothing binds)", async () => {
