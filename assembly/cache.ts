@@ -48,6 +48,10 @@ export const ST_DEL: u8 = 2;
 @inline export function entryKeyLen(e: usize): u32 { return <u32>load<u8>(e + E_KEYLEN); }
 @inline export function entryBodyLen(e: usize): u32 { return <u32>load<u16>(e + E_BODYLEN); }
 @inline export function entryBody(e: usize): usize { return e + E_KEY + entryKeyLen(e); }
+/** Whether entry `e` holds exactly the `len` bytes at `body`. */
+export function sameBody(e: usize, body: usize, len: u32): bool {
+  return entryBodyLen(e) == len && memory.compare(entryBody(e), body, len) == 0;
+}
 @inline export function entrySize(e: usize): u32 { return E_HEADER + entryKeyLen(e) + entryBodyLen(e); }
 
 export function freeEntry(e: usize): void {
@@ -152,8 +156,6 @@ export function unlinkEntry(c: Cache, e: usize): void {
 
 /** Whether the last upsertEntry created the entry (else it updated one). */
 export let lastWasNew: bool = false;
-/** Whether the last upsertEntry created the entry or changed its body. */
-export let lastChanged: bool = false;
 /** When the last upsertEntry had to move an entry to a bigger or smaller block: the old block, else 0. */
 export let movedFrom: usize = 0;
 
@@ -167,7 +169,6 @@ export let movedFrom: usize = 0;
 export function upsertEntry(c: Cache, body: usize, len: u32, now: u32): usize {
   const old = findEntry(c);
   lastWasNew = old == 0;
-  lastChanged = lastWasNew || entryBodyLen(old) != len || memory.compare(entryBody(old), body, len) != 0;
   movedFrom = 0;
   if (old != 0 && sameBlock(entrySize(old), E_HEADER + keyLen + len)) {
     memory.copy(entryBody(old), body, len);

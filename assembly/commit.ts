@@ -105,17 +105,20 @@ const NLM_F_ACK: u32 = 4;
 
 /**
  * The kernel answered request `seq` (of one of the last two batches) with
- * EEXIST: appends an update for the same entry. Returns 1, 0 when the batch is full, or -1 for an unknown seq.
+ * EEXIST: appends an update for the same entry. Returns 1, 0 when the batch
+ * is full, or -1 for an unknown seq.
  */
 export function commitRetryAsUpdate(seq: u32, ctRec: usize, expRec: usize): i32 {
-  let s: u32 = 0;
-  let i = seq - load<u32>(slotBase);
-  if (i >= load<u32>(slotCount)) {
-    s = 1;
-    i = seq - load<u32>(slotBase + 4);
-    if (i >= load<u32>(slotCount + 4)) return -1;
-  }
-  const e = <usize>load<u32>(batches + (<usize>s) * MAX_BATCH * 4 + (<usize>i << 2));
-  if (!toRecord(e, ctRec, expRec)) return -1;
+  const e = batchEntry(seq);
+  if (e == 0 || !toRecord(e, ctRec, expRec)) return -1;
   return isExp ? batchExp(expRec, OP_UPDATE, options | O_ACK, seq) : batchCt(ctRec, OP_UPDATE, options | O_ACK, seq);
+}
+
+/** The entry request `seq` of one of the last two batches was made from; 0 if neither has it. */
+function batchEntry(seq: u32): usize {
+  for (let s: u32 = 0; s < 2; s++) {
+    const i = seq - load<u32>(slotBase + (s << 2));
+    if (i < load<u32>(slotCount + (s << 2))) return <usize>load<u32>(batches + (<usize>s) * MAX_BATCH * 4 + (<usize>i << 2));
+  }
+  return 0;
 }

@@ -13,7 +13,7 @@
 // The host feeds bytes in (engineKernel, engineRx), calls engineXmit and
 // engineTick, and sends the datagrams the engine left in the outbox.
 import {
-  Cache, newCache, ctKey, expKey, findEntry, upsertEntry, unlinkEntry, freeEntry, lastWasNew, lastChanged,
+  Cache, newCache, ctKey, expKey, findEntry, upsertEntry, unlinkEntry, freeEntry, lastWasNew, sameBody,
   movedFrom, entryFlags, setEntryFlags, entryStatus, setEntryStatus, entryBody, entryBodyLen,
   E_SEQ, E_UPDATED, E_CREATED, EF_IN_TX, EF_IN_RS, EF_CTL, EF_EXP, EF_DEAD, EF_SEEN, ST_NEW, ST_UPD, ST_DEL,
   Cursor, cursorStart, cursorNext,
@@ -400,13 +400,18 @@ function sendDirect(rec: usize, isExp: bool, status: u8): void {
 function kernelUpdate(c: Cache, rec: usize, isExp: bool, send: u32): void {
   const len = bodyOf(rec, isExp);
   if (len < 0) return;
+  // Only a resync after lost events asks whether the kernel's entry differs from ours.
+  let changed = false;
+  if (send == DUMP_SEND_CHANGES) {
+    const old = findEntry(c);
+    changed = old == 0 || !sameBody(old, scratch + NETHDR_SIZE, <u32>len);
+  }
   const e = upsertEntry(c, scratch + NETHDR_SIZE, <u32>len, now);
   if (e == 0) {
     if (lastWasNew) c.createdFailed++;
     else c.updatedFailed++;
     return;
   }
-  const changed = lastChanged;
   settleMove(e);
   // Alive now: a resync under way must not sweep it, whether the dump or an event showed it.
   setEntryFlags(e, entryFlags(e) | EF_SEEN);
@@ -672,12 +677,8 @@ function ackRange(from: u32, to: u32, resend: bool): void {
     if (!before(seq, from)) {
       if (before(to, seq)) break;
       queueRemove(rsq, n);
-      if (resend) {
-        queuePush(txQueueOf(n), n);
-        count(S_RESENT);
-      } else {
-        release(n);
-      }
+      if (resend) sendAgain(n);
+      else release(n);
     }
     n = next;
   }
@@ -695,13 +696,15 @@ function resendAfterHello(): void {
   while (rsq.head != 0) {
     const n = rsq.head;
     queueRemove(rsq, n);
-    if (entryFlags(n) & EF_CTL) {
-      release(n);
-    } else {
-      queuePush(txQueueOf(n), n);
-      count(S_RESENT);
-    }
+    if (entryFlags(n) & EF_CTL) release(n);
+    else sendAgain(n);
   }
+}
+
+/** A node taken out of the resend queue goes back to be transmitted (with a new sequence number). */
+function sendAgain(n: usize): void {
+  queuePush(txQueueOf(n), n);
+  count(S_RESENT);
 }
 
 /** FTFW's receive rules; returns whether the message is to be applied. */
