@@ -305,7 +305,6 @@ export class LoneNamespace {
 
 export interface InjectResult { created: number; failed: number; seconds: number; perSecond: number }
 
-/** Runs the batched injector inside a namespace: `ip netns exec <ns> node --import tsx bench/injector.ts N`. */
 /** Runs bench/injector.ts in a namespace: n entries from `base`, at `rate` a second (0: as fast as the kernel takes them). */
 export function injectIn(ns: string, n: number, base = 0, rate = 0, timeoutMs = 600_000): Promise<InjectResult> {
   return new Promise((ok, fail) => {

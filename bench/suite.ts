@@ -290,15 +290,17 @@ function writeSysctl(p: string, v: string | number): void {
  * namespace's table is checked against. The hash table (nf_conntrack_buckets,
  * one table for all namespaces) grows with it, as an operator raising the
  * limit would do and as the kernel's own default (one bucket per entry)
- * has it; otherwise chains of 16 at N=1,000,000 would measure the table size. net.core.rmem_max/wmem_max cap what a
- * daemon may ask with SO_RCVBUF/SO_SNDBUF; conntrackd passes them by
- * SO_RCVBUFFORCE, Node cannot, so they are raised to the configured buffer
- * size for both daemons to get the same.
+ * has it; otherwise chains of 16 at N=1,000,000 would measure the table
+ * size. net.core.rmem_max/wmem_max cap what a daemon may ask with
+ * SO_RCVBUF/SO_SNDBUF; conntrackd passes them by SO_RCVBUFFORCE, Node
+ * cannot, so they are raised to the configured buffer size for both daemons
+ * to get the same.
  */
 export function withSysctls<T>(n: number, body: () => Promise<T>): Promise<{ result: T; changed: SysctlChange[] }> {
+  const entries = Math.ceil(n * 1.25) + 65536; // N and room to spare
   const wanted: [string, number][] = [
-    ["net/netfilter/nf_conntrack_max", Math.ceil(n * 1.25) + 65536],
-    ["net/netfilter/nf_conntrack_buckets", Math.ceil(n * 1.25) + 65536],
+    ["net/netfilter/nf_conntrack_max", entries],
+    ["net/netfilter/nf_conntrack_buckets", entries],
     ["net/core/rmem_max", SOCKET_BUFFER],
     ["net/core/wmem_max", SOCKET_BUFFER],
   ];

@@ -50,12 +50,17 @@ export class TestNode {
 
   /** One conntrack of a dump of the kernel table; `send`: DUMP_KEEP, DUMP_SEND_CHANGES or DUMP_SEND_ALL. */
   ctDumped(ct: Conntrack, send: "DUMP_KEEP" | "DUMP_SEND_CHANGES" | "DUMP_SEND_ALL"): void {
-    this.kernel(() => { this.view.writeCt(ct); this.core.fn.nlPutCt(this.k("OP_CREATE"), 0, 0); }, "dump", send);
+    this.kernel(() => this.putCt(ct), "dump", send);
   }
 
   /** The kernel reports a new, updated or destroyed conntrack. */
   ctEvent(ct: Conntrack, op: "create" | "update" | "delete" = "create"): void {
-    this.kernel(() => { this.view.writeCt(ct); this.core.fn.nlPutCt(this.k("OP_CREATE"), 0, 0); }, op);
+    this.kernel(() => this.putCt(ct), op);
+  }
+
+  private putCt(ct: Conntrack): void {
+    this.view.writeCt(ct);
+    this.core.fn.nlPutCt(this.k("OP_CREATE"), 0, 0);
   }
 
   expEvent(exp: Expectation, op: "create" | "delete" = "create"): void {
