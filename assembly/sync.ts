@@ -36,6 +36,9 @@ import { logChange } from "./eventlog";
 export const MODE_NOTRACK: u32 = 0;
 export const MODE_ALARM: u32 = 1;
 export const MODE_FTFW: u32 = 2;
+// conntrackd's Stats mode: the internal cache only, no peers; the host logs
+// each cached flow the kernel destroys (kernelStep).
+export const MODE_STATS: u32 = 3;
 
 // Engine counters, u32 each at statsPtr(), index below (for "-s" and /metrics).
 export const S_KERNEL_EVENTS: i32 = 0; //   conntrack and expectation events read
@@ -426,11 +429,11 @@ function kernelUpdate(c: Cache, rec: usize, isExp: bool, send: u32): void {
   if (send == DUMP_SEND_ALL || (send == DUMP_SEND_CHANGES && changed)) enqueue(e);
 }
 
-function kernelDestroy(c: Cache, send: bool): void {
+function kernelDestroy(c: Cache, send: bool): bool {
   const e = findEntry(c);
   if (e == 0) {
     c.destroyedFailed++;
-    return;
+    return false;
   }
   unlinkEntry(c, e);
   c.destroyed++;
@@ -439,6 +442,7 @@ function kernelDestroy(c: Cache, send: bool): void {
   setEntryStatus(e, ST_DEL);
   if (send) enqueue(e);
   else if (queueOf(e) == 0) freeEntry(e);
+  return true;
 }
 
 // The netlink port of the daemon's own command socket: events its commits
@@ -477,37 +481,55 @@ export function engineKernel(ptr: usize, len: u32, ctRec: usize, expRec: usize, 
   kernelDumpDone = 0;
   let seen: u32 = 0;
   for (;;) {
-    const r = nextNetlink(ctRec, expRec);
-    if (r == NL_END) break;
-    if (r == NL_DONE) kernelDumpDone = 1;
-    if (r != NL_CT && r != NL_EXP) continue;
-    const isExp = r == NL_EXP;
-    if (isExp && !expSync) continue;
-    seen++;
-    count(S_KERNEL_EVENTS);
-    if (isExp ? !filterExp(expRec) : !filterCt(ctRec)) {
-      count(S_KERNEL_FILTERED);
-      continue;
-    }
-    const rec = isExp ? expRec : ctRec;
-    if (isExp) expKey(rec);
-    else ctKey(rec);
-    const c = isExp ? internalExp : internalCt;
-    const ev = nlEvent;
-    if (injectPort != 0 && nlPid == injectPort) continue;
-    // A dump's replies carry our port too: only events can be of our own making.
-    const dumped = ev == EV_DUMP;
-    const mine = !dumped && ownPort != 0 && nlPid == ownPort;
-    const send = mine ? DUMP_KEEP : dumped ? dumpSend : DUMP_SEND_ALL;
-    if (bypassInternal) {
-      // No cache to tell a change by: a dump that sends, sends it all.
-      if (send != DUMP_KEEP) sendDirect(rec, isExp, ev == EV_DESTROY ? ST_DEL : ev == EV_UPDATE ? ST_UPD : ST_NEW);
-      continue;
-    }
-    if (ev == EV_DESTROY) kernelDestroy(c, send != DUMP_KEEP);
-    else kernelUpdate(c, rec, isExp, send);
+    const r = kernelStep(ctRec, expRec, dumpSend);
+    if (r == STEP_END) break;
+    if (r != STEP_SKIPPED) seen++;
   }
   return seen;
+}
+
+// What kernelStep did with one message.
+export const STEP_END: u32 = 0; //       no message left
+export const STEP_SKIPPED: u32 = 1; //   not a conntrack or expectation event (or one not synced)
+export const STEP_DONE: u32 = 2; //      read: filtered, cached, or a destroy of nothing cached
+export const STEP_DESTROYED: u32 = 3; // a cached conntrack was destroyed: the record and extras hold the event
+
+/**
+ * Reads the next message of the buffer openMessages opened into the
+ * internal caches. The Stats mode calls this one message at a time, so the
+ * host can log each destroyed flow while its event is still in the records.
+ */
+export function kernelStep(ctRec: usize, expRec: usize, dumpSend: u32): u32 {
+  const r = nextNetlink(ctRec, expRec);
+  if (r == NL_END) return STEP_END;
+  if (r == NL_DONE) kernelDumpDone = 1;
+  if (r != NL_CT && r != NL_EXP) return STEP_SKIPPED;
+  const isExp = r == NL_EXP;
+  if (isExp && !expSync) return STEP_SKIPPED;
+  count(S_KERNEL_EVENTS);
+  if (isExp ? !filterExp(expRec) : !filterCt(ctRec)) {
+    count(S_KERNEL_FILTERED);
+    return STEP_DONE;
+  }
+  const rec = isExp ? expRec : ctRec;
+  if (isExp) expKey(rec);
+  else ctKey(rec);
+  const c = isExp ? internalExp : internalCt;
+  const ev = nlEvent;
+  if (injectPort != 0 && nlPid == injectPort) return STEP_DONE;
+  // A dump's replies carry our port too: only events can be of our own making.
+  const dumped = ev == EV_DUMP;
+  const mine = !dumped && ownPort != 0 && nlPid == ownPort;
+  // The Stats mode has no peers: nothing is ever queued.
+  const send = mode == MODE_STATS || mine ? DUMP_KEEP : dumped ? dumpSend : DUMP_SEND_ALL;
+  if (bypassInternal) {
+    // No cache to tell a change by: a dump that sends, sends it all.
+    if (send != DUMP_KEEP) sendDirect(rec, isExp, ev == EV_DESTROY ? ST_DEL : ev == EV_UPDATE ? ST_UPD : ST_NEW);
+    return STEP_DONE;
+  }
+  if (ev == EV_DESTROY) return kernelDestroy(c, send != DUMP_KEEP) && !isExp ? STEP_DESTROYED : STEP_DONE;
+  kernelUpdate(c, rec, isExp, send);
+  return STEP_DONE;
 }
 
 /**
@@ -543,7 +565,11 @@ function sweepUnseen(c: Cache): u32 {
         c.destroyed++;
         setEntryFlags(e, entryFlags(e) | EF_DEAD);
         setEntryStatus(e, ST_DEL);
-        enqueue(e);
+        if (mode == MODE_STATS) {
+          if (queueOf(e) == 0) freeEntry(e);
+        } else {
+          enqueue(e);
+        }
         gone++;
       }
       e = next;

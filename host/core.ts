@@ -58,6 +58,9 @@ export interface CoreFunctions {
   engineClock(nowSec: number): void;
   engineKernel(len: number, dumpSend: number): number;
   engineKernelDone(): number;
+  /** The Stats mode: one message of the opened netlink buffer into the caches; a STEP_* constant. */
+  engineKernelStep(): number;
+  ctExtrasPtr(): number;
   engineRx(len: number): number;
   engineXmit(): number;
   engineTick(nowSec: number): void;
