@@ -169,8 +169,12 @@ export interface CommitResult {
 }
 
 export interface DaemonControl {
-  /** The sync mode: -n and -B act in FTFW and NOTRACK only, -s rsqueue shows FTFW's queue. */
-  readonly mode: SyncMode;
+  /**
+   * The sync mode: -n and -B act in FTFW and NOTRACK only, -s rsqueue shows
+   * FTFW's queue. "stats": conntrackd's Stats mode, which answers only -i,
+   * -f internal, -F, -R, -k and -s [cache|runtime|process] (stats-daemon.ts).
+   */
+  readonly mode: SyncMode | "stats";
   /** ExpectationSync on: without it conntrackd ignores the expectation requests (dumps, -s expect, -c expect). */
   readonly expectationSync: boolean;
 

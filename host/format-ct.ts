@@ -55,7 +55,7 @@ function protoStates(ct: Conntrack): string {
   return s;
 }
 
-function assuredText(status: number): string {
+export function assuredText(status: number): string {
   if (status & IPS_HW_OFFLOAD) return "[HW_OFFLOAD] ";
   if (status & IPS_OFFLOAD) return "[OFFLOAD] ";
   if (status & IPS_ASSURED) return "[ASSURED] ";

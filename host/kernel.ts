@@ -18,6 +18,12 @@ export interface KernelOptions {
   liberal: boolean;
   /** DisableExternalCache: peers' messages are injected into the kernel through a socket of their own. */
   inject?: boolean;
+  /**
+   * NetlinkEventsReliable: NETLINK_BROADCAST_ERROR and NETLINK_NO_ENOBUFS on
+   * the event socket, so the kernel keeps a destroy event it could not
+   * deliver and sends it again, and never reports an overrun.
+   */
+  reliable?: boolean;
 }
 
 export interface CommitResult {
@@ -61,12 +67,17 @@ export class Kernel {
   onActivity: () => void = () => {};
   /** Called when events were lost: the daemon resyncs from a dump. */
   onLoss: (why: string) => void = () => {};
+  /** The Stats mode reads each batch of events itself (engineKernelStep) instead of engineKernel. */
+  handleEvents: ((len: number) => void) | null = null;
 
   private readonly groups: NetlinkGroup[] = ["conntrack-new", "conntrack-update", "conntrack-destroy"];
 
   constructor(private readonly core: Core, private readonly opts: KernelOptions, private readonly log: Logger) {
     if (opts.expectations) this.groups.push("expect-new", "expect-update", "expect-destroy");
-    this.events = NetlinkSocket.open({ groups: this.groups, rcvbuf: opts.bufferSize, force: true });
+    this.events = NetlinkSocket.open({
+      groups: this.groups, rcvbuf: opts.bufferSize, force: true,
+      broadcastError: opts.reliable, noEnobufs: opts.reliable,
+    });
     this.cmd = NetlinkSocket.open({ rcvbuf: 8 << 20, force: true });
     // Events our own commits and flushes cause are not sent back to the peers.
     core.fn.engineSetOwnPort(this.cmd.portId);
@@ -93,7 +104,8 @@ export class Kernel {
         this.lost(n === RECV_OVERRUN ? "netlink event socket overrun (ENOBUFS)" : "netlink event datagram truncated");
         continue;
       }
-      this.core.fn.engineKernel(n, 0);
+      if (this.handleEvents) this.handleEvents(n);
+      else this.core.fn.engineKernel(n, 0);
     }
     this.onActivity();
   }

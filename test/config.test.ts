@@ -79,14 +79,15 @@ test("Debian example sync/notrack: NOTRACK mode", () => {
   assert.equal(config.sync?.channels[0].type, "multicast");
 });
 
-test("Debian example stats: Stats section, warned as not implemented", () => {
+test("Debian example stats: Stats section, with conntrackd's defaults", () => {
   const { config, warnings } = example("stats/conntrackd.conf");
   assert.equal(config.sync, null);
   assert.equal(config.stats?.logFile, DEFAULTS.statsLogFile);
   assert.equal(config.general.hashSize, 8192);
   assert.deepEqual(config.general.filter?.protocol?.protocols, [{ name: "tcp", number: 6 }]);
-  assert.equal(warnings.length, 1);
-  assert.match(warnings[0], /\/stats\/conntrackd\.conf:\d+: "Stats" is accepted but not implemented yet/);
+  assert.equal(config.stats?.syslog, null);
+  assert.equal(config.stats?.jsonLogFile, null);
+  assert.deepEqual(warnings, []);
 });
 
 // --- our own fixtures --------------------------------------------------------

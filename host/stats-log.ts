@@ -1,0 +1,133 @@
+// The Stats mode's record of a destroyed flow, as conntrackd 1.4.7 writes it
+// to its Stats LogFile (dlog_ct): the time as ctime() prints it, a tab, then
+// libnetfilter_conntrack's nfct_snprintf of the destroy event (plain, no
+// flags, the timeout removed), and a newline:
+//
+//   Sun Nov 29 17:56:36 2026\ttcp      6 TIME_WAIT src=... packets=5 bytes=280 src=... [ASSURED] delta-time=2
+//
+// The destroy event is the kernel's, not the cached entry: its own reply
+// tuple, its accounting counters (nf_conntrack_acct) and its timestamps
+// (nf_conntrack_timestamp, printed as delta-time). The core leaves them in
+// the conntrack record and its extras (CTX_* of assembly/layout.ts).
+//
+// ctsync can also write the same records as JSON lines (JSONLogFile): one
+// object per flow, with -i -j's field names (format-json.ts) and the counters.
+import type { Core } from "./core.ts";
+import type { Conntrack, Family } from "./record-view.ts";
+import { formatAddr } from "./record-view.ts";
+import { ctime } from "./log.ts";
+import { assuredText, originalTuple } from "./format-ct.ts";
+import {
+  DCCP_STATES, SCTP_STATES, TCP_STATES, addressText, hasPorts, l4Name, l4Text, stateName, type PrintTuple,
+} from "./format-proto.ts";
+import { toJson } from "./format-json.ts";
+
+const IPS_SEEN_REPLY = 1 << 1;
+const NSEC = 1_000_000_000n;
+
+/** What a destroy event carries beside the record. */
+export interface FlowExtras {
+  /** The reply tuple the kernel sent; null when it sent none. */
+  reply: PrintTuple | null;
+  orig?: { packets: bigint; bytes: bigint };
+  repl?: { packets: bigint; bytes: bigint };
+  /** Nanoseconds since the epoch. */
+  start?: bigint;
+  stop?: bigint;
+  secmark?: number;
+  use?: number;
+}
+
+/** Reads the core's extras (ctExtrasPtr) of the conntrack just decoded. */
+export function readExtras(core: Core, family: Family): FlowExtras {
+  const k = (n: string) => core.k(n);
+  const base = core.fn.ctExtrasPtr();
+  const dv = core.view;
+  const b = core.bytes;
+  const p = dv.getUint32(base + k("CTX_PRESENT"), true);
+  const has = (bit: string) => (p & k(bit)) !== 0;
+  const u64 = (field: string) => dv.getBigUint64(base + k(field), false);
+  const x: FlowExtras = { reply: null };
+  if (has("CTXF_REPLY")) {
+    const t = base + k("CTX_REPLY");
+    x.reply = {
+      family,
+      src: formatAddr(b.subarray(t + k("TUPLE_SRC")), family),
+      dst: formatAddr(b.subarray(t + k("TUPLE_DST")), family),
+      l4proto: has("CTXF_REPLY_L4PROTO") ? b[t + k("TUPLE_L4PROTO")] : 0,
+      sport: dv.getUint16(t + k("TUPLE_SPORT")),
+      dport: dv.getUint16(t + k("TUPLE_DPORT")),
+      icmp: { type: b[t + k("TUPLE_ICMP_TYPE")], code: b[t + k("TUPLE_ICMP_CODE")], id: dv.getUint16(t + k("TUPLE_ICMP_ID")) },
+    };
+  }
+  if (has("CTXF_ORIG_PACKETS") && has("CTXF_ORIG_BYTES")) x.orig = { packets: u64("CTX_ORIG_PACKETS"), bytes: u64("CTX_ORIG_BYTES") };
+  if (has("CTXF_REPL_PACKETS") && has("CTXF_REPL_BYTES")) x.repl = { packets: u64("CTX_REPL_PACKETS"), bytes: u64("CTX_REPL_BYTES") };
+  if (has("CTXF_TS_START")) x.start = u64("CTX_TS_START");
+  if (has("CTXF_TS_STOP")) x.stop = u64("CTX_TS_STOP");
+  if (has("CTXF_SECMARK")) x.secmark = dv.getUint32(base + k("CTX_SECMARK"));
+  if (has("CTXF_USE")) x.use = dv.getUint32(base + k("CTX_USE"));
+  return x;
+}
+
+const counters = (c: { packets: bigint; bytes: bigint } | undefined) => (c ? `packets=${c.packets} bytes=${c.bytes} ` : "");
+
+/** delta-time: whole seconds from start to stop (to now while the flow lives), as an unsigned 64-bit number. */
+export function deltaTime(start: bigint, stop: bigint | undefined, nowSec: number): bigint {
+  const end = stop !== undefined && stop !== 0n ? stop / NSEC : BigInt(nowSec);
+  return BigInt.asUintN(64, end - start / NSEC);
+}
+
+/** nfct_snprintf(NFCT_O_PLAIN, no flags) of a destroy event whose timeout is unset. */
+export function flowText(ct: Conntrack, x: FlowExtras, nowSec: number): string {
+  const orig = originalTuple(ct);
+  const st = ct.status;
+  let s = `${l4Name(ct.l4proto).padEnd(8)} ${ct.l4proto} `;
+  if (ct.tcpState !== undefined) s += `${stateName(TCP_STATES, ct.tcpState)} `;
+  if (ct.sctp?.state !== undefined) s += `${stateName(SCTP_STATES, ct.sctp.state)} `;
+  if (ct.dccp?.state !== undefined) s += `${stateName(DCCP_STATES, ct.dccp.state)} `;
+  s += addressText(orig, "src", "dst") + l4Text(orig);
+  s += counters(x.orig);
+  if (st !== undefined && !(st & IPS_SEEN_REPLY)) s += "[UNREPLIED] ";
+  if (x.reply) s += addressText(x.reply, "src", "dst") + l4Text(x.reply);
+  s += counters(x.repl);
+  if (st !== undefined) s += assuredText(st);
+  if (ct.mark !== undefined) s += `mark=${ct.mark} `;
+  if (x.secmark !== undefined) s += `secmark=${x.secmark} `;
+  if (ct.zone !== undefined) s += `zone=${ct.zone} `;
+  if (x.start !== undefined) s += `delta-time=${deltaTime(x.start, x.stop, nowSec)} `;
+  if (ct.helper !== undefined) s += `helper=${ct.helper} `;
+  if (x.use !== undefined) s += `use=${x.use} `;
+  return s.slice(0, -1);
+}
+
+/** One line of the Stats LogFile, newline included. */
+export function flowLine(ct: Conntrack, x: FlowExtras, now: Date): string {
+  return `${ctime(now)}\t${flowText(ct, x, Math.floor(now.getTime() / 1000))}\n`;
+}
+
+/** The reply tuple as -i -j writes it. */
+function replyJson(r: PrintTuple): object {
+  if (hasPorts(r.l4proto)) return { src: r.src, dst: r.dst, sport: r.sport, dport: r.dport };
+  if (r.l4proto === 1 || r.l4proto === 58) return { src: r.src, dst: r.dst, icmp: r.icmp };
+  return { src: r.src, dst: r.dst };
+}
+
+/**
+ * One JSON line: {"time", "ct", "reply", "counters", "start", "stop",
+ * "deltaTime"}; "ct" and "reply" as in -i -j, times in ISO 8601, counters
+ * as numbers (decimal strings beyond 2^53). Absent facts are left out.
+ */
+export function flowJson(ct: Conntrack, x: FlowExtras, now: Date): string {
+  const iso = (ns: bigint | undefined) => (ns === undefined || ns === 0n ? undefined : new Date(Number(ns / 1_000_000n)).toISOString());
+  const nowSec = Math.floor(now.getTime() / 1000);
+  const { timeout: _timeout, ...rest } = ct;
+  return toJson({
+    time: now.toISOString(),
+    ct: rest,
+    reply: x.reply ? replyJson(x.reply) : undefined,
+    counters: x.orig || x.repl ? { orig: x.orig, reply: x.repl } : undefined,
+    start: iso(x.start),
+    stop: iso(x.stop),
+    deltaTime: x.start !== undefined ? deltaTime(x.start, x.stop, nowSec) : undefined,
+  }) + "\n";
+}
