@@ -893,6 +893,7 @@ export function engineFlushCache(c: Cache): void {
   while (e != 0) {
     const next = cursorNext(cur);
     unlinkEntry(c, e);
+    c.destroyed++; // conntrackd's cache_flush deletes each entry, and counts it
     if (queueOf(e) == 0) freeEntry(e);
     else setEntryFlags(e, entryFlags(e) | EF_DEAD);
     e = next;

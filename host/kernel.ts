@@ -110,8 +110,8 @@ export class Kernel {
     this.onActivity();
   }
 
-  private lost(why: string): void {
-    this.overruns++;
+  private lost(why: string, overrun = true): void {
+    if (overrun) this.overruns++;
     if (this.events.growRcvBuf(this.opts.maxGrowth)) {
       this.log.notice(`netlink event socket buffer size has been doubled to ${this.events.rcvBuf} bytes`);
     }
@@ -148,7 +148,8 @@ export class Kernel {
     const drops = this.events.drops();
     if (drops > this.lastDrops) {
       this.lastDrops = drops;
-      this.lost(`the kernel dropped ${drops} netlink events so far`);
+      // With reliable events the kernel drops to say it will send again (destroy events): not an overrun, as in conntrackd.
+      this.lost(`the kernel dropped ${drops} netlink events so far`, !this.opts.reliable);
     }
   }
 
@@ -216,13 +217,14 @@ export class Kernel {
    * lost events), what is new or changed also goes to the peers: the lost
    * events would have told them. Returns how many were gone.
    */
-  resync(announce = false): Promise<number> {
+  resync(announce = false, sweep = true): Promise<number> {
     const send: DumpSend = announce ? "changes" : "keep";
     return this.exclusive(async () => {
-      this.core.fn.engineDumpBegin();
+      // Without the sweep (reliable events: the kernel redelivers the destroy events it could not send), entries are only added.
+      if (sweep) this.core.fn.engineDumpBegin();
       await this.dump("ct", send);
       if (this.opts.expectations) await this.dump("expect", send);
-      const gone = this.core.fn.engineDumpEnd();
+      const gone = sweep ? this.core.fn.engineDumpEnd() : 0;
       this.onActivity();
       return gone;
     });

@@ -137,7 +137,7 @@ export class StatsDaemon implements DaemonControl {
       liberal: true,
       reliable: general.netlinkEventsReliable,
     }, this.log);
-    if (general.netlinkEventsReliable) this.log.notice("reliable ctnetlink event delivery is ENABLED");
+    if (general.netlinkEventsReliable) this.log.notice("reliable ctnetlink event delivery is ENABLED.");
     this.kernel.handleEvents = (len) => this.fromKernel(len);
     this.kernel.onLoss = (why) => this.lostEvents(why);
     // Listen first, then dump: entries made before a listener joined never send events.
@@ -170,12 +170,15 @@ export class StatsDaemon implements DaemonControl {
   }
 
   /**
-   * Events were lost (never with NetlinkEventsReliable, where the kernel
-   * keeps what it could not deliver): say so, count it (-s runtime's
-   * netlink overrun) and resync the cache from a dump. Flows destroyed
-   * meanwhile are gone without their final counters: counted, not logged.
+   * Events were lost: say so, count it (-s runtime's netlink overrun) and
+   * resync the cache from a dump. Flows destroyed meanwhile are gone
+   * without their final counters: counted, not logged. With
+   * NetlinkEventsReliable the kernel keeps each destroyed flow until its
+   * event is delivered; its drops are not overruns (conntrackd counts
+   * none either), and the dump only adds flows whose new event was lost.
    */
   private lostEvents(why: string): void {
+    const reliable = this.config.general.netlinkEventsReliable;
     const delay = this.config.general.netlinkOverrunResync;
     if (delay === null) {
       this.log.warning(`${why}; NetlinkOverrunResync is off: destroyed flows may go unlogged until -R`);
@@ -184,10 +187,15 @@ export class StatsDaemon implements DaemonControl {
     if (this.resyncPending) return;
     this.resyncPending = true;
     const ms = Math.min(delay, 1) * 1000;
-    this.log.warning(`${why}: destroyed flows may go unlogged; resynchronizing the cache with the kernel in ${ms} ms`);
+    // With reliable events only new and update events can be lost: the kernel
+    // keeps destroyed flows until their event is delivered, so the dump adds
+    // what is missing and removes nothing.
+    this.log.warning(reliable
+      ? `${why}: new flows may be missing from the cache; adding them from the kernel in ${ms} ms`
+      : `${why}: destroyed flows may go unlogged; resynchronizing the cache with the kernel in ${ms} ms`);
     setTimeout(() => {
       this.resyncPending = false;
-      this.kernel.resync().then(
+      this.kernel.resync(false, !reliable).then(
         (gone) => {
           this.resyncs++;
           this.missed += gone;

@@ -163,7 +163,7 @@ test("full.conf: each option not acted on yet is warned with its file:line", () 
     return `${m[2]} ${m[3]}`;
   });
   assert.deepEqual(named, [
-    "5 Nice", "13 Backlog", "18 NetlinkEventsReliable", "19 PollSecs",
+    "5 Nice", "13 Backlog", "19 PollSecs",
     "25 From Kernelspace",
   ]);
 });
