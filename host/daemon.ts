@@ -300,6 +300,8 @@ export class Daemon implements ApiSource {
       active: l.role === "ACTIVE",
       sent: { bytes: l.stats.bytesSent, messages: l.stats.packetsSent, errors: l.stats.errorsSend },
       received: { bytes: l.stats.bytesRecv, messages: l.stats.packetsRecv, errors: l.stats.errorsRecv },
+      // Without it -s said "server=disconnected client=disconnected" on every TCP link, connected or not.
+      tcp: l.connections && { serverConnected: l.connections.server, clientConnected: l.connections.client },
     }));
   }
 

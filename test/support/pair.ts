@@ -19,6 +19,8 @@ export interface PairOptions {
   extraSections?: string;
   /** NetlinkBufferSize and NetlinkBufferSizeMaxGrowth (default 2 MiB and 8 MiB). */
   netlinkBuffer?: [number, number];
+  /** The dedicated link's kind. Default UDP. */
+  transport?: "UDP" | "TCP";
 }
 
 export interface Side {
@@ -53,7 +55,7 @@ export class Pair {
     };
     writeFileSync(s.conf, `Sync {
 \tMode ${opts.mode ?? "FTFW"} { ${opts.modeOptions ?? ""} }
-\tUDP Default {
+\t${opts.transport ?? "UDP"} Default {
 \t\tIPv4_address ${addr}
 \t\tIPv4_Destination_Address ${peer}
 \t\tPort 3780
@@ -103,7 +105,8 @@ ${opts.extraSections ?? ""}
     for (const s of [this.a, this.b]) {
       if (existsSync(s.lock)) {
         const pid = Number(readFileSync(s.lock, "utf8").trim());
-        try { process.kill(pid, "SIGKILL"); } catch { /* already gone */ }
+        // conntrackd leaves its lock file empty: never signal pid 0 (our own process group).
+        if (pid > 0) try { process.kill(pid, "SIGKILL"); } catch { /* already gone */ }
       }
       s.ns.delete();
     }
