@@ -15,7 +15,7 @@ import { ControlServer } from "./control-server.ts";
 import { applyFilters } from "./filter-setup.ts";
 import { applyScheduler, notifyReady, syslogSink } from "./process-setup.ts";
 import { StatsSinks } from "./stats-sinks.ts";
-import { flowJson, flowLine, readExtras, type FlowExtras } from "./stats-log.ts";
+import { flowJson, flowLine, linePrefix, readExtras, type FlowExtras } from "./stats-log.ts";
 import type {
   CacheCounters, CacheWhich, CommitResult, CtEntry, DaemonControl, ExpEntry, KindSet, LinkStats, LocalCounters,
   NetworkCounters, ProcessInfo, QueueStats, RecordKind, ResendQueueItem, RuntimeCounters, TrafficCounters,
@@ -157,9 +157,10 @@ export class StatsDaemon implements DaemonControl {
   /** A read of events: every cached flow destroyed is logged while its event is in the core's records. */
   private fromKernel(len: number): void {
     const now = new Date();
+    const prefix = linePrefix(now);
     const { sinks, flows } = this;
     flows.feed(len, (ct, x) => {
-      sinks.write(sinks.wantsText ? flowLine(ct, x, now) : "", sinks.wantsJson ? flowJson(ct, x, now) : "");
+      sinks.write(sinks.wantsText ? flowLine(ct, x, now, prefix) : "", sinks.wantsJson ? flowJson(ct, x, now) : "");
     });
     sinks.flush();
   }

@@ -38,38 +38,67 @@ export interface FlowExtras {
   use?: number;
 }
 
+/** The extras' layout, read from the core's constants once per core (this runs once per logged flow). */
+type ExtrasLayout = Record<(typeof LAYOUT_NAMES)[number], number>;
+const LAYOUT_NAMES = [
+  "CTX_PRESENT", "CTX_REPLY", "CTX_ORIG_PACKETS", "CTX_ORIG_BYTES", "CTX_REPL_PACKETS", "CTX_REPL_BYTES",
+  "CTX_TS_START", "CTX_TS_STOP", "CTX_SECMARK", "CTX_USE", "CTXF_REPLY", "CTXF_REPLY_L4PROTO",
+  "CTXF_ORIG_PACKETS", "CTXF_ORIG_BYTES", "CTXF_REPL_PACKETS", "CTXF_REPL_BYTES", "CTXF_TS_START",
+  "CTXF_TS_STOP", "CTXF_SECMARK", "CTXF_USE", "TUPLE_SRC", "TUPLE_DST", "TUPLE_L4PROTO", "TUPLE_SPORT",
+  "TUPLE_DPORT", "TUPLE_ICMP_TYPE", "TUPLE_ICMP_CODE", "TUPLE_ICMP_ID",
+] as const;
+const layouts = new WeakMap<Core, ExtrasLayout>();
+
+function layoutOf(core: Core): ExtrasLayout {
+  let l = layouts.get(core);
+  if (!l) {
+    l = Object.fromEntries(LAYOUT_NAMES.map((n) => [n, core.k(n)])) as ExtrasLayout;
+    layouts.set(core, l);
+  }
+  return l;
+}
+
 /** Reads the core's extras (ctExtrasPtr) of the conntrack just decoded. */
 export function readExtras(core: Core, family: Family): FlowExtras {
-  const k = (n: string) => core.k(n);
+  const L = layoutOf(core);
   const base = core.fn.ctExtrasPtr();
   const dv = core.view;
   const b = core.bytes;
-  const p = dv.getUint32(base + k("CTX_PRESENT"), true);
-  const has = (bit: string) => (p & k(bit)) !== 0;
-  const u64 = (field: string) => dv.getBigUint64(base + k(field), false);
+  const p = dv.getUint32(base + L.CTX_PRESENT, true);
   const x: FlowExtras = { reply: null };
-  if (has("CTXF_REPLY")) {
-    const t = base + k("CTX_REPLY");
+  if (p & L.CTXF_REPLY) {
+    const t = base + L.CTX_REPLY;
     x.reply = {
       family,
-      src: formatAddr(b.subarray(t + k("TUPLE_SRC")), family),
-      dst: formatAddr(b.subarray(t + k("TUPLE_DST")), family),
-      l4proto: has("CTXF_REPLY_L4PROTO") ? b[t + k("TUPLE_L4PROTO")] : 0,
-      sport: dv.getUint16(t + k("TUPLE_SPORT")),
-      dport: dv.getUint16(t + k("TUPLE_DPORT")),
-      icmp: { type: b[t + k("TUPLE_ICMP_TYPE")], code: b[t + k("TUPLE_ICMP_CODE")], id: dv.getUint16(t + k("TUPLE_ICMP_ID")) },
+      src: formatAddr(b.subarray(t + L.TUPLE_SRC), family),
+      dst: formatAddr(b.subarray(t + L.TUPLE_DST), family),
+      l4proto: p & L.CTXF_REPLY_L4PROTO ? b[t + L.TUPLE_L4PROTO] : 0,
+      sport: dv.getUint16(t + L.TUPLE_SPORT),
+      dport: dv.getUint16(t + L.TUPLE_DPORT),
+      icmp: { type: b[t + L.TUPLE_ICMP_TYPE], code: b[t + L.TUPLE_ICMP_CODE], id: dv.getUint16(t + L.TUPLE_ICMP_ID) },
     };
   }
-  if (has("CTXF_ORIG_PACKETS") && has("CTXF_ORIG_BYTES")) x.orig = { packets: u64("CTX_ORIG_PACKETS"), bytes: u64("CTX_ORIG_BYTES") };
-  if (has("CTXF_REPL_PACKETS") && has("CTXF_REPL_BYTES")) x.repl = { packets: u64("CTX_REPL_PACKETS"), bytes: u64("CTX_REPL_BYTES") };
-  if (has("CTXF_TS_START")) x.start = u64("CTX_TS_START");
-  if (has("CTXF_TS_STOP")) x.stop = u64("CTX_TS_STOP");
-  if (has("CTXF_SECMARK")) x.secmark = dv.getUint32(base + k("CTX_SECMARK"));
-  if (has("CTXF_USE")) x.use = dv.getUint32(base + k("CTX_USE"));
+  if ((p & L.CTXF_ORIG_PACKETS) && (p & L.CTXF_ORIG_BYTES)) {
+    x.orig = { packets: dv.getBigUint64(base + L.CTX_ORIG_PACKETS), bytes: dv.getBigUint64(base + L.CTX_ORIG_BYTES) };
+  }
+  if ((p & L.CTXF_REPL_PACKETS) && (p & L.CTXF_REPL_BYTES)) {
+    x.repl = { packets: dv.getBigUint64(base + L.CTX_REPL_PACKETS), bytes: dv.getBigUint64(base + L.CTX_REPL_BYTES) };
+  }
+  if (p & L.CTXF_TS_START) x.start = dv.getBigUint64(base + L.CTX_TS_START);
+  if (p & L.CTXF_TS_STOP) x.stop = dv.getBigUint64(base + L.CTX_TS_STOP);
+  if (p & L.CTXF_SECMARK) x.secmark = dv.getUint32(base + L.CTX_SECMARK);
+  if (p & L.CTXF_USE) x.use = dv.getUint32(base + L.CTX_USE);
   return x;
 }
 
-const counters = (c: { packets: bigint; bytes: bigint } | undefined) => (c ? `packets=${c.packets} bytes=${c.bytes} ` : "");
+function counters(c: { packets: bigint; bytes: bigint } | undefined): string {
+  return c ? `packets=${c.packets} bytes=${c.bytes} ` : "";
+}
+
+/** "src=A dst=B ": IPv4 as the record view writes it already (inet_ntoa's form); IPv6 through printAddr. */
+function addresses(t: PrintTuple): string {
+  return t.family === "ipv4" ? `src=${t.src} dst=${t.dst} ` : addressText(t, "src", "dst");
+}
 
 /** delta-time: whole seconds from start to stop (to now while the flow lives), as an unsigned 64-bit number. */
 export function deltaTime(start: bigint, stop: bigint | undefined, nowSec: number): bigint {
@@ -85,10 +114,10 @@ export function flowText(ct: Conntrack, x: FlowExtras, nowSec: number): string {
   if (ct.tcpState !== undefined) s += `${stateName(TCP_STATES, ct.tcpState)} `;
   if (ct.sctp?.state !== undefined) s += `${stateName(SCTP_STATES, ct.sctp.state)} `;
   if (ct.dccp?.state !== undefined) s += `${stateName(DCCP_STATES, ct.dccp.state)} `;
-  s += addressText(orig, "src", "dst") + l4Text(orig);
+  s += addresses(orig) + l4Text(orig);
   s += counters(x.orig);
   if (st !== undefined && !(st & IPS_SEEN_REPLY)) s += "[UNREPLIED] ";
-  if (x.reply) s += addressText(x.reply, "src", "dst") + l4Text(x.reply);
+  if (x.reply) s += addresses(x.reply) + l4Text(x.reply);
   s += counters(x.repl);
   if (st !== undefined) s += assuredText(st);
   if (ct.mark !== undefined) s += `mark=${ct.mark} `;
@@ -100,9 +129,14 @@ export function flowText(ct: Conntrack, x: FlowExtras, nowSec: number): string {
   return s.slice(0, -1);
 }
 
-/** One line of the Stats LogFile, newline included. */
-export function flowLine(ct: Conntrack, x: FlowExtras, now: Date): string {
-  return `${ctime(now)}\t${flowText(ct, x, Math.floor(now.getTime() / 1000))}\n`;
+/** One line of the Stats LogFile, newline included; `prefix` (linePrefix(now)) saves a ctime() per line of a batch. */
+export function flowLine(ct: Conntrack, x: FlowExtras, now: Date, prefix = linePrefix(now)): string {
+  return `${prefix}${flowText(ct, x, Math.floor(now.getTime() / 1000))}\n`;
+}
+
+/** The date and tab that start each line written at `now`. */
+export function linePrefix(now: Date): string {
+  return `${ctime(now)}\t`;
 }
 
 /** The reply tuple as -i -j writes it. */
