@@ -506,9 +506,11 @@ export function kernelStep(ctRec: usize, expRec: usize, dumpSend: u32): u32 {
   if (r != NL_CT && r != NL_EXP) return STEP_SKIPPED;
   const isExp = r == NL_EXP;
   if (isExp && !expSync) return STEP_SKIPPED;
-  count(S_KERNEL_EVENTS);
+  // conntrackd counts events only, not the replies of its dumps (start-up, -R, resyncs).
+  const event = nlEvent != EV_DUMP;
+  if (event) count(S_KERNEL_EVENTS);
   if (isExp ? !filterExp(expRec) : !filterCt(ctRec)) {
-    count(S_KERNEL_FILTERED);
+    if (event) count(S_KERNEL_FILTERED);
     return STEP_DONE;
   }
   const rec = isExp ? expRec : ctRec;

@@ -52,6 +52,8 @@ test("live flows: -i, -s and -s cache read as conntrackd's", { skip }, async () 
   }
   assert.match(lab.ctl(ours, "-s").stdout, /^cache stats:\n/);
   assert.match(lab.ctl(ours, "-s", "runtime").stdout, /^daemon uptime: /);
+  const events = (h: StatsDaemonHandle) => lab.ctl(h, "-s", "runtime").stdout.split("\n").filter((l) => /events (received|filtered)|overrun/.test(l));
+  assert.deepEqual(events(ours), events(theirs));
   // conntrackd answers nothing else in this mode.
   for (const s of [["-s", "network"], ["-s", "queue"], ["-s", "link"], ["-e"], ["-i", "expect"], ["-s", "expect"]]) {
     assert.equal(lab.ctl(ours, ...s).stdout, lab.ctl(theirs, ...s).stdout, s.join(" "));
