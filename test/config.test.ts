@@ -394,3 +394,20 @@ test("an unterminated quote is refused", () => {
     message: "q.conf:2: unterminated quote; conntrackd.conf values are written without quotes",
   });
 });
+
+test("Stats: LogFile on is conntrackd's default path, Syslog a facility, JSONLogFile ctsync's own", () => {
+  const { config, warnings } = parseConfig(`Stats {
+  LogFile on
+  Syslog local3
+  JSONLogFile on
+}
+General { UNIX { Path /run/x.ctl } }
+`, "stats.conf");
+  assert.deepEqual(warnings, []);
+  assert.equal(config.stats?.logFile, "/var/log/conntrackd-stats.log");
+  assert.equal(config.stats?.syslog, "local3");
+  assert.equal(config.stats?.jsonLogFile, "/var/log/ctsyncd-stats.jsonl");
+  const none = parseConfig("Stats {\n}\nGeneral { UNIX { Path /run/x.ctl } }\n", "none.conf").config.stats;
+  assert.deepEqual([none?.logFile, none?.syslog, none?.jsonLogFile], [null, null, null], "without LogFile, no Stats log file, as conntrackd");
+  assert.throws(() => parseConfig("Stats {\n NetlinkEventsReliable on\n}\n", "x.conf"), /it belongs in General/);
+});
