@@ -69,8 +69,10 @@ class SyslogSink {
   private child: ChildProcess | null;
   private pending = "";
 
-  constructor(facility: string) {
-    this.child = spawn("logger", ["-p", `${facility}.info`, "-t", "conntrackd", `--id=${process.pid}`], {
+  /** `socket`: a syslog socket other than /dev/log (tests). */
+  constructor(facility: string, socket?: string) {
+    const to = socket ? ["-u", socket] : [];
+    this.child = spawn("logger", [...to, "-p", `${facility}.info`, "-t", "conntrackd", `--id=${process.pid}`], {
       stdio: ["pipe", "ignore", "ignore"],
     });
     this.child.on("error", () => { this.child = null; }); // no logger(1): the files still have the lines
@@ -102,7 +104,7 @@ export class StatsSinks {
     private readonly syslog: SyslogSink | null,
   ) {}
 
-  static open(stats: StatsConfig): StatsSinks {
+  static open(stats: StatsConfig, syslogSocket?: string): StatsSinks {
     const text = stats.logFile ? new LogFileSink(stats.logFile, "Stats LogFile") : null;
     let json: LogFileSink | null = null;
     try {
@@ -111,7 +113,7 @@ export class StatsSinks {
       text?.close();
       throw e;
     }
-    return new StatsSinks(text, json, stats.syslog ? new SyslogSink(stats.syslog) : null);
+    return new StatsSinks(text, json, stats.syslog ? new SyslogSink(stats.syslog, syslogSocket) : null);
   }
 
   /** Whether a conntrackd line is wanted (for the LogFile or syslog). */
