@@ -183,6 +183,10 @@ export function bodyDecode(isExp: bool, ptr: usize, len: u32): i32 {
   return decodeAttrs(isExp, isExp ? expRecord : ctRecord, ptr, len);
 }
 
+/** The Stats mode: the kernel's id of the entry dumpNext returned (0: none). */
+export function dumpId(): u32 { return sync.statsEntryId(dumpEntry); }
+/** The Stats mode: the flow's start, seconds since the epoch, when a dump told it (0: unknown). */
+export function dumpFlowStart(): u32 { return sync.statsEntryStart(dumpEntry); }
 /** Seconds the entry dumpNext returned has been in its cache. */
 export function dumpAge(): u32 { return sync.entryAge(dumpEntry); }
 /** Seconds since the entry dumpNext returned last changed or was refreshed (ALARM's expiry timer). */

@@ -15,7 +15,7 @@
 import {
   Cache, newCache, ctKey, expKey, findEntry, upsertEntry, unlinkEntry, freeEntry, lastWasNew, sameBody,
   movedFrom, entryFlags, setEntryFlags, entryStatus, setEntryStatus, entryBody, entryBodyLen,
-  E_SEQ, E_UPDATED, E_CREATED, EF_IN_TX, EF_IN_RS, EF_CTL, EF_EXP, EF_DEAD, EF_SEEN, ST_NEW, ST_UPD, ST_DEL,
+  E_SEQ, E_QNEXT, E_UPDATED, E_CREATED, EF_IN_TX, EF_IN_RS, EF_CTL, EF_EXP, EF_DEAD, EF_SEEN, ST_NEW, ST_UPD, ST_DEL,
   Cursor, cursorStart, cursorNext,
 } from "./cache";
 import { Queue, newQueue, queueOf, queuePush, queueRemove, queueReplace, queueNext } from "./queue";
@@ -27,9 +27,10 @@ import {
   PROTOCOL_VERSION, T_CT_NEW, T_CT_DEL, T_EXP_NEW, T_EXP_DEL, T_CTL, F_ACK, F_NACK, F_RESYNC,
   F_ALIVE, F_HELLO, F_HELLO_BACK,
 } from "./wire";
-import { openMessages, nextNetlink, NL_CT, NL_EXP, NL_DONE, NL_END, nlEvent, nlPid, EV_DESTROY, EV_UPDATE, EV_DUMP, OP_CREATE, OP_UPDATE, OP_DELETE } from "./ctnetlink";
+import { openMessages, nextNetlink, NL_CT, NL_EXP, NL_DONE, NL_END, nlEvent, nlPid, EV_DESTROY, EV_UPDATE, EV_DUMP, OP_CREATE, OP_UPDATE, OP_DELETE, ctExtras } from "./ctnetlink";
+import { CT_PRESENT, CT_ID, CTF_ID, CTX_PRESENT, CTX_TS_START, CTXF_TS_START } from "./layout";
 import { batchCt, batchExp } from "./nlbatch";
-import { storeBe16, storeBe32 } from "./bytes";
+import { storeBe16, storeBe32, loadBe32 } from "./bytes";
 import { filterCt, filterExp } from "./filter";
 import { logChange } from "./eventlog";
 
@@ -415,6 +416,7 @@ function kernelUpdate(c: Cache, rec: usize, isExp: bool, send: u32): void {
     else c.updatedFailed++;
     return;
   }
+  if (mode == MODE_STATS && !isExp) statsStamp(e, rec);
   settleMove(e);
   // Alive now: a resync under way must not sweep it, whether the dump or an event showed it.
   setEntryFlags(e, entryFlags(e) | EF_SEEN);
@@ -428,6 +430,29 @@ function kernelUpdate(c: Cache, rec: usize, isExp: bool, send: u32): void {
   logChange(isExp, lastWasNew ? 0 : 1, false, entryBody(e), entryBodyLen(e));
   if (send == DUMP_SEND_ALL || (send == DUMP_SEND_CHANGES && changed)) enqueue(e);
 }
+
+// The Stats mode has no queues, so its entries keep in the queue fields what
+// conntrackd's cache keeps of a flow beyond the sync attributes: the kernel's
+// id (E_SEQ) and the start of the flow in seconds (E_QNEXT; dumps carry it
+// when nf_conntrack_timestamp is on, events do not), for -i and -i -x.
+const E_STATS_ID = E_SEQ;
+const E_STATS_START = E_QNEXT;
+
+function statsStamp(e: usize, rec: usize): void {
+  const old = movedFrom; // the entry's previous block, when it had to grow
+  if ((load<u32>(rec + CT_PRESENT) & CTF_ID) != 0) store<u32>(e + E_STATS_ID, loadBe32(rec + CT_ID));
+  else if (old != 0) store<u32>(e + E_STATS_ID, load<u32>(old + E_STATS_ID));
+  if ((load<u32>(ctExtras + CTX_PRESENT) & CTXF_TS_START) != 0) {
+    store<u32>(e + E_STATS_START, <u32>(bswap<u64>(load<u64>(ctExtras + CTX_TS_START)) / 1_000_000_000));
+  } else if (old != 0) {
+    store<u32>(e + E_STATS_START, load<u32>(old + E_STATS_START));
+  }
+}
+
+/** The Stats mode's kernel id of an entry (0: none). */
+export function statsEntryId(e: usize): u32 { return e != 0 && mode == MODE_STATS ? load<u32>(e + E_STATS_ID) : 0; }
+/** The Stats mode's flow start of an entry, seconds since the epoch (0: unknown). */
+export function statsEntryStart(e: usize): u32 { return e != 0 && mode == MODE_STATS ? load<u32>(e + E_STATS_START) : 0; }
 
 function kernelDestroy(c: Cache, send: bool): bool {
   const e = findEntry(c);

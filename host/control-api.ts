@@ -30,6 +30,12 @@ export interface CtEntry {
    * original tuple (conntrackd's external cache prints none); default true.
    */
   withReply?: boolean;
+  /**
+   * The Stats mode only: seconds since the flow started, when a kernel dump
+   * told its start (nf_conntrack_timestamp); -i prints it as delta-time=N
+   * (XML <deltatime>), as conntrackd's Stats cache does for such entries.
+   */
+  deltaTimeSeconds?: number;
 }
 
 export interface ExpEntry {

@@ -61,6 +61,9 @@ export interface CoreFunctions {
   /** The Stats mode: one message of the opened netlink buffer into the caches; a STEP_* constant. */
   engineKernelStep(): number;
   ctExtrasPtr(): number;
+  /** The Stats mode: the kernel id and the flow's start (seconds) of the entry dumpNext returned; 0 when unknown. */
+  dumpId(): number;
+  dumpFlowStart(): number;
   engineRx(len: number): number;
   engineXmit(): number;
   engineTick(nowSec: number): void;

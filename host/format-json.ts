@@ -33,7 +33,7 @@ export function conntrackJson(e: CtEntry): string {
   const reply = hasPorts(r.l4proto)
     ? { src: r.src, dst: r.dst, sport: r.sport, dport: r.dport }
     : r.l4proto === 1 || r.l4proto === 58 ? { src: r.src, dst: r.dst, icmp: r.icmp } : { src: r.src, dst: r.dst };
-  return toJson({ ageSeconds: e.ageSeconds, expiresInSeconds: e.expiresInSeconds, ct: e.ct, reply });
+  return toJson({ ageSeconds: e.ageSeconds, expiresInSeconds: e.expiresInSeconds, deltaTimeSeconds: e.deltaTimeSeconds, ct: e.ct, reply });
 }
 
 export function expectationJson(e: ExpEntry): string {

@@ -222,9 +222,14 @@ export class StatsDaemon implements DaemonControl {
   *dumpConntracks(which: CacheWhich): Iterable<CtEntry> {
     if (which !== "internal") return;
     const fn = this.core.fn;
+    const now = nowSec();
     fn.dumpStart(this.core.k("CACHE_INTERNAL_CT"));
     for (let r = fn.dumpNext(); r !== 0; r = fn.dumpNext()) {
-      yield { ct: this.flows.view.readCt(), ageSeconds: fn.dumpAge(), withReply: true };
+      const ct = this.flows.view.readCt();
+      // conntrackd's Stats cache keeps the kernel's id, and the flow's start when a dump told it.
+      const id = fn.dumpId() >>> 0, start = fn.dumpFlowStart() >>> 0; // u32s come out of wasm signed
+      if (id !== 0) ct.id = id;
+      yield { ct, ageSeconds: fn.dumpAge(), withReply: true, deltaTimeSeconds: start !== 0 ? Math.max(0, now - start) : undefined };
     }
   }
 
