@@ -18,9 +18,9 @@ import { formatAddr } from "./record-view.ts";
 import { ctime } from "./log.ts";
 import { assuredText, originalTuple } from "./format-ct.ts";
 import {
-  DCCP_STATES, SCTP_STATES, TCP_STATES, addressText, hasPorts, l4Name, l4Text, stateName, type PrintTuple,
+  DCCP_STATES, SCTP_STATES, TCP_STATES, addressText, l4Name, l4Text, stateName, type PrintTuple,
 } from "./format-proto.ts";
-import { toJson } from "./format-json.ts";
+import { replyJson, toJson } from "./format-json.ts";
 
 const IPS_SEEN_REPLY = 1 << 1;
 const NSEC = 1_000_000_000n;
@@ -139,16 +139,9 @@ export function linePrefix(now: Date): string {
   return `${ctime(now)}\t`;
 }
 
-/** The reply tuple as -i -j writes it. */
-function replyJson(r: PrintTuple): object {
-  if (hasPorts(r.l4proto)) return { src: r.src, dst: r.dst, sport: r.sport, dport: r.dport };
-  if (r.l4proto === 1 || r.l4proto === 58) return { src: r.src, dst: r.dst, icmp: r.icmp };
-  return { src: r.src, dst: r.dst };
-}
-
 /**
  * One JSON line: {"time", "ct", "reply", "counters", "start", "stop",
- * "deltaTime"}; "ct" and "reply" as in -i -j, times in ISO 8601, counters
+ * "deltaTimeSeconds"}; "ct" and "reply" as in -i -j, times in ISO 8601, counters
  * as numbers (decimal strings beyond 2^53). Absent facts are left out.
  */
 export function flowJson(ct: Conntrack, x: FlowExtras, now: Date): string {
@@ -162,6 +155,6 @@ export function flowJson(ct: Conntrack, x: FlowExtras, now: Date): string {
     counters: x.orig || x.repl ? { orig: x.orig, reply: x.repl } : undefined,
     start: iso(x.start),
     stop: iso(x.stop),
-    deltaTime: x.start !== undefined ? deltaTime(x.start, x.stop, nowSec) : undefined,
+    deltaTimeSeconds: x.start !== undefined ? deltaTime(x.start, x.stop, nowSec) : undefined,
   }) + "\n";
 }

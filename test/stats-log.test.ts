@@ -77,7 +77,7 @@ test("JSON lines: one object per flow, -i -j's field names, counters and times",
     assert.equal(typeof o.reply.src, "string");
     assert.equal(typeof o.counters.orig.packets, "number");
     assert.match(o.start, /^\d{4}-\d\d-\d\dT/);
-    assert.equal(typeof o.deltaTime, "number");
+    assert.equal(typeof o.deltaTimeSeconds, "number");
   }
   const nat = out.map((l) => JSON.parse(l)).find((o) => o.ct.dport === 5300);
   assert.deepEqual({ sport: nat.reply.sport, src: nat.reply.src }, { sport: 5301, src: "127.0.0.1" });
