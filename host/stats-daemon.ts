@@ -147,6 +147,7 @@ export class StatsDaemon implements DaemonControl {
     } else {
       this.log.warning("no UNIX socket Path in the General section: client commands cannot reach this daemon");
     }
+    if (this.config.api?.enabled) this.log.warning("the API section is not served in the Stats mode (its routes are about the sync caches and links)");
     process.on("SIGHUP", this.onHup);
     this.timer = setInterval(() => this.tick(), 1000);
     applyScheduler(general.scheduler, this.log);
