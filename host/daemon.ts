@@ -9,9 +9,9 @@ import { Kernel } from "./kernel.ts";
 import { Logger } from "./log.ts";
 import { LockFile } from "./lockfile.ts";
 import { openMultichannel, type Multichannel } from "./multichannel.ts";
-import { ControlServer } from "./control-server.ts";
+import { ControlServer, controlAnswering } from "./control-server.ts";
 import { applyFilters } from "./filter-setup.ts";
-import { applyScheduler, notifyReady, syslogSink } from "./process-setup.ts";
+import { applyScheduler, notifySystemd, syslogSink } from "./process-setup.ts";
 import { ChangeFeed } from "./change-feed.ts";
 import { startApi } from "./api/server.ts";
 import { CommitLog, changeToEvent, type ApiEvent, type ApiSource, type PeerInfo, type CommitHistory } from "./api/source.ts";
@@ -72,7 +72,10 @@ export class Daemon implements ApiSource {
     const syslog = syslogSink(config.general.syslog);
     const log = new Logger(config.general.logFile, opts.console, syslog ? [syslog] : []);
     const d = new Daemon(config, config.sync, log);
-    d.lock = LockFile.take(config.general.lockFile);
+    d.lock = await LockFile.take(config.general.lockFile, {
+      answering: () => controlAnswering(config.general.unixPath),
+      notice: (m) => log.notice(m),
+    });
     try {
       await d.init();
     } catch (err) {
@@ -137,7 +140,7 @@ export class Daemon implements ApiSource {
     this.timer = setInterval(() => this.tick(), 1000);
     applyScheduler(general.scheduler, this.log);
     this.log.notice("initialization completed");
-    notifyReady(general.systemd, this.log);
+    notifySystemd(general.systemd, "READY=1", this.log);
   }
 
   private k(name: string): number {
@@ -439,6 +442,16 @@ export class Daemon implements ApiSource {
     void this.shutdown(true);
   }
 
+  /** SIGHUP: logrotate moved the LogFile away; write to a new one. */
+  reopenLog(): void {
+    try {
+      this.log.reopen();
+      this.log.notice("log file reopened (SIGHUP)");
+    } catch (err) {
+      this.log.error(`${(err as Error).message}; still writing to the old file`);
+    }
+  }
+
   // ---- ApiSource ------------------------------------------------------------------------
 
   private emit(e: ApiEvent): void {
@@ -476,6 +489,7 @@ export class Daemon implements ApiSource {
   }
 
   async shutdown(logIt: boolean): Promise<void> {
+    notifySystemd(this.config.general.systemd, "STOPPING=1", this.log);
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     if (this.probe) clearTimeout(this.probe);
@@ -488,6 +502,7 @@ export class Daemon implements ApiSource {
     this.lock?.release();
     this.lock = null;
     if (logIt) this.log.notice("---- shutdown received ----");
+    this.log.close();
     this.stopped?.();
   }
 }
