@@ -130,6 +130,9 @@ export class Daemon implements ApiSource {
 
     // Listen first, then dump: entries made before a listener joined never send events.
     await this.kernel.resync();
+    // After a restart (a crash, say) the peers hold a stale picture of our
+    // flows: send them all of what the kernel has (FTFW waits for the greeting).
+    if (sync.mode !== "alarm") fn.engineBulk();
     if (general.unixPath) {
       this.control = await ControlServer.start({ path: general.unixPath, daemon: this, onError: (m) => this.log.error(m) });
     } else {
