@@ -428,8 +428,10 @@ export class Daemon implements ApiSource {
       if (this.expectationSync) await this.kernel.dumpIntoCache("expect", true);
       return;
     }
+    // Queued now, sent once the client has its answer: like conntrackd, -B
+    // returns when the update is on its way, not when the last byte left.
     this.core.fn.engineBulk();
-    this.pump();
+    setImmediate(() => this.pump());
   }
 
   resetTimers(): void {
