@@ -5,6 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# What the tests need and the machine lacks: Debian packages and node modules.
+bash scripts/setup.sh test
+
 [ -f build/ctsync.wasm ] && [ -x native/build/Release/ctsyncd ] || npm run --silent build
 # The daemon the tests start runs the precompiled host: build it from the sources under test.
 npm run --silent build:host
