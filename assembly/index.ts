@@ -10,6 +10,8 @@ import { R_OVERSIZED } from "./reasons";
 import { nlRx, nlTx, NL_RX_SIZE, batchLen, batchClear, batchCt, batchExp, batchDump, batchFlush } from "./nlbatch";
 export { batchSetLimit as nlTxSetLimit } from "./nlbatch";
 import * as sync from "./sync";
+import * as stream from "./stream";
+export { STREAM_LOST } from "./stream";
 import { Cache, Cursor, cursorStart, cursorNext, entryBody, entryBodyLen, E_CREATED } from "./cache";
 import { commitStart, commitFill, commitRetryAsUpdate } from "./commit";
 import * as commit from "./commit";
@@ -154,6 +156,15 @@ export function engineKernelDone(): u32 { return sync.kernelDumpDone; }
 /** Requests appended to the netlink batch by DisableExternalCache since start, and those that did not fit. */
 export function engineInjected(): u32 { return sync.injected; }
 export function engineInjectOverflow(): u32 { return sync.injectOverflow; }
+/**
+ * Reads `len` bytes of a TCP link's stream from the rx buffer: stream `id`
+ * (a new id for each connection) on link `link`. Whole messages go to the
+ * engine, a message begun is kept for the next read. The data messages
+ * applied, or STREAM_LOST (a length shorter than a header: close the connection).
+ */
+export function engineRxStream(len: u32, link: u32, id: u32): i32 {
+  return stream.engineRxStream(rxBuffer, min<u32>(len, MAX_DATAGRAM), ctRecord, expRecord, link, id);
+}
 /** Reads the datagram of `len` bytes in the rx buffer, from the peer on link number `link` (0 if there is one). */
 export function engineRx(len: u32, link: u32): u32 { return sync.engineRx(rxBuffer, len, ctRecord, expRecord, link); }
 

@@ -63,6 +63,7 @@ export interface CoreFunctions {
   engineKernel(len: number, dumpSend: number): number;
   engineKernelDone(): number;
   engineRx(len: number, link?: number): number;
+  engineRxStream(len: number, link: number, stream: number): number;
   engineXmit(): number;
   engineBulk(): number;
   engineDumpBegin(): void;

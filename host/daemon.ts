@@ -115,9 +115,10 @@ export class Daemon implements ApiSource {
     fn.outSetPayload(this.channels.payloadSize);
     // The peer's receive buffer bounds FTFW's window; clusters are configured alike, so ours stands for it.
     fn.engineSetPeerBuffer(this.channels.receiveBuffer ?? 0);
-    this.channels.onReceive((bytes, index) => {
+    this.channels.onReceive((bytes, index, stream) => {
       this.lastSeen[index] = Date.now();
-      this.fromPeer(bytes, index);
+      if (stream === undefined) this.fromPeer(bytes, index);
+      else this.fromStream(bytes, index, stream);
     });
     for (const c of this.channels.channels) c.onDrop((from) => this.stranger(from.address, from.port));
     this.channels.onSwitch((e) => {
@@ -202,6 +203,22 @@ export class Daemon implements ApiSource {
     }
     this.core.bytes.set(bytes, fn.rxPtr());
     fn.engineRx(bytes.length, link);
+    this.kernel.inject();
+    this.pump();
+  }
+
+  /** A read of a TCP link's stream: the core frames it; a read larger than its buffer goes in pieces. */
+  private fromStream(bytes: Uint8Array, link: number, stream: number): void {
+    const fn = this.core.fn;
+    const room = this.k("MAX_DATAGRAM");
+    for (let at = 0; at < bytes.length; at += room) {
+      const piece = bytes.subarray(at, at + room);
+      this.core.bytes.set(piece, fn.rxPtr());
+      if (fn.engineRxStream(piece.length, link, stream) === this.k("STREAM_LOST")) {
+        this.channels.channels[link].loseStream?.();
+        break;
+      }
+    }
     this.kernel.inject();
     this.pump();
   }

@@ -271,6 +271,22 @@ static int write_all(int fd, const char *buf, size_t len) {
   return 0;
 }
 
+/**
+ * -k facing a socket nobody listens on: the daemon died (SIGKILL, the OOM
+ * killer) and left it. Stopping what is already stopped succeeds, and the
+ * socket goes, so that an HA manager's stop (Pacemaker's agent loops on -k
+ * while the socket exists) ends, and its next start finds a clean place.
+ */
+static int remove_stale(const char *path) {
+  struct stat st;
+  if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode) && unlink(path) == 0) {
+    say("no daemon was listening on %s: it is not running; removed its stale socket", path);
+    return 0;
+  }
+  say("can't connect: is ctsyncd running? appropriate permissions? (%s: %s)", path, strerror(ECONNREFUSED));
+  return 1;
+}
+
 static const char *NOT_ANSWERING = "the daemon at %s (pid %d) is not answering%s";
 
 /** Sends the request and copies the answer to stdout; the exit status. */
@@ -279,8 +295,10 @@ static int request(const char *path, int code, int json) {
   struct sockaddr_un sun = {.sun_family = AF_UNIX};
   memcpy(sun.sun_path, path, strlen(path)); // socket_path() checked that it fits
   if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof sun) < 0) {
+    int err = errno;
+    if (code == KILL && err == ECONNREFUSED) return remove_stale(path);
     // conntrackd's own words, then ours: which socket, and why.
-    say("can't connect: is ctsyncd running? appropriate permissions? (%s: %s)", path, strerror(errno));
+    say("can't connect: is ctsyncd running? appropriate permissions? (%s: %s)", path, strerror(err));
     return 1;
   }
   if (send(fd, &code, sizeof code, MSG_NOSIGNAL) != sizeof code) {

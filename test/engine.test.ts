@@ -377,3 +377,39 @@ test("ftfw: a sender waiting on a full window probes the peer 50 ms later, by th
   b.receive(probe);
   assert.ok(b.stats().nack_sent >= 1, "the peer asks for what it missed");
 });
+
+test("a TCP link's stream is cut back into messages by the core, however the reads split it", () => {
+  const a = new TestNode("notrack");
+  for (let i = 0; i < 6; i++) a.ctEvent(flow(i));
+  const datagrams = a.flush();
+  const stream = new Uint8Array(datagrams.reduce((n, d) => n + d.length, 0));
+  let at = 0;
+  for (const d of datagrams) { stream.set(d, at); at += d.length; }
+  for (let cut = 1; cut < stream.length; cut += 7) {
+    const b = new TestNode("notrack");
+    const feed = (part: Uint8Array) => {
+      b.core.bytes.set(part, b.core.fn.rxPtr());
+      return b.core.fn.engineRxStream(part.length, 0, 1);
+    };
+    assert.ok(feed(stream.subarray(0, cut)) >= 0);
+    assert.ok(feed(stream.subarray(cut)) >= 0);
+    assert.equal(b.count("CACHE_EXTERNAL_CT"), 6, `cut at byte ${cut}`);
+  }
+});
+
+test("a stream whose length field lies is lost; a new connection drops what the old one left half said", () => {
+  const a = new TestNode("notrack"), b = new TestNode("notrack");
+  a.ctEvent(flow(1));
+  const [d] = a.flush();
+  const fn = b.core.fn;
+  const feed = (part: Uint8Array, id: number) => {
+    b.core.bytes.set(part, fn.rxPtr());
+    return fn.engineRxStream(part.length, 3, id);
+  };
+  const bad = new Uint8Array(d);
+  bad[2] = 0; bad[3] = 4; // a message "4 bytes long": no boundary can be found after it
+  assert.equal(feed(bad, 1), b.k("STREAM_LOST"));
+  assert.equal(feed(d.subarray(0, 10), 2), 0, "half a message, held");
+  assert.equal(feed(d, 3), 1, "a new stream starts afresh: the held half is dropped");
+  assert.equal(b.count("CACHE_EXTERNAL_CT"), 1);
+});

@@ -114,6 +114,12 @@ test("a client command with no daemon, a stale socket or a stopped daemon fails 
     assert.equal(r.status, 1, "a stale socket");
     assert.match(r.stderr, /can't connect: is ctsyncd running\? appropriate permissions\? \(.*: Connection refused\)/);
 
+    // -k on what a crash left: already stopped, and the stale socket goes (an HA manager's stop must end).
+    const k = Pair.ctl(p.a, "-k");
+    assert.equal(k.status, 0, k.stderr);
+    assert.match(k.stderr, /no daemon was listening on .*: it is not running; removed its stale socket/);
+    assert.ok(!existsSync(p.a.sock), "the stale socket is gone");
+
     const live = Pair.start(p.a);
     process.kill(live, "SIGSTOP");
     try {
