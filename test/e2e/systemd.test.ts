@@ -1,0 +1,86 @@
+// ctsyncd as contrib/systemd/ctsyncd.service runs it, without systemd as
+// PID 1: the unit's ExecStart command line in a network namespace with a sync
+// link, under the unit's capability bounding set and no_new_privs (setpriv),
+// with NOTIFY_SOCKET pointing at a stand-in for systemd's notification socket.
+// Type=notify with NotifyAccess=main accepts READY=1 only from the service's
+// main process: the pid systemd started, which the datagram's credentials
+// must carry. SIGTERM (systemctl stop) must end it cleanly. Needs root.
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { Pair, CTSYNCD, until } from "../support/pair.ts";
+import { isRoot, ROOT } from "../support/netns.ts";
+import { unitFile, unitValues } from "../support/unit.ts";
+
+const skip = !isRoot() ? "needs root (network namespaces)"
+  : spawnSync("sh", ["-c", "command -v setpriv && command -v python3"]).status !== 0 ? "needs setpriv and python3" : false;
+
+let pair: Pair | undefined;
+/** Who sent READY=1, and the pid systemd would have started (the main pid). */
+let readiness: { sender: number | null; main: number | undefined } | undefined;
+const children: ChildProcess[] = [];
+after(() => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+  pair?.close();
+});
+
+/** Lines a child prints, as they come. */
+function lines(child: ChildProcess): AsyncIterableIterator<string> {
+  return createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+}
+
+test("the unit's ExecStart, capabilities and no_new_privs run ctsyncd; it sends READY=1; SIGTERM stops it cleanly", { skip }, async () => {
+  pair = new Pair("sd", { extraGeneral: "\tSystemd on" });
+  const side = pair.a;
+  const unit = unitValues(readFileSync(unitFile, "utf8"));
+  const exec = unit.ExecStart[0].split(/\s+/);
+  assert.deepEqual(exec.slice(1), ["-C", "/etc/conntrackd/conntrackd.conf"]);
+  const caps = unit.CapabilityBoundingSet[0].split(/\s+/).map((c) => `+${c.replace(/^CAP_/, "").toLowerCase()}`);
+
+  const notifySocket = join(pair.dir, "notify.sock");
+  const listener = spawn("python3", [join(ROOT, "test/support/notify-listen.py"), notifySocket, "60"], { stdio: ["ignore", "pipe", "inherit"] });
+  children.push(listener);
+  const heard = lines(listener);
+  assert.equal((await heard.next()).value, "LISTENING");
+
+  // As systemd would: the installed binary (ours), the unit's arguments but our configuration.
+  const daemon = spawn("ip", ["netns", "exec", side.ns.name,
+    "setpriv", "--bounding-set", `-all,${caps.join(",")}`, "--no-new-privs",
+    CTSYNCD, "-C", side.conf], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NOTIFY_SOCKET: notifySocket } });
+  children.push(daemon);
+  let out = "";
+  daemon.stdout!.on("data", (d) => (out += d));
+  daemon.stderr!.on("data", (d) => (out += d));
+
+  let ready: { pid: number | null; text: string } | undefined;
+  for await (const line of heard) {
+    const msg = JSON.parse(line) as { pid: number | null; text: string };
+    if (msg.text.split("\n").includes("READY=1")) { ready = msg; break; }
+  }
+  assert.ok(ready, `no READY=1 on NOTIFY_SOCKET; the daemon said:\n${out}`);
+  readiness = { sender: ready.pid, main: daemon.pid };
+  assert.equal(Pair.ctl(side, "-s").status, 0, "the daemon answers with the unit's capabilities only");
+  assert.match(readFileSync(side.log, "utf8"), /initialization completed/);
+
+  daemon.kill("SIGTERM");
+  const code = await new Promise<number | null>((r) => daemon.once("exit", (c) => r(c)));
+  assert.equal(code, 0, `ctsyncd exited ${code} on SIGTERM:\n${out}`);
+  assert.ok(await until(() => !existsSync(side.sock) && !existsSync(side.lock)), "socket and lock file removed");
+});
+
+// systemd (NotifyAccess=main) drops a READY=1 whose credentials are not the
+// main pid's. Today the readiness goes through systemd-notify(1), a child
+// with a pid of its own, so under the unit systemd would never see the daemon
+// ready and would fail the start after TimeoutStartSec. The daemon notifying
+// from its own process is on its way (issue 12's start-up work): drop the
+// todo when it lands.
+test("READY=1 carries the main pid's credentials, as NotifyAccess=main requires", {
+  skip, todo: "readiness from the daemon's own process (issue 12, the start-up work)",
+}, () => {
+  assert.ok(readiness, "the test above heard READY=1");
+  // ip netns exec and setpriv exec() in turn, and bin/ctsyncd execs node: one pid throughout.
+  assert.equal(readiness.sender, readiness.main);
+});
