@@ -4,7 +4,8 @@
 // with NOTIFY_SOCKET pointing at a stand-in for systemd's notification socket.
 // Type=notify with NotifyAccess=main accepts READY=1 only from the service's
 // main process: the pid systemd started, which the datagram's credentials
-// must carry. SIGTERM (systemctl stop) must end it cleanly. Needs root.
+// must carry (conntrackd's does: the reference). SIGTERM (systemctl stop)
+// must end it cleanly. Needs root, setpriv (util-linux) and python3.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
@@ -32,43 +33,80 @@ function lines(child: ChildProcess): AsyncIterableIterator<string> {
   return createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
 }
 
-test("the unit's ExecStart, capabilities and no_new_privs run ctsyncd; it sends READY=1; SIGTERM stops it cleanly", { skip }, async () => {
-  pair = new Pair("sd", { extraGeneral: "\tSystemd on" });
-  const side = pair.a;
+interface UnderUnit {
+  /** The pid systemd would have started: the main pid. */
+  pid: number;
+  /** Who sent READY=1, by the datagram's credentials; null: no READY=1 within 60 s. */
+  readySender: number | null;
+  output: () => string;
+  /** SIGTERM, as systemctl stop; resolves with the exit status. */
+  stop: () => Promise<number | null>;
+}
+
+/**
+ * Runs `binary` as the unit would (its arguments, our configuration) in a
+ * side's namespace, under the unit's capability bounding set and
+ * no_new_privs, with NOTIFY_SOCKET at a stand-in; resolves once READY=1 came.
+ */
+async function runUnderUnit(binary: string, side: Pair["a"], dir: string): Promise<UnderUnit> {
   const unit = unitValues(readFileSync(unitFile, "utf8"));
-  const exec = unit.ExecStart[0].split(/\s+/);
-  assert.deepEqual(exec.slice(1), ["-C", "/etc/conntrackd/conntrackd.conf"]);
+  assert.deepEqual(unit.ExecStart[0].split(/\s+/).slice(1), ["-C", "/etc/conntrackd/conntrackd.conf"]);
   const caps = unit.CapabilityBoundingSet[0].split(/\s+/).map((c) => `+${c.replace(/^CAP_/, "").toLowerCase()}`);
 
-  const notifySocket = join(pair.dir, "notify.sock");
+  const notifySocket = join(dir, `notify-${children.length}.sock`);
   const listener = spawn("python3", [join(ROOT, "test/support/notify-listen.py"), notifySocket, "60"], { stdio: ["ignore", "pipe", "inherit"] });
   children.push(listener);
   const heard = lines(listener);
   assert.equal((await heard.next()).value, "LISTENING");
 
-  // As systemd would: the installed binary (ours), the unit's arguments but our configuration.
   const daemon = spawn("ip", ["netns", "exec", side.ns.name,
     "setpriv", "--bounding-set", `-all,${caps.join(",")}`, "--no-new-privs",
-    CTSYNCD, "-C", side.conf], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NOTIFY_SOCKET: notifySocket } });
+    binary, "-C", side.conf], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NOTIFY_SOCKET: notifySocket } });
   children.push(daemon);
   let out = "";
   daemon.stdout!.on("data", (d) => (out += d));
   daemon.stderr!.on("data", (d) => (out += d));
 
-  let ready: { pid: number | null; text: string } | undefined;
+  let readySender: number | null = null;
   for await (const line of heard) {
     const msg = JSON.parse(line) as { pid: number | null; text: string };
-    if (msg.text.split("\n").includes("READY=1")) { ready = msg; break; }
+    if (msg.text.split("\n").includes("READY=1")) { readySender = msg.pid; break; }
   }
-  assert.ok(ready, `no READY=1 on NOTIFY_SOCKET; the daemon said:\n${out}`);
-  readiness = { sender: ready.pid, main: daemon.pid };
-  assert.equal(Pair.ctl(side, "-s").status, 0, "the daemon answers with the unit's capabilities only");
-  assert.match(readFileSync(side.log, "utf8"), /initialization completed/);
+  return {
+    pid: daemon.pid!, readySender, output: () => out,
+    stop: () => {
+      if (daemon.exitCode !== null) return Promise.resolve(daemon.exitCode);
+      daemon.kill("SIGTERM");
+      return new Promise((r) => daemon.once("exit", (c) => r(c)));
+    },
+  };
+}
 
-  daemon.kill("SIGTERM");
-  const code = await new Promise<number | null>((r) => daemon.once("exit", (c) => r(c)));
-  assert.equal(code, 0, `ctsyncd exited ${code} on SIGTERM:\n${out}`);
+test("the unit's ExecStart, capabilities and no_new_privs run ctsyncd; it sends READY=1; SIGTERM stops it cleanly", { skip }, async () => {
+  pair = new Pair("sd", { extraGeneral: "\tSystemd on" });
+  const side = pair.a;
+  const run = await runUnderUnit(CTSYNCD, side, pair.dir);
+  try {
+    assert.notEqual(run.readySender, null, `no READY=1 on NOTIFY_SOCKET; the daemon said:\n${run.output()}`);
+    readiness = { sender: run.readySender, main: run.pid };
+    assert.equal(Pair.ctl(side, "-s").status, 0, "the daemon answers with the unit's capabilities only");
+    assert.match(readFileSync(side.log, "utf8"), /initialization completed/);
+  } finally {
+    const code = await run.stop();
+    assert.equal(code, 0, `ctsyncd exited ${code} on SIGTERM:\n${run.output()}`);
+  }
   assert.ok(await until(() => !existsSync(side.sock) && !existsSync(side.lock)), "socket and lock file removed");
+});
+
+test("the reference: conntrackd under the same unit sends READY=1 from its main pid", { skip }, async () => {
+  assert.ok(pair, "the test above made the pair");
+  const run = await runUnderUnit("conntrackd", pair.b, pair.dir);
+  try {
+    assert.equal(run.readySender, run.pid, `conntrackd's READY=1 came from ${run.readySender}, its pid is ${run.pid}:\n${run.output()}`);
+    assert.equal(Pair.run(pair.b, "conntrackd", ["-C", pair.b.conf, "-s"]).status, 0);
+  } finally {
+    await run.stop();
+  }
 });
 
 // systemd (NotifyAccess=main) drops a READY=1 whose credentials are not the
