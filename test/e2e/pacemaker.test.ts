@@ -8,12 +8,14 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { hostname } from "node:os";
+import { dirname } from "node:path";
 import { Pair, CTSYNCD, until } from "../support/pair.ts";
 import { OcfResource, OCF, missingForAgent } from "../support/ocf.ts";
 
 const missing = missingForAgent();
 const skip = missing.length ? `missing: ${missing.join(", ")}` : false;
 const DAEMONS = [["ctsyncd", CTSYNCD], ["conntrackd", "conntrackd"]] as const;
+const BIN_DIR = dirname(CTSYNCD);
 
 let pair: Pair;
 before(() => {
@@ -28,8 +30,9 @@ after(() => pair?.close());
 const logSince = (from: number) => Pair.logOf(pair.a).slice(from);
 
 for (const [name, binary] of DAEMONS) {
-  test(`ocf-tester passes the agent managing ${name}`, { skip }, () => {
-    const rsc = new OcfResource(pair.a, binary, `t-${name}`, pair.dir);
+  test(`ocf-tester passes the agent managing ${name} (binary=${name})`, { skip }, () => {
+    // by name, as an operator writes it: ctsyncd found on the PATH
+    const rsc = new OcfResource(pair.a, name, `t-${name}`, pair.dir, name === "ctsyncd" ? BIN_DIR : undefined);
     const r = rsc.tester();
     assert.equal(r.status, 0, `ocf-tester failed:\n${r.stdout}\n${r.stderr}`);
     assert.match(r.stdout, /passed all tests/);

@@ -56,6 +56,8 @@ export class OcfResource {
     /** OCF_RESOURCE_INSTANCE, e.g. "conntrackd:0"; the state file is named after it. */
     readonly instance: string,
     dir: string,
+    /** A directory to put first on the agent's PATH, for a `binary` given by name. */
+    readonly pathDir?: string,
   ) {
     this.rsctmp = join(dir, `${instance.replace(/\W/g, "_")}-rsctmp`);
     this.sbin = join(dir, `${instance.replace(/\W/g, "_")}-sbin`);
@@ -71,6 +73,7 @@ export class OcfResource {
   env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
     return {
       ...process.env,
+      ...this.pathEnv(),
       OCF_ROOT,
       HA_RSCTMP: this.rsctmp,
       HA_SBIN_DIR: this.sbin,
@@ -99,9 +102,13 @@ export class OcfResource {
     for (const [k, v] of Object.entries(CLONE_META)) args.push("-o", `${k}=${v}`);
     const t0 = performance.now();
     const r = spawnSync("ip", ["netns", "exec", this.side.ns.name, "ocf-tester", "-v", ...args, AGENT], {
-      encoding: "utf8", env: { ...process.env, OCF_ROOT, HA_RSCTMP: this.rsctmp, HA_SBIN_DIR: this.sbin }, timeout: timeoutMs,
+      encoding: "utf8", env: { ...process.env, ...this.pathEnv(), OCF_ROOT, HA_RSCTMP: this.rsctmp, HA_SBIN_DIR: this.sbin }, timeout: timeoutMs,
     });
     return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, ms: performance.now() - t0 };
+  }
+
+  private pathEnv(): { PATH?: string } {
+    return this.pathDir ? { PATH: `${this.pathDir}:${process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin"}` } : {};
   }
 
   /** Whether the agent's "promoted" state file is there. */
