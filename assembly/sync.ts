@@ -102,6 +102,8 @@ let ackFromSet = false;
 const HELLO_INIT: u8 = 0, HELLO_SAY: u8 = 1, HELLO_DONE: u8 = 2;
 let helloState: u8 = HELLO_INIT;
 let sayHelloBack = false;
+/** The peer is greeting us (its messages carry HELLO): it started with empty caches. */
+let peerGreeting = false;
 let resendQueueSize: u32 = 131072;
 
 // ALARM
@@ -715,7 +717,10 @@ function ftfwRecv(isData: bool): bool {
     sayHelloBack = true;
     hello = true;
     count(S_HELLO_RECV);
+    // A peer that (re)started has empty caches: it gets all of ours, once per greeting.
+    if (!peerGreeting) engineBulk();
   }
+  peerGreeting = hello;
   if ((hdrFlags & F_HELLO_BACK) && helloState == HELLO_SAY) helloState = HELLO_DONE;
   let state = hello ? SEQ_IN_SYNC : trackSeq(seq);
   if (hello) {

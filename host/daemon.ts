@@ -9,9 +9,9 @@ import { Kernel } from "./kernel.ts";
 import { Logger } from "./log.ts";
 import { LockFile } from "./lockfile.ts";
 import { openMultichannel, type Multichannel } from "./multichannel.ts";
-import { ControlServer } from "./control-server.ts";
+import { ControlServer, controlAnswering } from "./control-server.ts";
 import { applyFilters } from "./filter-setup.ts";
-import { applyScheduler, notifyReady, syslogSink } from "./process-setup.ts";
+import { applyScheduler, notifySystemd, syslogSink } from "./process-setup.ts";
 import { ChangeFeed } from "./change-feed.ts";
 import { startApi } from "./api/server.ts";
 import { CommitLog, changeToEvent, type ApiEvent, type ApiSource, type PeerInfo, type CommitHistory } from "./api/source.ts";
@@ -72,7 +72,10 @@ export class Daemon implements ApiSource {
     const syslog = syslogSink(config.general.syslog);
     const log = new Logger(config.general.logFile, opts.console, syslog ? [syslog] : []);
     const d = new Daemon(config, config.sync, log);
-    d.lock = LockFile.take(config.general.lockFile);
+    d.lock = await LockFile.take(config.general.lockFile, {
+      answering: () => controlAnswering(config.general.unixPath),
+      notice: (m) => log.notice(m),
+    });
     try {
       await d.init();
     } catch (err) {
@@ -127,6 +130,9 @@ export class Daemon implements ApiSource {
 
     // Listen first, then dump: entries made before a listener joined never send events.
     await this.kernel.resync();
+    // After a restart (a crash, say) the peers hold a stale picture of our
+    // flows: send them all of what the kernel has (FTFW waits for the greeting).
+    if (sync.mode !== "alarm") fn.engineBulk();
     if (general.unixPath) {
       this.control = await ControlServer.start({ path: general.unixPath, daemon: this, onError: (m) => this.log.error(m) });
     } else {
@@ -137,7 +143,7 @@ export class Daemon implements ApiSource {
     this.timer = setInterval(() => this.tick(), 1000);
     applyScheduler(general.scheduler, this.log);
     this.log.notice("initialization completed");
-    notifyReady(general.systemd, this.log);
+    notifySystemd(general.systemd, "READY=1", this.log);
   }
 
   private k(name: string): number {
@@ -422,8 +428,10 @@ export class Daemon implements ApiSource {
       if (this.expectationSync) await this.kernel.dumpIntoCache("expect", true);
       return;
     }
+    // Queued now, sent once the client has its answer: like conntrackd, -B
+    // returns when the update is on its way, not when the last byte left.
     this.core.fn.engineBulk();
-    this.pump();
+    setImmediate(() => this.pump());
   }
 
   resetTimers(): void {
@@ -437,6 +445,16 @@ export class Daemon implements ApiSource {
 
   kill(): void {
     void this.shutdown(true);
+  }
+
+  /** SIGHUP: logrotate moved the LogFile away; write to a new one. */
+  reopenLog(): void {
+    try {
+      this.log.reopen();
+      this.log.notice("log file reopened (SIGHUP)");
+    } catch (err) {
+      this.log.error(`${(err as Error).message}; still writing to the old file`);
+    }
   }
 
   // ---- ApiSource ------------------------------------------------------------------------
@@ -476,6 +494,7 @@ export class Daemon implements ApiSource {
   }
 
   async shutdown(logIt: boolean): Promise<void> {
+    notifySystemd(this.config.general.systemd, "STOPPING=1", this.log);
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     if (this.probe) clearTimeout(this.probe);
@@ -488,6 +507,7 @@ export class Daemon implements ApiSource {
     this.lock?.release();
     this.lock = null;
     if (logIt) this.log.notice("---- shutdown received ----");
+    this.log.close();
     this.stopped?.();
   }
 }

@@ -116,6 +116,34 @@ test("ftfw: a peer still saying HELLO (our HELLO_BACK was lost) does not make us
   while (fn.rsQueueWalkNext()) assert.notEqual(fn.rsQueueWalkFlags(), 0, `conntrack message ${fn.rsQueueWalkSeq()} still unacknowledged`);
 });
 
+test("ftfw: a peer that restarts (it greets again) gets our whole internal cache, once per greeting", () => {
+  const a = new TestNode("ftfw"), b = new TestNode("ftfw");
+  handshake(a, b);
+  for (let i = 0; i < 30; i++) a.ctEvent(flow(i));
+  for (let round = 0; round < 5; round++) {
+    b.receive(a.flush());
+    a.receive(b.flush());
+    a.tick(); b.tick();
+  }
+  assert.equal(b.count("CACHE_EXTERNAL_CT"), 30);
+  const fn = a.core.fn;
+  fn.rsQueueWalkStart();
+  while (fn.rsQueueWalkNext()) assert.notEqual(fn.rsQueueWalkFlags(), 0, "every conntrack message was acknowledged");
+  // b crashes and starts again with empty caches: its greeting is all a hears of it.
+  const b2 = new TestNode("ftfw", { firstSeq: 90000 });
+  a.receive(b2.flush());
+  b2.tick();
+  a.receive(b2.flush()); // still greeting: no second bulk
+  for (let round = 0; round < 5; round++) {
+    b2.receive(a.flush());
+    a.receive(b2.flush());
+    a.tick(); b2.tick();
+  }
+  assert.equal(b2.count("CACHE_EXTERNAL_CT"), 30, "the restarted peer holds all of a's flows again");
+  assert.ok(a.stats().hello_recv >= 2, "a heard the greeting more than once");
+  assert.equal(b2.stats().data_applied, 30, "one bulk, not one per greeting message");
+});
+
 test("a resync request is answered with the whole internal cache", () => {
   const a = new TestNode("notrack"), b = new TestNode("notrack");
   for (let i = 0; i < 50; i++) a.ctEvent(flow(i));
