@@ -324,3 +324,56 @@ test("a resync after lost events sends what the lost events would have: new and 
   assert.equal(c.count("CACHE_INTERNAL_CT"), 10);
   assert.equal(c.flush().length, 0);
 });
+
+test("time belongs to the core: pollTimeout names the next ALIVE, the window probe, peer silence and scheduled kernel work", () => {
+  const a = new TestNode("ftfw"), b = new TestNode("ftfw");
+  handshake(a, b);
+  const fn = a.core.fn, ms = a.now * 1000;
+  const ev = (e: number) => ({ kind: e & 0xff, link: e >>> 8 });
+  const events = () => { const out = []; for (let e = fn.pollEvent(); e !== 0; e = fn.pollEvent()) out.push(ev(e)); return out; };
+  events();
+  // Quiet: the next thing to do is an ALIVE, a second after the last message.
+  a.flush();
+  const alive = fn.pollTimeout();
+  assert.ok(alive > ms && alive <= ms + 1000, `next deadline ${alive - ms} ms away`);
+  fn.handleTimeout(alive - 1);
+  assert.equal(a.flush().length, 0, "nothing before the deadline");
+  fn.handleTimeout(alive);
+  const sent = a.flush();
+  assert.equal(sent.length, 1, "an ALIVE (or ACK) at the deadline");
+  // A datagram on link 2 makes that link's peer up; three silent seconds make it down.
+  a.core.bytes.set(b.flush()[0] ?? sent[0], fn.rxPtr());
+  b.tick();
+  const hello = b.flush()[0];
+  a.core.bytes.set(hello, fn.rxPtr());
+  fn.engineRx(hello.length, 2);
+  assert.deepEqual(events(), [{ kind: a.k("EVENT_PEER_UP"), link: 2 }]);
+  fn.engineSchedule(a.k("EVENT_KERNEL_RESYNC"), 100);
+  assert.equal(fn.engineResyncPending(), 1);
+  const t0 = alive;
+  fn.handleTimeout(t0 + 50);
+  assert.deepEqual(events(), [], "the resync is not due yet");
+  fn.handleTimeout(t0 + 150);
+  assert.deepEqual(events(), [{ kind: a.k("EVENT_KERNEL_RESYNC"), link: 0 }]);
+  assert.equal(fn.engineResyncPending(), 0);
+  for (let t = t0 + 1000; t <= t0 + 4000; t += 1000) fn.handleTimeout(t);
+  const down = a.k("EVENT_PEER_DOWN");
+  assert.deepEqual(events(), [{ kind: down, link: 0 }, { kind: down, link: 2 }], "silent for more than three seconds: both links heard from");
+});
+
+test("ftfw: a sender waiting on a full window probes the peer 50 ms later, by the core's own timer", () => {
+  const a = new TestNode("ftfw", { ackWindow: 4, rsQueue: 64 }), b = new TestNode("ftfw", { ackWindow: 4, rsQueue: 64 });
+  handshake(a, b);
+  const fn = a.core.fn;
+  for (let i = 0; i < 200; i++) a.ctEvent(flow(i));
+  const burst = a.flush(); // the window fills: the rest waits
+  assert.ok(burst.length > 0);
+  const probeAt = fn.pollTimeout();
+  assert.equal(probeAt, a.now * 1000 + 50, "a probe is due 50 ms after the window filled");
+  fn.handleTimeout(probeAt);
+  const probe = a.flush();
+  assert.equal(probe.length, 1, "one ALIVE probes the peer");
+  // The burst was lost: the probe's sequence number shows the peer the gap.
+  b.receive(probe);
+  assert.ok(b.stats().nack_sent >= 1, "the peer asks for what it missed");
+});
