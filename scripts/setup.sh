@@ -13,9 +13,11 @@ packages=(iproute2 nftables conntrack python3 procps)
 if [ "${1:-demo}" = test ]; then
   # The tests also run the real conntrackd as the peer to be compatible with,
   # keepalived and Pacemaker's agent (ocf-tester, xmllint) as the HA managers,
-  # tcpdump and arping on the links, and Chromium for the dashboard.
+  # tcpdump and arping on the links, and Chromium for the dashboard; groff
+  # and man render the manual page, systemd-analyze checks the unit (the
+  # systemd package only: it does not become PID 1).
   packages+=(conntrackd iptables tcpdump iputils-arping util-linux chromium
-             keepalived resource-agents libxml2-utils)
+             keepalived resource-agents libxml2-utils groff-base man-db systemd)
 fi
 
 missing=()

@@ -28,6 +28,8 @@ test("npm pack, then npm install -g: ctsyncd on the PATH runs a daemon and answe
     const installed = join(prefix, "lib/node_modules/ctsync");
     assert.ok(existsSync(join(installed, "native/build/Release/ctsyncd")), "the native client was built at install");
     assert.ok(!existsSync(join(installed, "host")), "the tarball ships the precompiled host, not its sources");
+    assert.ok(existsSync(join(prefix, "share/man/man8/ctsyncd.8")), "npm linked the manual page (package.json's man)");
+    assert.ok(existsSync(join(installed, "contrib/systemd/ctsyncd.service")), "the systemd unit is in the package");
 
     const env = { ...process.env, PATH: `${join(prefix, "bin")}:${process.env.PATH}` };
     const which = spawnSync("sh", ["-c", "command -v ctsyncd"], { env, encoding: "utf8" }).stdout.trim();
