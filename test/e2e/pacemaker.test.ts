@@ -7,6 +7,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readFileSync, rmSync } from "node:fs";
+import { spawnSync } from "node:child_process";
 import { hostname } from "node:os";
 import { dirname } from "node:path";
 import { Pair, CTSYNCD, until } from "../support/pair.ts";
@@ -115,4 +116,22 @@ test("ctsyncd stopped by SIGTERM (as systemd stops it) leaves no socket for the 
   assert.ok(await until(() => !existsSync(pair.a.sock) && !existsSync(pair.a.lock), 10_000), "socket and lock file removed");
   assert.equal(rsc.action("monitor").status, OCF.NOT_RUNNING);
   assert.match(readFileSync(pair.a.log, "utf8"), /shutdown received/);
+});
+
+test("after a SIGKILL the agent recovers ctsyncd: monitor reports the failure, stop ends, start runs a new daemon", { skip }, () => {
+  const rsc = new OcfResource(pair.a, CTSYNCD, "kill-ctsyncd", pair.dir);
+  const pid = Pair.start(pair.a);
+  assert.equal(rsc.action("monitor").status, OCF.SUCCESS);
+  process.kill(pid, "SIGKILL");
+  spawnSync("sh", ["-c", `while kill -0 ${pid} 2>/dev/null; do sleep 0.05; done`]);
+  assert.ok(existsSync(pair.a.sock) && existsSync(pair.a.lock), "the crash left the socket and the lock file");
+  assert.equal(rsc.action("monitor").status, OCF.ERR_GENERIC, "monitor sees a daemon that does not answer");
+  // Pacemaker's recovery: stop (the agent loops on -k while the socket is there), then start.
+  const stop = rsc.action("stop", {}, 20_000);
+  assert.equal(stop.status, OCF.SUCCESS, `stop ended: ${stop.stderr}`);
+  const start = rsc.action("start", {}, 20_000);
+  assert.equal(start.status, OCF.SUCCESS, start.stderr);
+  assert.equal(rsc.action("monitor").status, OCF.SUCCESS);
+  assert.match(readFileSync(pair.a.log, "utf8"), new RegExp(`took over the stale lockfile .* of pid ${pid}`));
+  assert.equal(rsc.action("stop").status, OCF.SUCCESS);
 });
