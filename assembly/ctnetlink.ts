@@ -48,6 +48,11 @@ const NLMSG_DONE: u32 = 3;
 const NLM_F_REQUEST: u32 = 0x1;
 const NLM_F_MULTI: u32 = 0x2;
 const NLM_F_ACK: u32 = 0x4;
+
+/** Asks the kernel to acknowledge the request at `msg` (sets NLM_F_ACK in its header). */
+export function requestAck(msg: usize): void {
+  store<u16>(msg + 6, load<u16>(msg + 6) | <u16>NLM_F_ACK);
+}
 const NLM_F_DUMP: u32 = 0x300;
 const NLM_F_EXCL: u32 = 0x200;
 const NLM_F_CREATE: u32 = 0x400;

@@ -1,9 +1,9 @@
 // ctsync core: the exports of build/ctsync.wasm. assembly/README.md documents
 // this ABI for any WebAssembly runtime: numbers in, numbers out, and offsets
 // into the module's own memory for buffers and records.
-import { MAX_DATAGRAM, openDatagram, nextMessage, hdrVersion, hdrType, hdrFlags, hdrLen, hdrSeq, hdrFrom, hdrTo, decodeAttrs } from "./wire";
+import { MAX_DATAGRAM, openDatagram, nextMessage, staticReader, decodeAttrs } from "./wire";
 import { CT_RECORD_SIZE, EXP_RECORD_SIZE } from "./layout";
-import { txAppendCt, txAppendExp } from "./tx";
+import { outAppendCt, outAppendExp } from "./outbox";
 import { openMessages, nextNetlink } from "./ctnetlink";
 import * as ctnl from "./ctnetlink";
 import { R_OVERSIZED } from "./reasons";
@@ -30,14 +30,13 @@ export {
   F_RESYNC, F_NACK, F_ACK, F_ALIVE, F_HELLO, F_HELLO_BACK,
   MSG_END, MSG_CT, MSG_EXP, MSG_CTL, MAX_DATAGRAM, setSyncOptions,
 } from "./wire";
-export { txPtr, txLen, txReset, txClear, txAppendCtl } from "./tx";
 export {
   NL_END, NL_CT, NL_EXP, NL_DONE, NL_ERROR, NL_OTHER, EV_NEW, EV_UPDATE, EV_DESTROY, EV_DUMP,
   OP_CREATE, OP_UPDATE, OP_DELETE, OP_GET, O_ACK, O_EXCL, O_LIBERAL, TABLE_CT, TABLE_EXP,
   setCommitTimeout,
 } from "./ctnetlink";
-export { outPtr, outLen, outClear, outSetPayload } from "./outbox";
-export { EVLOG_HEADER, eventLogEnable, eventLogPtr, eventLogLen, eventLogDropped, eventLogClear } from "./eventlog";
+export { outPtr, outLen, outClear, outSetPayload, outAppendCtl as outCtl } from "./outbox";
+export { EVLOG_KIND, EVLOG_OP, EVLOG_CACHE, EVLOG_BODY_LEN, EVLOG_HEADER, EVLOG_ALIGN, EVOP_NEW, EVOP_UPDATE, EVOP_DESTROY, eventLogEnable, eventLogPtr, eventLogLen, eventLogDropped, eventLogClear } from "./eventlog";
 export {
   POLICY_NONE, POLICY_ACCEPT, POLICY_IGNORE, filterReset, filterSetProtocol, filterSetState,
   filterAddAddress, filterAddHelper,
@@ -48,7 +47,7 @@ export {
   MODE_NOTRACK, MODE_ALARM, MODE_FTFW, S_KERNEL_EVENTS, S_KERNEL_FILTERED, S_MSG_SENT,
   S_MSG_RECV, S_MSG_LOST, S_MSG_BEFORE, S_MSG_DROPPED, S_DATA_APPLIED, S_RESYNC_RECV,
   S_ACK_SENT, S_NACK_SENT, S_ACK_RECV, S_NACK_RECV, S_RESENT, S_RSQUEUE_PURGED,
-  S_HELLO_RECV, S_COUNT, DUMP_KEEP, DUMP_SEND_CHANGES, DUMP_SEND_ALL, statsPtr, engineInit, engineXmit,
+  S_HELLO_RECV, S_COUNT, RSQ_END, RSQ_OBJECT, RSQ_CONTROL, DUMP_KEEP, DUMP_SEND_CHANGES, DUMP_SEND_ALL, statsPtr, engineInit, engineXmit,
   engineBulk, engineRequestResync, txQueueLen, rsQueueLen, engineDumpBegin, engineDumpEnd, engineSetOwnPort, engineSetInjectPort, engineSetBypass, engineSetPeerBuffer, rsQueueWalkStart, rsQueueWalkNext,
   rsQueueWalkSeq, rsQueueWalkFlags,
 } from "./sync";
@@ -78,26 +77,29 @@ export function expRecPtr(): usize { return expRecord; }
 
 // ---- sync messages in ----------------------------------------------------------
 
+// The ABI's own reader: the engine reads its datagrams with another.
+const reader = staticReader();
+
 /** Opens the datagram of `len` bytes at the start of the rx buffer. */
-export function syncOpen(len: u32): i32 { return openDatagram(rxBuffer, len); }
+export function syncOpen(len: u32): i32 { return openDatagram(reader, rxBuffer, len); }
 /** Opens a datagram anywhere in memory (for hosts with their own buffers). */
-export function syncOpenAt(ptr: usize, len: u32): i32 { return openDatagram(ptr, len); }
+export function syncOpenAt(ptr: usize, len: u32): i32 { return openDatagram(reader, ptr, len); }
 /** Next message: MSG_CT / MSG_EXP (record filled), MSG_CTL, MSG_END, or -reason. */
-export function syncNext(): i32 { return nextMessage(ctRecord, expRecord); }
-export function msgVersion(): u32 { return hdrVersion; }
-export function msgType(): u32 { return hdrType; }
-export function msgFlags(): u32 { return hdrFlags; }
-export function msgLen(): u32 { return hdrLen; }
-export function msgSeq(): u32 { return hdrSeq; }
-export function msgFrom(): u32 { return hdrFrom; }
-export function msgTo(): u32 { return hdrTo; }
+export function syncNext(): i32 { return nextMessage(reader, ctRecord, expRecord); }
+export function msgVersion(): u32 { return reader.version; }
+export function msgType(): u32 { return reader.type; }
+export function msgFlags(): u32 { return reader.flags; }
+export function msgLen(): u32 { return reader.len; }
+export function msgSeq(): u32 { return reader.seq; }
+export function msgFrom(): u32 { return reader.from; }
+export function msgTo(): u32 { return reader.to; }
 
-// ---- sync messages out ---------------------------------------------------------
+// ---- sync messages out: into the outbox, packed as the engine packs them ----------
 
-/** Appends the conntrack record as a message: 1 appended, 0 buffer full, or -reason. */
-export function txCt(type: u32, flags: u32, seq: u32): i32 { return txAppendCt(ctRecord, type, flags, seq); }
-/** Appends the expectation record as a message: 1 appended, 0 buffer full, or -reason. */
-export function txExp(type: u32, flags: u32, seq: u32): i32 { return txAppendExp(expRecord, type, flags, seq); }
+/** Appends the conntrack record as a message: 1 appended, 0 outbox full, or -reason. */
+export function outCt(type: u32, flags: u32, seq: u32): i32 { return outAppendCt(ctRecord, type, flags, seq); }
+/** Appends the expectation record as a message: 1 appended, 0 outbox full, or -reason. */
+export function outExp(type: u32, flags: u32, seq: u32): i32 { return outAppendExp(expRecord, type, flags, seq); }
 
 // ---- ctnetlink -------------------------------------------------------------------
 
@@ -169,7 +171,14 @@ export function engineRxStream(len: u32, link: u32, id: u32): i32 {
 export function engineRx(len: u32, link: u32): u32 { return sync.engineRx(rxBuffer, len, ctRecord, expRecord, link); }
 
 export function cacheCount(which: u32): u32 { return cacheOf(which).count; }
-/** Counters of a cache, u32 each: created, failed; updated, failed; destroyed, failed. */
+// The counters at cacheCountersPtr, by index (u32 each).
+export const CC_CREATED: u32 = 0;
+export const CC_CREATE_FAILED: u32 = 1;
+export const CC_UPDATED: u32 = 2;
+export const CC_UPDATE_FAILED: u32 = 3;
+export const CC_DESTROYED: u32 = 4;
+export const CC_DESTROY_FAILED: u32 = 5;
+/** Counters of a cache, u32 each, at the CC_* indices. */
 export function cacheCountersPtr(which: u32): usize { return changetype<usize>(cacheOf(which)) + offsetof<Cache>("created"); }
 export function cacheFlush(which: u32): void { sync.engineFlushCache(cacheOf(which)); }
 export function memoryLiveBytes(): usize { return arenaLiveBytes(); }

@@ -15,25 +15,24 @@
 // engineTimeout (handleTimeout): the engine's own timers (ALIVE, the FTFW
 // window probe, ALARM's refresh and expiry) run there, beside timers.ts's.
 import {
-  Cache, newCache, ctKey, expKey, findEntry, upsertEntry, unlinkEntry, freeEntry, lastWasNew, sameBody,
-  movedFrom, entryFlags, setEntryFlags, entryStatus, setEntryStatus, entryBody, entryBodyLen,
+  Cache, newCache, recordKey, findEntry, upsertEntry, Upserted, KEY_SIZE, unlinkEntry, freeEntry, sameBody,
+  entryFlags, setEntryFlags, entryStatus, setEntryStatus, entryBody, entryBodyLen,
   E_SEQ, E_UPDATED, E_CREATED, EF_IN_TX, EF_IN_RS, EF_CTL, EF_EXP, EF_DEAD, EF_SEEN, ST_NEW, ST_UPD, ST_DEL,
   Cursor, cursorStart, cursorNext,
 } from "./cache";
 import { Queue, newQueue, queueOf, queuePush, queueRemove, queueReplace, queueNext } from "./queue";
 import { arenaAlloc, arenaFree } from "./arena";
-import { outReserve } from "./outbox";
+import { outReserve, outAppendCt, outAppendExp, outAppendCtl } from "./outbox";
 import {
-  nextMessage, openDatagram, encodeCt, encodeExp, hdrType, hdrFlags, hdrSeq, hdrLen, hdrPtr,
-  hdrFrom, hdrTo, MSG_CT, MSG_EXP, MSG_CTL, MSG_END, NETHDR_SIZE, NETHDR_ACK_SIZE,
-  PROTOCOL_VERSION, T_CT_NEW, T_CT_DEL, T_EXP_NEW, T_EXP_DEL, T_CTL, F_ACK, F_NACK, F_RESYNC,
+  nextMessage, openDatagram, SyncReader, staticReader, encodeCt, encodeExp,
+  MSG_CT, MSG_EXP, MSG_CTL, MSG_END, NETHDR_SIZE, writeHeader, isRangedCtl,
+  T_CT_NEW, T_CT_DEL, T_EXP_NEW, T_EXP_DEL, T_CTL, F_ACK, F_NACK, F_RESYNC,
   F_ALIVE, F_HELLO, F_HELLO_BACK,
 } from "./wire";
 import { openMessages, nextNetlink, NL_CT, NL_EXP, NL_DONE, NL_END, nlEvent, nlPid, EV_DESTROY, EV_UPDATE, EV_DUMP, OP_CREATE, OP_UPDATE, OP_DELETE } from "./ctnetlink";
 import { batchCt, batchExp } from "./nlbatch";
-import { storeBe16, storeBe32 } from "./bytes";
 import { filterCt, filterExp } from "./filter";
-import { logChange } from "./eventlog";
+import { logChange, EVOP_NEW, EVOP_UPDATE, EVOP_DESTROY } from "./eventlog";
 import { nowMs, nowSec, setClock, runDue, nextDue, setSilenceLimit, heard, NEVER } from "./timers";
 
 export const MODE_NOTRACK: u32 = 0;
@@ -172,12 +171,16 @@ export function rsQueueWalkStart(): void {
   rsWalk = 0;
   rsWalkStarted = false;
 }
-/** Next node: 1 an object, 2 a control message, 0 at the end; then rsQueueWalkSeq / rsQueueWalkFlags. */
+export const RSQ_END: u32 = 0;
+export const RSQ_OBJECT: u32 = 1;
+export const RSQ_CONTROL: u32 = 2;
+
+/** Next node: RSQ_OBJECT (a conntrack or expectation), RSQ_CONTROL, or RSQ_END; then rsQueueWalkSeq / rsQueueWalkFlags. */
 export function rsQueueWalkNext(): u32 {
   rsWalk = rsWalkStarted ? (rsWalk != 0 ? queueNext(rsWalk) : 0) : rsq.head;
   rsWalkStarted = true;
-  if (rsWalk == 0) return 0;
-  return (entryFlags(rsWalk) & EF_CTL) ? 2 : 1;
+  if (rsWalk == 0) return RSQ_END;
+  return (entryFlags(rsWalk) & EF_CTL) ? RSQ_CONTROL : RSQ_OBJECT;
 }
 export function rsQueueWalkSeq(): u32 { return rsWalk ? load<u32>(rsWalk + E_SEQ) : 0; }
 export function rsQueueWalkFlags(): u32 { return rsWalk && (entryFlags(rsWalk) & EF_CTL) ? <u32>load<u8>(rsWalk + CTL_FLAGS) : 0; }
@@ -207,55 +210,40 @@ const CTL_FROM: u32 = 32;
 const CTL_TO: u32 = 36;
 const CTL_NODE_SIZE: u32 = 40;
 
-@inline function isRangedCtl(flags: u32): bool {
-  return (flags & (F_ACK | F_NACK | F_RESYNC)) != 0;
-}
-
-/** FTFW marks what it sends with HELLO until the peer answers, and answers a HELLO once. */
+/** FTFW marks what it sends with HELLO until the peer answers, and answers a HELLO once: the flags of the next message. */
 function helloFlags(): u32 {
   if (mode != MODE_FTFW) return 0;
   let f: u32 = 0;
-  if (helloState == HELLO_INIT) helloState = HELLO_SAY;
-  if (helloState == HELLO_SAY) f |= F_HELLO;
-  if (sayHelloBack) {
-    f |= F_HELLO_BACK;
-    sayHelloBack = false;
-  }
+  if (helloState != HELLO_DONE) f |= F_HELLO;
+  if (sayHelloBack) f |= F_HELLO_BACK;
   return f;
 }
 
-function putHeader(p: usize, type: u32, flags: u32, len: u32, seq: u32): void {
-  store<u8>(p, <u8>((PROTOCOL_VERSION << 4) | type));
-  store<u8>(p + 1, <u8>flags);
-  storeBe16(p + 2, len);
-  storeBe32(p + 4, seq);
+/** A message with helloFlags() went out: the greeting is under way, the answer given. */
+function helloSaid(): void {
+  if (mode != MODE_FTFW) return;
+  if (helloState == HELLO_INIT) helloState = HELLO_SAY;
+  sayHelloBack = false;
 }
 
 /** Writes one queued node into the outbox; false when the outbox is full. */
 function transmit(n: usize): bool {
   const f = entryFlags(n);
   if (f & EF_CTL) {
-    const flags = <u32>load<u8>(n + CTL_FLAGS);
-    const len = isRangedCtl(flags) ? NETHDR_ACK_SIZE : NETHDR_SIZE;
-    const p = outReserve(len);
-    if (p == 0) return false;
-    const seq = nextSeq++;
-    putHeader(p, T_CTL, flags | helloFlags(), len, seq);
-    if (isRangedCtl(flags)) {
-      storeBe32(p + 8, load<u32>(n + CTL_FROM));
-      storeBe32(p + 12, load<u32>(n + CTL_TO));
-    }
-    store<u32>(n + E_SEQ, seq);
+    const flags = <u32>load<u8>(n + CTL_FLAGS) | helloFlags();
+    if (outAppendCtl(flags, nextSeq, load<u32>(n + CTL_FROM), load<u32>(n + CTL_TO)) != 1) return false;
+    store<u32>(n + E_SEQ, nextSeq++);
   } else {
     const blen = entryBodyLen(n);
     const p = outReserve(NETHDR_SIZE + blen);
     if (p == 0) return false;
     const type = <u32>entryStatus(n) + ((f & EF_EXP) ? T_EXP_NEW : T_CT_NEW);
     const seq = nextSeq++;
-    putHeader(p, type, helloFlags(), NETHDR_SIZE + blen, seq);
+    writeHeader(p, type, helloFlags(), NETHDR_SIZE + blen, seq);
     memory.copy(p + NETHDR_SIZE, entryBody(n), blen);
     store<u32>(n + E_SEQ, seq);
   }
+  helloSaid();
   count(S_MSG_SENT);
   return true;
 }
@@ -376,6 +364,9 @@ function sendHead(q: Queue): bool {
 // ---- the kernel side ---------------------------------------------------------------
 
 const scratch = memory.data(4096, 8);
+/** The key of the record at hand (recordKey), and what storing it did: the engine's scratch, passed explicitly. */
+const key = memory.data(<i32>KEY_SIZE, 8);
+const upserted = changetype<Upserted>(memory.data(offsetof<Upserted>(), 8));
 
 /** The body (attributes) the record encodes to, at scratch + NETHDR_SIZE; returns its length or -1. */
 function bodyOf(rec: usize, isExp: bool): i32 {
@@ -383,9 +374,8 @@ function bodyOf(rec: usize, isExp: bool): i32 {
   return n < 0 ? -1 : n - <i32>NETHDR_SIZE;
 }
 
-/** Hands the queue place of an entry that moved to a new block over, and frees the old block. */
-function settleMove(e: usize): void {
-  const old = movedFrom;
+/** Hands the queue place of an entry that moved to a new block (from `old`) over, and frees the old block. */
+function settleMove(e: usize, old: usize): void {
   if (old == 0) return;
   const q = queueOf(old);
   if (q == EF_IN_TX) queueReplace(txq, old, e);
@@ -396,57 +386,56 @@ function settleMove(e: usize): void {
 
 /** DisableInternalCache: a kernel event straight into the outbox (counted as sent, or dropped when full). */
 function sendDirect(rec: usize, isExp: bool, status: u8): void {
-  const len = bodyOf(rec, isExp);
-  if (len < 0) return;
-  const p = outReserve(NETHDR_SIZE + <u32>len);
-  if (p == 0) {
+  const type = <u32>status + (isExp ? T_EXP_NEW : T_CT_NEW);
+  const r = isExp ? outAppendExp(rec, type, 0, nextSeq) : outAppendCt(rec, type, 0, nextSeq);
+  if (r != 1) {
     count(S_MSG_DROPPED);
     return;
   }
-  putHeader(p, <u32>status + (isExp ? T_EXP_NEW : T_CT_NEW), 0, NETHDR_SIZE + <u32>len, nextSeq++);
-  memory.copy(p + NETHDR_SIZE, scratch + NETHDR_SIZE, <u32>len);
+  nextSeq++;
   count(S_MSG_SENT);
 }
 
 /** A conntrack or expectation seen in the kernel: into the internal cache, and out. */
-function kernelUpdate(c: Cache, rec: usize, isExp: bool, send: u32): void {
+function kernelUpdate(c: Cache, rec: usize, key: usize, isExp: bool, send: u32): void {
   const len = bodyOf(rec, isExp);
   if (len < 0) return;
   // Only a resync after lost events asks whether the kernel's entry differs from ours.
   let changed = false;
   if (send == DUMP_SEND_CHANGES) {
-    const old = findEntry(c);
+    const old = findEntry(c, key);
     changed = old == 0 || !sameBody(old, scratch + NETHDR_SIZE, <u32>len);
   }
-  const e = upsertEntry(c, scratch + NETHDR_SIZE, <u32>len, nowSec);
+  const up = upserted;
+  const e = upsertEntry(c, key, scratch + NETHDR_SIZE, <u32>len, nowSec, up);
   if (e == 0) {
-    if (lastWasNew) c.createdFailed++;
+    if (up.created) c.createdFailed++;
     else c.updatedFailed++;
     return;
   }
-  settleMove(e);
+  settleMove(e, up.movedFrom);
   // Alive now: a resync under way must not sweep it, whether the dump or an event showed it.
   setEntryFlags(e, entryFlags(e) | EF_SEEN);
-  if (lastWasNew) {
+  if (up.created) {
     c.created++;
     setEntryStatus(e, ST_NEW);
   } else {
     c.updated++;
     if (!(queueOf(e) == EF_IN_TX && entryStatus(e) == ST_NEW)) setEntryStatus(e, ST_UPD);
   }
-  logChange(isExp, lastWasNew ? 0 : 1, false, entryBody(e), entryBodyLen(e));
+  logChange(isExp, up.created ? EVOP_NEW : EVOP_UPDATE, false, entryBody(e), entryBodyLen(e));
   if (send == DUMP_SEND_ALL || (send == DUMP_SEND_CHANGES && changed)) enqueue(e);
 }
 
-function kernelDestroy(c: Cache, send: bool): void {
-  const e = findEntry(c);
+function kernelDestroy(c: Cache, key: usize, send: bool): void {
+  const e = findEntry(c, key);
   if (e == 0) {
     c.destroyedFailed++;
     return;
   }
   unlinkEntry(c, e);
   c.destroyed++;
-  logChange((entryFlags(e) & EF_EXP) != 0, 2, false, entryBody(e), entryBodyLen(e));
+  logChange((entryFlags(e) & EF_EXP) != 0, EVOP_DESTROY, false, entryBody(e), entryBodyLen(e));
   setEntryFlags(e, entryFlags(e) | EF_DEAD);
   setEntryStatus(e, ST_DEL);
   if (send) enqueue(e);
@@ -502,8 +491,7 @@ export function engineKernel(ptr: usize, len: u32, ctRec: usize, expRec: usize, 
       continue;
     }
     const rec = isExp ? expRec : ctRec;
-    if (isExp) expKey(rec);
-    else ctKey(rec);
+    recordKey(rec, isExp, key);
     const c = isExp ? internalExp : internalCt;
     const ev = nlEvent;
     if (injectPort != 0 && nlPid == injectPort) continue;
@@ -516,8 +504,8 @@ export function engineKernel(ptr: usize, len: u32, ctRec: usize, expRec: usize, 
       if (send != DUMP_KEEP) sendDirect(rec, isExp, ev == EV_DESTROY ? ST_DEL : ev == EV_UPDATE ? ST_UPD : ST_NEW);
       continue;
     }
-    if (ev == EV_DESTROY) kernelDestroy(c, send != DUMP_KEEP);
-    else kernelUpdate(c, rec, isExp, send);
+    if (ev == EV_DESTROY) kernelDestroy(c, key, send != DUMP_KEEP);
+    else kernelUpdate(c, rec, key, isExp, send);
   }
   return seen;
 }
@@ -528,40 +516,53 @@ export function engineKernel(ptr: usize, len: u32, ctRec: usize, expRec: usize, 
  * kernel, so they are destroyed here and the peers told.
  */
 export function engineDumpBegin(): void {
-  markAll(internalCt, false);
-  markAll(internalExp, false);
+  walkAll(internalCt, unmark);
+  walkAll(internalExp, unmark);
 }
 
 export function engineDumpEnd(): u32 {
-  return sweepUnseen(internalCt) + sweepUnseen(internalExp);
+  return walkAll(internalCt, sweepUnseen) + walkAll(internalExp, sweepUnseen);
 }
 
-function markAll(c: Cache, seen: bool): void {
-  for (let b: u32 = 0; b < c.nbuckets; b++) {
-    for (let e = <usize>load<u32>(c.buckets + (<usize>b << 2)); e != 0; e = <usize>load<u32>(e)) {
-      setEntryFlags(e, seen ? entryFlags(e) | EF_SEEN : entryFlags(e) & ~EF_SEEN);
-    }
-  }
+function unmark(c: Cache, e: usize): u32 {
+  setEntryFlags(e, entryFlags(e) & ~EF_SEEN);
+  return 0;
 }
 
-function sweepUnseen(c: Cache): u32 {
-  let gone: u32 = 0;
-  for (let b: u32 = 0; b < c.nbuckets; b++) {
-    let e = <usize>load<u32>(c.buckets + (<usize>b << 2));
-    while (e != 0) {
-      const next = <usize>load<u32>(e);
-      if ((entryFlags(e) & EF_SEEN) == 0) {
-        unlinkEntry(c, e);
-        c.destroyed++;
-        setEntryFlags(e, entryFlags(e) | EF_DEAD);
-        setEntryStatus(e, ST_DEL);
-        enqueue(e);
-        gone++;
-      }
-      e = next;
-    }
+/** An entry the dump did not show is gone from the kernel: destroyed, and the peers told. */
+function sweepUnseen(c: Cache, e: usize): u32 {
+  if (entryFlags(e) & EF_SEEN) return 0;
+  unlinkEntry(c, e);
+  c.destroyed++;
+  setEntryFlags(e, entryFlags(e) | EF_DEAD);
+  setEntryStatus(e, ST_DEL);
+  enqueue(e);
+  return 1;
+}
+
+/**
+ * Calls `visit` for each entry of buckets [from, stop) of a cache, through
+ * cache.ts's cursor; `visit` may unlink the entry it is given. Returns the
+ * sum of what `visit` returned.
+ */
+function walkBuckets(c: Cache, from: u32, stop: u32, visit: (c: Cache, e: usize) => u32): u32 {
+  const cur = changetype<Cursor>(scratchCursor);
+  cursorStart(cur, c, from);
+  let e = cursorNext(cur);
+  let bucket = cur.bucket;
+  let sum: u32 = 0;
+  while (e != 0 && bucket < stop) {
+    const next = cursorNext(cur); // before visit unlinks e
+    const nextBucket = cur.bucket;
+    sum += visit(c, e);
+    e = next;
+    bucket = nextBucket;
   }
-  return gone;
+  return sum;
+}
+
+@inline function walkAll(c: Cache, visit: (c: Cache, e: usize) => u32): u32 {
+  return walkBuckets(c, 0, c.nbuckets, visit);
 }
 
 /** Queues every entry of the internal caches (bulk send, or a peer's resync request). */
@@ -570,14 +571,12 @@ export function engineBulk(): u32 {
 }
 
 function queueAll(c: Cache): u32 {
-  const cur = changetype<Cursor>(scratchCursor);
-  cursorStart(cur, c, 0);
-  let n: u32 = 0;
-  for (let e = cursorNext(cur); e != 0; e = cursorNext(cur)) {
-    enqueue(e);
-    n++;
-  }
-  return n;
+  return walkAll(c, queueOne);
+}
+
+function queueOne(c: Cache, e: usize): u32 {
+  enqueue(e);
+  return 1;
 }
 const scratchCursor = memory.data(offsetof<Cursor>(), 8);
 
@@ -587,6 +586,9 @@ export function engineRequestResync(): void {
 }
 
 // ---- the receiving side --------------------------------------------------------------
+
+/** The engine's reader of peers' datagrams. */
+const rx = staticReader();
 
 const SEQ_UNSET = 0, SEQ_IN_SYNC = 1, SEQ_AFTER = 2, SEQ_BEFORE = 3;
 
@@ -612,49 +614,49 @@ function updateSeq(seq: u32): void {
   lastSeqRecv = seq;
 }
 
-/** Applies a data message to the external cache (or, without one, to the kernel). */
-function applyData(ctRec: usize, expRec: usize, isExp: bool): void {
+/** Applies data message `m` (decoded into its record) to the external cache (or, without one, to the kernel). */
+function applyData(m: SyncReader, ctRec: usize, expRec: usize, isExp: bool): void {
   if (isExp && !expSync) return;
   if (bypassExternal) {
-    inject(ctRec, expRec, isExp);
+    inject(m, ctRec, expRec, isExp);
     return;
   }
   const c = isExp ? externalExp : externalCt;
-  if (isExp) expKey(expRec);
-  else ctKey(ctRec);
-  const type = hdrType - (isExp ? T_EXP_NEW : T_CT_NEW);
+  recordKey(isExp ? expRec : ctRec, isExp, key);
+  const type = m.type - (isExp ? T_EXP_NEW : T_CT_NEW);
   count(S_DATA_APPLIED);
   if (type == 2) {
-    const e = findEntry(c);
+    const e = findEntry(c, key);
     if (e == 0) {
       c.destroyedFailed++;
       return;
     }
     unlinkEntry(c, e);
-    logChange(isExp, 2, true, entryBody(e), entryBodyLen(e));
+    logChange(isExp, EVOP_DESTROY, true, entryBody(e), entryBodyLen(e));
     freeEntry(e);
     c.destroyed++;
     return;
   }
   // The message's own attributes are the entry's body: no re-encoding.
-  const e = upsertEntry(c, hdrPtr + NETHDR_SIZE, hdrLen - NETHDR_SIZE, nowSec);
+  const up = upserted;
+  const e = upsertEntry(c, key, m.ptr + NETHDR_SIZE, m.len - NETHDR_SIZE, nowSec, up);
   if (e == 0) {
-    if (lastWasNew) c.createdFailed++;
+    if (up.created) c.createdFailed++;
     else c.updatedFailed++;
     return;
   }
-  if (movedFrom != 0) freeEntry(movedFrom);
-  if (lastWasNew) c.created++;
+  if (up.movedFrom != 0) freeEntry(up.movedFrom);
+  if (up.created) c.created++;
   else c.updated++;
-  logChange(isExp, lastWasNew ? 0 : 1, true, entryBody(e), entryBodyLen(e));
+  logChange(isExp, up.created ? EVOP_NEW : EVOP_UPDATE, true, entryBody(e), entryBodyLen(e));
 }
 
 /** Requests injected into the kernel instead of caching: how many were appended, and how many did not fit. */
 export let injected: u32 = 0;
 export let injectOverflow: u32 = 0;
 
-function inject(ctRec: usize, expRec: usize, isExp: bool): void {
-  const type = hdrType - (isExp ? T_EXP_NEW : T_CT_NEW);
+function inject(m: SyncReader, ctRec: usize, expRec: usize, isExp: bool): void {
+  const type = m.type - (isExp ? T_EXP_NEW : T_CT_NEW);
   const op = type == 0 ? OP_CREATE : type == 1 ? OP_UPDATE : OP_DELETE;
   const r = isExp ? batchExp(expRec, op, 0, injected) : batchCt(ctRec, op, 0, injected);
   if (r == 1) injected++;
@@ -662,14 +664,14 @@ function inject(ctRec: usize, expRec: usize, isExp: bool): void {
 }
 
 /** Control messages: acknowledgements empty the resend queue, NACKs resend, RESYNC answers with everything. */
-function digestCtl(): void {
-  const flags = hdrFlags;
+function digestCtl(m: SyncReader): void {
+  const flags = m.flags;
   if (flags & F_ACK) {
     count(S_ACK_RECV);
-    if (mode == MODE_FTFW) ackRange(hdrFrom, hdrTo, false);
+    if (mode == MODE_FTFW) ackRange(m.from, m.to, false);
   } else if (flags & F_NACK) {
     count(S_NACK_RECV);
-    if (mode == MODE_FTFW) ackRange(hdrFrom, hdrTo, true);
+    if (mode == MODE_FTFW) ackRange(m.from, m.to, true);
   } else if (flags & F_RESYNC) {
     count(S_RESYNC_RECV);
     engineBulk();
@@ -720,10 +722,10 @@ function sendAgain(n: usize): void {
 }
 
 /** FTFW's receive rules; returns whether the message is to be applied. */
-function ftfwRecv(isData: bool): bool {
-  const seq = hdrSeq;
+function ftfwRecv(m: SyncReader, isData: bool): bool {
+  const seq = m.seq;
   let hello = false;
-  if (hdrFlags & F_HELLO) {
+  if (m.flags & F_HELLO) {
     sayHelloBack = true;
     hello = true;
     count(S_HELLO_RECV);
@@ -731,7 +733,7 @@ function ftfwRecv(isData: bool): bool {
     if (!peerGreeting) engineBulk();
   }
   peerGreeting = hello;
-  if ((hdrFlags & F_HELLO_BACK) && helloState == HELLO_SAY) helloState = HELLO_DONE;
+  if ((m.flags & F_HELLO_BACK) && helloState == HELLO_SAY) helloState = HELLO_DONE;
   let state = hello ? SEQ_IN_SYNC : trackSeq(seq);
   if (hello) {
     if (ackFromSet && before(seq, ackFrom)) {
@@ -744,7 +746,7 @@ function ftfwRecv(isData: bool): bool {
     count(S_MSG_DROPPED);
     return false;
   }
-  if (!isData) digestCtl();
+  if (!isData) digestCtl(m);
   if (state == SEQ_AFTER) {
     if (ackFromSet) {
       enqueueCtl(<u8>F_ACK, ackFrom, lastSeqRecv);
@@ -779,29 +781,30 @@ function ftfwRecv(isData: bool): bool {
  * are counted by the decoder and skipped. Returns the data messages applied.
  */
 export function engineRx(ptr: usize, len: u32, ctRec: usize, expRec: usize, link: u32): u32 {
-  if (openDatagram(ptr, len) < 0) return 0;
+  const m = rx;
+  if (openDatagram(m, ptr, len) < 0) return 0;
   heard(link);
   let applied: u32 = 0;
   for (;;) {
-    const r = nextMessage(ctRec, expRec);
+    const r = nextMessage(m, ctRec, expRec);
     if (r == MSG_END) break;
     if (r < 0) continue;
     count(S_MSG_RECV);
     const isData = r == MSG_CT || r == MSG_EXP;
     let apply = isData;
     if (mode == MODE_FTFW) {
-      apply = ftfwRecv(isData);
+      apply = ftfwRecv(m, isData);
     } else {
-      if (mode == MODE_ALARM && hdrFlags != 0) {
+      if (mode == MODE_ALARM && m.flags != 0) {
         count(S_MSG_DROPPED);
         continue;
       }
-      trackSeq(hdrSeq);
-      if (!isData) digestCtl();
-      updateSeq(hdrSeq);
+      trackSeq(m.seq);
+      if (!isData) digestCtl(m);
+      updateSeq(m.seq);
     }
     if (apply) {
-      applyData(ctRec, expRec, r == MSG_EXP);
+      applyData(m, ctRec, expRec, r == MSG_EXP);
       applied++;
     }
   }
@@ -861,9 +864,7 @@ let expiryExpPos: u32 = 0;
 function refreshBuckets(c: Cache, from: u32, elapsed: f64): u32 {
   const share = <u32>min<f64>(<f64>c.nbuckets * elapsed / (1000 * <f64>refreshTime), <f64>c.nbuckets);
   const stop = min<u32>(from + share + 1, c.nbuckets);
-  for (let b = from; b < stop; b++) {
-    for (let e = <usize>load<u32>(c.buckets + (<usize>b << 2)); e != 0; e = <usize>load<u32>(e)) enqueue(e);
-  }
+  walkBuckets(c, from, stop, queueOne);
   return stop >= c.nbuckets ? 0 : stop;
 }
 
@@ -875,35 +876,30 @@ function expireSlice(): void {
 
 function expireBuckets(c: Cache, from: u32): u32 {
   const stop = min<u32>(from + c.nbuckets / 10 + 1, c.nbuckets);
-  for (let b = from; b < stop; b++) {
-    let e = <usize>load<u32>(c.buckets + (<usize>b << 2));
-    while (e != 0) {
-      const next = <usize>load<u32>(e);
-      if (nowSec - load<u32>(e + E_UPDATED) > cacheTimeout) {
-        unlinkEntry(c, e);
-        freeEntry(e);
-        c.destroyed++;
-      }
-      e = next;
-    }
-  }
+  walkBuckets(c, from, stop, expireOne);
   return stop >= c.nbuckets ? 0 : stop;
+}
+
+function expireOne(c: Cache, e: usize): u32 {
+  if (nowSec - load<u32>(e + E_UPDATED) <= cacheTimeout) return 0;
+  unlinkEntry(c, e);
+  freeEntry(e);
+  c.destroyed++;
+  return 1;
 }
 
 // ---- control paths ---------------------------------------------------------------------
 
 /** Empties a cache (conntrackd -f). Entries still queued are freed when they leave the queue. */
 export function engineFlushCache(c: Cache): void {
-  const cur = changetype<Cursor>(scratchCursor);
-  cursorStart(cur, c, 0);
-  let e = cursorNext(cur);
-  while (e != 0) {
-    const next = cursorNext(cur);
-    unlinkEntry(c, e);
-    if (queueOf(e) == 0) freeEntry(e);
-    else setEntryFlags(e, entryFlags(e) | EF_DEAD);
-    e = next;
-  }
+  walkAll(c, flushOne);
+}
+
+function flushOne(c: Cache, e: usize): u32 {
+  unlinkEntry(c, e);
+  if (queueOf(e) == 0) freeEntry(e);
+  else setEntryFlags(e, entryFlags(e) | EF_DEAD);
+  return 1;
 }
 
 /** Seconds an entry has been in its cache. */

@@ -24,13 +24,9 @@ export interface CoreFunctions {
   msgSeq(): number;
   msgFrom(): number;
   msgTo(): number;
-  txPtr(): number;
-  txLen(): number;
-  txReset(payloadSize: number): void;
-  txClear(): void;
-  txCt(type: number, flags: number, seq: number): number;
-  txExp(type: number, flags: number, seq: number): number;
-  txAppendCtl(flags: number, seq: number, from: number, to: number): number;
+  outCt(type: number, flags: number, seq: number): number;
+  outExp(type: number, flags: number, seq: number): number;
+  outCtl(flags: number, seq: number, from: number, to: number): number;
   nlPtr(): number;
   nlOpen(len: number): number;
   nlNext(): number;

@@ -26,6 +26,8 @@ const CACHE_NAMES = {
   external: { ct: "CACHE_EXTERNAL_CT", expect: "CACHE_EXTERNAL_EXP" },
 } as const;
 
+/** What conntrackd shows as the transmit queue's limit: INT_MAX, no limit. */
+const TXQUEUE_MAX = 2 ** 31 - 1;
 const kindsOf = (k: KindSet): RecordKind[] => (k === "both" ? ["ct", "expect"] : [k]);
 const nowSec = () => Math.floor(Date.now() / 1000);
 
@@ -314,13 +316,13 @@ export class Daemon implements ApiSource {
     const fn = this.core.fn;
     const base = fn.cacheCountersPtr(id);
     const dv = this.core.view;
-    const c = (i: number) => dv.getUint32(base + 4 * i, true);
+    const c = (name: string) => dv.getUint32(base + 4 * this.k(name), true);
     const active = fn.cacheCount(id);
     return {
       active, objects: active, tableEntries: active,
-      addOk: c(0), addFail: c(1), addFailNoMemory: 0, addFailNoSpace: c(1),
-      updOk: c(2), updFail: c(3), updFailNotFound: 0,
-      delOk: c(4), delFail: c(5), delFailNotFound: c(5),
+      addOk: c("CC_CREATED"), addFail: c("CC_CREATE_FAILED"), addFailNoMemory: 0, addFailNoSpace: c("CC_CREATE_FAILED"),
+      updOk: c("CC_UPDATED"), updFail: c("CC_UPDATE_FAILED"), updFailNotFound: 0,
+      delOk: c("CC_DESTROYED"), delFail: c("CC_DESTROY_FAILED"), delFailNotFound: c("CC_DESTROY_FAILED"),
     };
   }
 
@@ -373,8 +375,9 @@ export class Daemon implements ApiSource {
     const fn = this.core.fn;
     const items: ResendQueueItem[] = [];
     fn.rsQueueWalkStart();
-    for (let t = fn.rsQueueWalkNext(); t !== 0; t = fn.rsQueueWalkNext()) {
-      items.push(t === 1 ? { kind: "object", seq: fn.rsQueueWalkSeq() } : { kind: "control", seq: fn.rsQueueWalkSeq(), flags: fn.rsQueueWalkFlags() });
+    for (let t = fn.rsQueueWalkNext(); t !== this.k("RSQ_END"); t = fn.rsQueueWalkNext()) {
+      const seq = fn.rsQueueWalkSeq();
+      items.push(t === this.k("RSQ_OBJECT") ? { kind: "object", seq } : { kind: "control", seq, flags: fn.rsQueueWalkFlags() });
     }
     return items;
   }
@@ -385,7 +388,8 @@ export class Daemon implements ApiSource {
     return {
       allocatedNodes: tx + rs,
       queues: [
-        { name: "txqueue", current: tx, max: 2147483647, noSpaceErrors: 0 },
+        // conntrackd prints INT_MAX for its unbounded transmit queue; ours is bounded by the caches.
+        { name: "txqueue", current: tx, max: TXQUEUE_MAX, noSpaceErrors: 0 },
         { name: "rsqueue", current: rs, max: this.sync.resendQueueSize, noSpaceErrors: this.core.engineStats().rsqueue_purged },
       ],
     };

@@ -93,7 +93,7 @@ export class Kernel {
         this.lost(n === RECV_OVERRUN ? "netlink event socket overrun (ENOBUFS)" : "netlink event datagram truncated");
         continue;
       }
-      this.core.fn.engineKernel(n, 0);
+      this.core.fn.engineKernel(n, this.core.k("DUMP_KEEP")); // events: sent as they say; only dumps use the mode
     }
     this.onActivity();
   }
