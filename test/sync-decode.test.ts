@@ -141,11 +141,11 @@ test("syncDecode: too little room is -R_NO_ROOM; an oversized datagram is one R_
 
 test("syncDecodeFrames: a run of framed datagrams in one call, resumable when the summaries run out", () => {
   const grams = loadFixtures("sync").flatMap((f) => f.messages.map((m) => hexBytes(m.hex)));
-  const frames = Buffer.concat(grams.flatMap((g) => {
-    const len = Buffer.alloc(4);
-    len.writeUInt32LE(g.length);
-    return [len, Buffer.from(g)];
-  }));
+  const frames = new Uint8Array(grams.reduce((a, g) => a + 4 + g.length, 0));
+  for (let at = 0, i = 0; i < grams.length; at += 4 + grams[i].length, i++) {
+    new DataView(frames.buffer).setUint32(at, grams[i].length, true);
+    frames.set(grams[i], at + 4);
+  }
   const ptr = fn.hostAlloc(frames.length);
   core.bytes.set(frames, ptr);
   const total = grams.reduce((a, g) => a + summarize(g).length, 0);
