@@ -46,51 +46,60 @@ function ip6(a: string): number[] {
 }
 
 function pcap(pkts: Pkt[]): Uint8Array {
-  const parts: Buffer[] = [];
-  const head = Buffer.alloc(24);
-  head.writeUInt32LE(0xa1b2c3d4, 0);
-  head.writeUInt16LE(2, 4);
-  head.writeUInt16LE(4, 6);
-  head.writeUInt32LE(262144, 16);
-  head.writeUInt32LE(1, 20); // LINKTYPE_ETHERNET
-  parts.push(head);
+  const parts: Uint8Array[] = [];
+  const block = (n: number): [Uint8Array, DataView] => {
+    const b = new Uint8Array(n);
+    parts.push(b);
+    return [b, new DataView(b.buffer)];
+  };
+  const [, head] = block(24);
+  head.setUint32(0, 0xa1b2c3d4, true);
+  head.setUint16(4, 2, true);
+  head.setUint16(6, 4, true);
+  head.setUint32(16, 262144, true);
+  head.setUint32(20, 1, true); // LINKTYPE_ETHERNET
   for (const p of pkts) {
     const v6 = p.src.includes(":");
     const proto = p.proto ?? 17;
-    const l4 = Buffer.alloc(8 + p.payload.length);
-    l4.writeUInt16BE(p.sport, 0);
-    l4.writeUInt16BE(p.dport, 2);
-    l4.writeUInt16BE(l4.length, 4);
-    Buffer.from(p.payload).copy(l4, 8);
-    let ip: Buffer;
+    const iplen = v6 ? 40 : 20;
+    const l4len = 8 + p.payload.length;
+    const flen = 14 + iplen + l4len;
+    const [, rec] = block(16);
+    rec.setUint32(0, Math.floor(p.ts), true);
+    rec.setUint32(4, Math.round((p.ts % 1) * 1e6), true);
+    rec.setUint32(8, flen, true);
+    rec.setUint32(12, flen, true);
+    const [f, dv] = block(flen);
+    dv.setUint16(12, v6 ? 0x86dd : 0x0800);
+    const ip = 14;
     if (v6) {
-      ip = Buffer.alloc(40);
-      ip[0] = 0x60;
-      ip.writeUInt16BE(l4.length, 4);
-      ip[6] = proto;
-      ip[7] = 64;
-      Buffer.from(ip6(p.src)).copy(ip, 8);
-      Buffer.from(ip6(p.dst)).copy(ip, 24);
+      f[ip] = 0x60;
+      dv.setUint16(ip + 4, l4len);
+      f[ip + 6] = proto;
+      f[ip + 7] = 64;
+      f.set(ip6(p.src), ip + 8);
+      f.set(ip6(p.dst), ip + 24);
     } else {
-      ip = Buffer.alloc(20);
-      ip[0] = 0x45;
-      ip.writeUInt16BE(20 + l4.length, 2);
-      ip[8] = 64;
-      ip[9] = proto;
-      Buffer.from(ip4(p.src)).copy(ip, 12);
-      Buffer.from(ip4(p.dst)).copy(ip, 16);
+      f[ip] = 0x45;
+      dv.setUint16(ip + 2, 20 + l4len);
+      f[ip + 8] = 64;
+      f[ip + 9] = proto;
+      f.set(ip4(p.src), ip + 12);
+      f.set(ip4(p.dst), ip + 16);
     }
-    const eth = Buffer.alloc(14);
-    eth.writeUInt16BE(v6 ? 0x86dd : 0x0800, 12);
-    const frame = Buffer.concat([eth, ip, l4]);
-    const rec = Buffer.alloc(16);
-    rec.writeUInt32LE(Math.floor(p.ts), 0);
-    rec.writeUInt32LE(Math.round((p.ts % 1) * 1e6), 4);
-    rec.writeUInt32LE(frame.length, 8);
-    rec.writeUInt32LE(frame.length, 12);
-    parts.push(rec, frame);
+    const l4 = ip + iplen;
+    dv.setUint16(l4, p.sport);
+    dv.setUint16(l4 + 2, p.dport);
+    dv.setUint16(l4 + 4, l4len);
+    f.set(p.payload, l4 + 8);
   }
-  return Buffer.concat(parts);
+  const out = new Uint8Array(parts.reduce((a, b) => a + b.length, 0));
+  let at = 0;
+  for (const b of parts) {
+    out.set(b, at);
+    at += b.length;
+  }
+  return out;
 }
 
 const NODES: Record<string, [string, string]> = { "gv-a": ["10.88.0.1", "fd00:88::1"], "gv-b": ["10.88.0.2", "fd00:88::2"] };
@@ -307,11 +316,12 @@ test("a running cluster: tcpdump on the sync link, then the inspector shows the 
   assert.equal(tcp.dst, "10.77.9.2:3780");
   assert.deepEqual([tcp.flow.proto, tcp.flow.dst, tcp.flow.sport, tcp.flow.dport, tcp.flow.state, tcp.flow.mark],
     ["tcp", "198.51.100.77", 1077, 443, "ESTABLISHED", 7]);
-  const udp = msgs.find((l) => l.kind === "ct" && l.flow.src === "192.0.2.78");
+  const udp = msgs.find((l) => l.kind === "ct" && l.flow.src === "192.0.2.78")!;
+  assert.ok(udp, "a message for the UDP flow");
   assert.deepEqual([udp.flow.proto, udp.flow.sport, udp.flow.dport], ["udp", 5078, 53]);
   assert.ok(msgs.some((l) => l.src.startsWith("10.77.9.2:") && l.flags.includes("ACK") && l.from <= tcp.seq && tcp.seq <= l.to),
     "fw2 acknowledged the range holding the TCP flow's message");
   assert.ok(msgs.some((l) => l.flags.includes("HELLO")), "the FTFW greeting");
-  assert.equal(lines.at(-1).summary.rejected, 0);
+  assert.equal(lines.at(-1)!.summary.rejected, 0);
   await c.destroy();
 });
