@@ -272,9 +272,10 @@ test("live: datagrams sent to the bound port are printed as they come, -c stops 
 test("bench: --bench prints the decode rate", { skip: skipPy }, () => {
   const r = spawnSync("python3", [TOOL, "--bench", "0.3", "-r", fileURLToPath(new URL("fixtures/sync/ftfw-control.json", import.meta.url))]);
   assert.equal(r.status, 0, r.stderr.toString());
-  const [decode, formatted] = r.stdout.toString().trim().split("\n").map((l) => JSON.parse(l));
+  const [decode, formatted, baseline] = r.stdout.toString().trim().split("\n").map((l) => JSON.parse(l));
   assert.ok(decode.bench.msgs_per_s > 0 && decode.bench.messages > 0);
   assert.ok(formatted.bench_formatted.msgs_per_s > 0);
+  assert.ok(baseline.bench_per_call_baseline.messages > 0);
 });
 
 const missing = await missingTools();
