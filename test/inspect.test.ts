@@ -326,3 +326,34 @@ test("a running cluster: tcpdump on the sync link, then the inspector shows the 
   assert.equal(lines.at(-1)!.summary.rejected, 0);
   await c.destroy();
 });
+
+test("a running cluster over multicast: the inspector joins the group on the backup and prints the flows live", { skip: skipCluster, timeout: 90_000 }, async () => {
+  const c = await Cluster.create({ mode: "NOTRACK", transport: "multicast", expectationSync: "off" });
+  await c.startDaemon("fw2");
+  await c.startDaemon("fw1");
+  // the daemon's own socket has the group and port too: both bind with SO_REUSEADDR
+  const proc = c.spawnIn("fw2", "inspect", ["python3", TOOL, "-m", "225.0.0.50", "--iface", "10.77.9.2", "--json"]);
+  let out = "";
+  proc.stdout!.on("data", (b: Buffer) => { out += b.toString(); });
+  for (let i = 0; i < 100 && !c.procStderr("inspect").includes("listening"); i++) await sleep(50);
+  assert.match(c.procStderr("inspect"), /listening on 225\.0\.0\.50:3780/);
+  const r = await run(["conntrack", "-I", "-p", "tcp", "-s", "192.0.2.91", "-d", "198.51.100.91", "--sport", "1091",
+    "--dport", "22", "--state", "SYN_SENT", "--timeout", "60", "--mark", "9"], { ns: c.ns.fw1 });
+  assert.equal(r.code, 0, r.stderr);
+  for (let i = 0; i < 100 && !out.includes("192.0.2.91"); i++) await sleep(50);
+  for (let i = 0; i < 60 && !/"flags": \["ALIVE"\]/.test(out.slice(out.indexOf("192.0.2.91"))); i++) await sleep(50); // a quiet second: ALIVE
+  const exited = new Promise<void>((res) => (proc.exitCode !== null ? res() : proc.once("exit", () => res())));
+  proc.kill("SIGTERM"); // the inspector prints its summary and exits
+  await Promise.race([exited, sleep(3000)]);
+  const lines = out.split("\n").filter(Boolean).map((l) => JSON.parse(l) as Line);
+  const msg = lines.find((l) => l.kind === "ct" && l.flow.src === "192.0.2.91");
+  assert.ok(msg, `the inserted flow went by\n${out.slice(0, 2000)}\n${c.procStderr("inspect")}`);
+  assert.equal(msg.type, "CT_NEW");
+  assert.match(msg.src, /^10\.77\.9\.1:\d+$/);
+  assert.equal(msg.dst, "225.0.0.50:3780");
+  assert.deepEqual([msg.flow.proto, msg.flow.sport, msg.flow.dport, msg.flow.state, msg.flow.mark], ["tcp", 1091, 22, "SYN_SENT", 9]);
+  assert.ok(lines.some((l) => l.type === "CTL" && l.flags.includes("ALIVE")), "NOTRACK's keep-alives");
+  const summary = lines.at(-1)!.summary;
+  assert.ok(summary && summary.rejected === 0, "a summary, no rejections");
+  await c.destroy();
+});
