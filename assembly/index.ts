@@ -10,8 +10,11 @@ import { R_OVERSIZED } from "./reasons";
 import { nlRx, nlTx, NL_RX_SIZE, batchLen, batchClear, batchCt, batchExp, batchDump, batchFlush } from "./nlbatch";
 export { batchSetLimit as nlTxSetLimit } from "./nlbatch";
 import * as sync from "./sync";
+import * as stream from "./stream";
+export { STREAM_LOST } from "./stream";
 import { Cache, Cursor, cursorStart, cursorNext, entryBody, entryBodyLen, E_CREATED } from "./cache";
 import { commitStart, commitFill, commitRetryAsUpdate } from "./commit";
+import * as commit from "./commit";
 import { arenaLiveBytes, arenaChunkBytes } from "./arena";
 
 export const ABI_VERSION: u32 = 1;
@@ -20,7 +23,7 @@ export * from "./layout";
 export {
   R_TRUNCATED, R_BAD_SIZE, R_BAD_VERSION, R_BAD_TYPE, R_BAD_ATTR_LEN, R_UNKNOWN_ATTR,
   R_INCOMPLETE, R_BAD_FAMILY, R_OVERSIZED, R_NO_ROOM, R_BAD_VALUE, R_COUNT,
-  rejectsPtr, resetRejects,
+  REJECTS_SYNC, REJECTS_KERNEL, rejectsPtr, resetRejects,
 } from "./reasons";
 export {
   T_CT_NEW, T_CT_UPD, T_CT_DEL, T_EXP_NEW, T_EXP_UPD, T_EXP_DEL, T_CTL,
@@ -53,10 +56,23 @@ export {
   MODE_NOTRACK, MODE_ALARM, MODE_FTFW, S_KERNEL_EVENTS, S_KERNEL_FILTERED, S_MSG_SENT,
   S_MSG_RECV, S_MSG_LOST, S_MSG_BEFORE, S_MSG_DROPPED, S_DATA_APPLIED, S_RESYNC_RECV,
   S_ACK_SENT, S_NACK_SENT, S_ACK_RECV, S_NACK_RECV, S_RESENT, S_RSQUEUE_PURGED,
-  S_HELLO_RECV, S_COUNT, DUMP_KEEP, DUMP_SEND_CHANGES, DUMP_SEND_ALL, statsPtr, engineInit, engineClock, engineXmit, engineTick,
-  engineBulk, engineRequestResync, txQueueLen, rsQueueLen, engineDumpBegin, engineDumpEnd, engineSetOwnPort, engineSetInjectPort, engineSetBypass, engineSetPeerBuffer, engineWindowFull, engineProbe, rsQueueWalkStart, rsQueueWalkNext,
+  S_HELLO_RECV, S_COUNT, DUMP_KEEP, DUMP_SEND_CHANGES, DUMP_SEND_ALL, statsPtr, engineInit, engineXmit,
+  engineBulk, engineRequestResync, txQueueLen, rsQueueLen, engineDumpBegin, engineDumpEnd, engineSetOwnPort, engineSetInjectPort, engineSetBypass, engineSetPeerBuffer, rsQueueWalkStart, rsQueueWalkNext,
   rsQueueWalkSeq, rsQueueWalkFlags,
 } from "./sync";
+export { EVENT_NONE, EVENT_PEER_UP, EVENT_PEER_DOWN, EVENT_KERNEL_RESYNC, EVENT_KERNEL_FLUSH, MAX_LINKS, pollEvent } from "./timers";
+import { schedule, resyncPending } from "./timers";
+
+// ---- time ------------------------------------------------------------------------
+
+/** The host's clock (ms): runs every timer that came due. Call it when pollTimeout's moment has come, and after inputs. */
+export function handleTimeout(nowMs: f64): void { sync.engineTimeout(nowMs); }
+/** When handleTimeout is next needed (ms, the host's clock), or Infinity when nothing waits. */
+export function pollTimeout(): f64 { return sync.engineNextTimeout(); }
+/** Asks for EVENT_KERNEL_RESYNC or EVENT_KERNEL_FLUSH after `delayMs`; an earlier request stands. */
+export function engineSchedule(event: u32, delayMs: f64): void { schedule(event, delayMs); }
+/** 1 while an EVENT_KERNEL_RESYNC is scheduled and not yet due. */
+export function engineResyncPending(): u32 { return resyncPending() ? 1 : 0; }
 
 // The core's own buffers and records: the host writes input here and reads
 // decoded objects from here, so no bytes are copied across the boundary twice.
@@ -155,8 +171,17 @@ export function engineKernelDone(): u32 { return sync.kernelDumpDone; }
 /** Requests appended to the netlink batch by DisableExternalCache since start, and those that did not fit. */
 export function engineInjected(): u32 { return sync.injected; }
 export function engineInjectOverflow(): u32 { return sync.injectOverflow; }
-/** Reads the datagram of `len` bytes in the rx buffer from a peer. */
-export function engineRx(len: u32): u32 { return sync.engineRx(rxBuffer, len, ctRecord, expRecord); }
+/**
+ * Reads `len` bytes of a TCP link's stream from the rx buffer: stream `id`
+ * (a new id for each connection) on link `link`. Whole messages go to the
+ * engine, a message begun is kept for the next read. The data messages
+ * applied, or STREAM_LOST (a length shorter than a header: close the connection).
+ */
+export function engineRxStream(len: u32, link: u32, id: u32): i32 {
+  return stream.engineRxStream(rxBuffer, min<u32>(len, MAX_DATAGRAM), ctRecord, expRecord, link, id);
+}
+/** Reads the datagram of `len` bytes in the rx buffer, from the peer on link number `link` (0 if there is one). */
+export function engineRx(len: u32, link: u32): u32 { return sync.engineRx(rxBuffer, len, ctRecord, expRecord, link); }
 
 export function cacheCount(which: u32): u32 { return cacheOf(which).count; }
 /** Counters of a cache, u32 each: created, failed; updated, failed; destroyed, failed. */
@@ -200,3 +225,5 @@ export function commitBegin(which: u32, opts: u32): void { commitStart(cacheOf(w
 export function commitNext(seqBase: u32): u32 { return commitFill(seqBase, ctRecord, expRecord); }
 /** Re-sends request `seq` of one of the last two batches as an update (the kernel said EEXIST). */
 export function commitUpdate(seq: u32): i32 { return commitRetryAsUpdate(seq, ctRecord, expRecord); }
+/** Entries of the commit under way (since commitBegin) that could not be decoded or encoded: counted as failed. */
+export function commitSkipped(): u32 { return commit.commitSkipped; }

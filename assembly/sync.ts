@@ -10,8 +10,10 @@
 //   tell a peer that the other side (re)started, so what was in flight is
 //   sent again.
 //
-// The host feeds bytes in (engineKernel, engineRx), calls engineXmit and
-// engineTick, and sends the datagrams the engine left in the outbox.
+// The host feeds bytes in (engineKernel, engineRx), calls engineXmit, and
+// sends the datagrams the engine left in the outbox. Time comes in through
+// engineTimeout (handleTimeout): the engine's own timers (ALIVE, the FTFW
+// window probe, ALARM's refresh and expiry) run there, beside timers.ts's.
 import {
   Cache, newCache, ctKey, expKey, findEntry, upsertEntry, unlinkEntry, freeEntry, lastWasNew, sameBody,
   movedFrom, entryFlags, setEntryFlags, entryStatus, setEntryStatus, entryBody, entryBodyLen,
@@ -32,6 +34,7 @@ import { batchCt, batchExp } from "./nlbatch";
 import { storeBe16, storeBe32 } from "./bytes";
 import { filterCt, filterExp } from "./filter";
 import { logChange } from "./eventlog";
+import { nowMs, nowSec, setClock, runDue, nextDue, setSilenceLimit, heard, NEVER } from "./timers";
 
 export const MODE_NOTRACK: u32 = 0;
 export const MODE_ALARM: u32 = 1;
@@ -88,8 +91,8 @@ export function engineSetBypass(internal: bool, external: bool): void {
   bypassExternal = external;
 }
 
-let now: u32 = 0;
-let lastXmit: u32 = 0;
+/** When the last message left (ms): a quiet second calls for an ALIVE. */
+let lastXmit: f64 = 0;
 let nextSeq: u32 = 0;
 let seqSet = false;
 let lastSeqRecv: u32 = 0;
@@ -102,19 +105,32 @@ let ackFromSet = false;
 const HELLO_INIT: u8 = 0, HELLO_SAY: u8 = 1, HELLO_DONE: u8 = 2;
 let helloState: u8 = HELLO_INIT;
 let sayHelloBack = false;
+/** The peer is greeting us (its messages carry HELLO): it started with empty caches. */
+let peerGreeting = false;
 let resendQueueSize: u32 = 131072;
 
 // ALARM
 let refreshTime: u32 = 60;
 let cacheTimeout: u32 = 180;
+/** When ALARM last refreshed and expired a slice of the caches (ms). */
+let lastSlice: f64 = 0;
+
+// How long FTFW waits on a full window before it probes the peer (ms).
+const PROBE_DELAY: f64 = 50;
+let probeAt: f64 = NEVER;
+/** A quiet link says ALIVE (or acknowledges) this often (ms). */
+const ALIVE_EVERY: f64 = 1000;
+/** ALARM refreshes and expires a slice of its caches this often (ms). */
+const SLICE_EVERY: f64 = 1000;
 
 /**
  * Sets the engine up. `firstSeq` is the first sequence number to send
- * (conntrackd starts from the clock in seconds); `nowSec` the host clock.
+ * (conntrackd starts from the clock in seconds); `startMs` the host clock in
+ * milliseconds (any epoch; Unix time gives entries meaningful ages).
  */
 export function engineInit(
   syncMode: u32, hashSize: u32, hashLimit: u32, ackWindow: u32, rsQueueSize: u32,
-  refresh: u32, timeout: u32, expectations: bool, firstSeq: u32, nowSec: u32,
+  refresh: u32, timeout: u32, expectations: bool, firstSeq: u32, startMs: f64,
 ): void {
   mode = syncMode;
   internalCt = newCache(hashSize, hashLimit, false);
@@ -132,14 +148,13 @@ export function engineInit(
   cacheTimeout = max<u32>(timeout, 1);
   expSync = expectations;
   nextSeq = firstSeq;
-  now = nowSec;
-  lastXmit = nowSec;
+  setClock(startMs);
+  lastXmit = nowMs;
+  lastSlice = nowMs;
+  // A peer is lost after three missed ALIVEs, or, in ALARM (no ALIVE), two missed refreshes.
+  setSilenceLimit(mode == MODE_ALARM ? 2000 * <f64>refreshTime : 3 * ALIVE_EVERY);
   // FTFW greets its peer at once (HELLO rides on this ALIVE) rather than after a quiet second.
   if (mode == MODE_FTFW) enqueueCtl(<u8>F_ALIVE, 0, 0);
-}
-
-export function engineClock(nowSec: u32): void {
-  now = nowSec;
 }
 
 export function txQueueLen(): u32 { return txq.len + ctlq.len; }
@@ -326,19 +341,15 @@ export function engineSetPeerBuffer(bytes: u32): void {
   return resendQueueSize - (resendQueueSize >> 2);
 }
 
-/** 1 while FTFW holds data for want of acknowledgements (the host then probes the peer). */
-export function engineWindowFull(): u32 {
-  return windowFull() && txq.head != 0 ? 1 : 0;
-}
-
 /**
  * Asks the peer to speak up while we wait on a full window: if the end of
  * the last burst was lost, the peer has seen no later message, so it cannot
  * know it missed anything; this ALIVE's sequence number shows it the gap and
  * it answers with a NACK (or acknowledges, if nothing was lost).
  */
-export function engineProbe(): void {
-  if (windowFull()) enqueueCtl(<u8>F_ALIVE, 0, 0);
+function probe(): void {
+  probeAt = NEVER;
+  if (windowFull() && txq.head != 0) enqueueCtl(<u8>F_ALIVE, 0, 0);
 }
 
 /** Sends what is queued. Returns 1 when the outbox filled first (send it and call again). */
@@ -350,6 +361,7 @@ export function engineXmit(): i32 {
   while (txq.head != 0 && !windowFull()) {
     if (!sendHead(txq)) return 1;
   }
+  if (txq.head != 0 && probeAt == NEVER) probeAt = nowMs + PROBE_DELAY; // waiting on a full window
   return 0;
 }
 
@@ -357,7 +369,7 @@ function sendHead(q: Queue): bool {
   const n = q.head;
   if (!transmit(n)) return false;
   afterTransmit(n);
-  lastXmit = now;
+  lastXmit = nowMs;
   return true;
 }
 
@@ -406,7 +418,7 @@ function kernelUpdate(c: Cache, rec: usize, isExp: bool, send: u32): void {
     const old = findEntry(c);
     changed = old == 0 || !sameBody(old, scratch + NETHDR_SIZE, <u32>len);
   }
-  const e = upsertEntry(c, scratch + NETHDR_SIZE, <u32>len, now);
+  const e = upsertEntry(c, scratch + NETHDR_SIZE, <u32>len, nowSec);
   if (e == 0) {
     if (lastWasNew) c.createdFailed++;
     else c.updatedFailed++;
@@ -625,7 +637,7 @@ function applyData(ctRec: usize, expRec: usize, isExp: bool): void {
     return;
   }
   // The message's own attributes are the entry's body: no re-encoding.
-  const e = upsertEntry(c, hdrPtr + NETHDR_SIZE, hdrLen - NETHDR_SIZE, now);
+  const e = upsertEntry(c, hdrPtr + NETHDR_SIZE, hdrLen - NETHDR_SIZE, nowSec);
   if (e == 0) {
     if (lastWasNew) c.createdFailed++;
     else c.updatedFailed++;
@@ -715,7 +727,10 @@ function ftfwRecv(isData: bool): bool {
     sayHelloBack = true;
     hello = true;
     count(S_HELLO_RECV);
+    // A peer that (re)started has empty caches: it gets all of ours, once per greeting.
+    if (!peerGreeting) engineBulk();
   }
+  peerGreeting = hello;
   if ((hdrFlags & F_HELLO_BACK) && helloState == HELLO_SAY) helloState = HELLO_DONE;
   let state = hello ? SEQ_IN_SYNC : trackSeq(seq);
   if (hello) {
@@ -758,12 +773,14 @@ function ftfwRecv(isData: bool): bool {
 }
 
 /**
- * Reads a datagram from a peer (`len` bytes at `ptr`): sequence tracking,
+ * Reads a datagram from a peer (`len` bytes at `ptr`, come on link number
+ * `link`, whose peer is then up): sequence tracking,
  * acknowledgements, and data into the external caches. Malformed messages
  * are counted by the decoder and skipped. Returns the data messages applied.
  */
-export function engineRx(ptr: usize, len: u32, ctRec: usize, expRec: usize): u32 {
+export function engineRx(ptr: usize, len: u32, ctRec: usize, expRec: usize, link: u32): u32 {
   if (openDatagram(ptr, len) < 0) return 0;
+  heard(link);
   let applied: u32 = 0;
   for (;;) {
     const r = nextMessage(ctRec, expRec);
@@ -794,14 +811,16 @@ export function engineRx(ptr: usize, len: u32, ctRec: usize, expRec: usize): u32
 // ---- timers ------------------------------------------------------------------------
 
 /**
- * Called about once a second. After a quiet second FTFW acknowledges what it
- * received (or says ALIVE) and NOTRACK says ALIVE; ALARM refreshes a slice
- * of the internal cache and forgets stale external entries.
+ * The host's clock, in ms: runs whatever came due. After a quiet second FTFW
+ * acknowledges what it received (or says ALIVE) and NOTRACK says ALIVE; FTFW
+ * probes a peer it has waited on for PROBE_DELAY; ALARM refreshes and
+ * expires a slice of its caches every second, sized by the time that passed.
+ * Then timers.ts's: peer silence, scheduled kernel work.
  */
-export function engineTick(nowSec: u32): void {
-  now = nowSec;
+export function engineTimeout(ms: f64): void {
+  setClock(ms);
   // conntrackd's ALARM mode has no keep-alive: its refreshes are the sign of life.
-  if (mode != MODE_ALARM && now - lastXmit >= 1 && ctlq.head == 0 && (txq.head == 0 || holdingData())) {
+  if (mode != MODE_ALARM && nowMs - lastXmit >= ALIVE_EVERY && ctlq.head == 0 && (txq.head == 0 || holdingData())) {
     if (mode == MODE_FTFW && ackFromSet && seqSet) {
       enqueueCtl(<u8>F_ACK, ackFrom, lastSeqRecv);
       count(S_ACK_SENT);
@@ -809,25 +828,39 @@ export function engineTick(nowSec: u32): void {
     } else {
       enqueueCtl(<u8>F_ALIVE, 0, 0);
     }
+    lastXmit = nowMs; // queued: sent by the next engineXmit
   }
-  if (mode == MODE_ALARM) {
-    refreshSlice();
+  if (nowMs >= probeAt) probe();
+  if (mode == MODE_ALARM && nowMs - lastSlice >= SLICE_EVERY) {
+    const elapsed = nowMs - lastSlice;
+    lastSlice = nowMs;
+    refreshSlice(elapsed);
     expireSlice();
   }
+  runDue();
 }
 
-/** ALARM: sends 1/RefreshTime of the internal caches, so each entry goes out every RefreshTime seconds. */
-function refreshSlice(): void {
-  refreshPos = refreshBuckets(internalCt, refreshPos);
-  if (expSync) refreshExpPos = refreshBuckets(internalExp, refreshExpPos);
+/** When the engine next needs engineTimeout (ms, the host's clock), or Infinity. */
+export function engineNextTimeout(): f64 {
+  let at = nextDue();
+  if (mode != MODE_ALARM) at = min<f64>(at, lastXmit + ALIVE_EVERY);
+  else at = min<f64>(at, lastSlice + SLICE_EVERY);
+  return min<f64>(at, probeAt);
+}
+
+/** ALARM: sends the share of the internal caches that `elapsed` ms is of RefreshTime, so each entry goes out every RefreshTime seconds. */
+function refreshSlice(elapsed: f64): void {
+  refreshPos = refreshBuckets(internalCt, refreshPos, elapsed);
+  if (expSync) refreshExpPos = refreshBuckets(internalExp, refreshExpPos, elapsed);
 }
 let refreshPos: u32 = 0;
 let refreshExpPos: u32 = 0;
 let expiryPos: u32 = 0;
 let expiryExpPos: u32 = 0;
 
-function refreshBuckets(c: Cache, from: u32): u32 {
-  const stop = min<u32>(from + c.nbuckets / refreshTime + 1, c.nbuckets);
+function refreshBuckets(c: Cache, from: u32, elapsed: f64): u32 {
+  const share = <u32>min<f64>(<f64>c.nbuckets * elapsed / (1000 * <f64>refreshTime), <f64>c.nbuckets);
+  const stop = min<u32>(from + share + 1, c.nbuckets);
   for (let b = from; b < stop; b++) {
     for (let e = <usize>load<u32>(c.buckets + (<usize>b << 2)); e != 0; e = <usize>load<u32>(e)) enqueue(e);
   }
@@ -846,7 +879,7 @@ function expireBuckets(c: Cache, from: u32): u32 {
     let e = <usize>load<u32>(c.buckets + (<usize>b << 2));
     while (e != 0) {
       const next = <usize>load<u32>(e);
-      if (now - load<u32>(e + E_UPDATED) > cacheTimeout) {
+      if (nowSec - load<u32>(e + E_UPDATED) > cacheTimeout) {
         unlinkEntry(c, e);
         freeEntry(e);
         c.destroyed++;
@@ -875,10 +908,10 @@ export function engineFlushCache(c: Cache): void {
 
 /** Seconds an entry has been in its cache. */
 export function entryAge(e: usize): u32 {
-  return now - load<u32>(e + E_CREATED);
+  return nowSec - load<u32>(e + E_CREATED);
 }
 
 /** Seconds since an entry last changed or was refreshed. */
 export function entryIdle(e: usize): u32 {
-  return now - load<u32>(e + E_UPDATED);
+  return nowSec - load<u32>(e + E_UPDATED);
 }

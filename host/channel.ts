@@ -57,8 +57,13 @@ export interface Channel {
    * errors the kernel reports afterwards are counted in stats.errorsSend.
    */
   send(bytes: Uint8Array): boolean;
-  /** One datagram, or for TCP one whole sync message re-framed from the stream. */
-  onReceive(handler: (bytes: Uint8Array) => void): void;
+  /**
+   * One datagram; or for TCP, one read of the peer's stream, with the id of
+   * its connection (the core cuts the stream into messages: engineRxStream).
+   */
+  onReceive(handler: (bytes: Uint8Array, stream?: number) => void): void;
+  /** TCP: the stream lost its message boundaries; close it (the peer's next connection starts afresh). */
+  loseStream?(): void;
   /** A datagram or connection from anyone but the configured peer was refused (and counted in stats.dropped). */
   onDrop(handler: (from: Sender) => void): void;
   /** The device's link state, as conntrackd reads it for failover. */

@@ -79,7 +79,7 @@ export class Multichannel {
   private currentIndex: number;
   private readonly timer: NodeJS.Timeout;
   private switchHandler: (e: SwitchEvent) => void = () => {};
-  private receiveHandler: (bytes: Uint8Array, index: number) => void = () => {};
+  private receiveHandler: (bytes: Uint8Array, index: number, stream?: number) => void = () => {};
   /** Set once "no link available" was reported, so it is reported once per outage. */
   private stranded = false;
 
@@ -93,7 +93,7 @@ export class Multichannel {
     if (channels.length === 0) throw new RangeError("a multichannel needs at least one channel");
     this.currentIndex = defaultIndex >= 0 && defaultIndex < channels.length ? defaultIndex : 0;
     this.warnings = [...channels.flatMap((c) => c.warnings), ...setWarnings];
-    channels.forEach((c, i) => c.onReceive((bytes) => this.onData(bytes, i)));
+    channels.forEach((c, i) => c.onReceive((bytes, stream) => this.onData(bytes, i, stream)));
     this.timer = setInterval(() => this.checkLinks(), pollMs);
     this.timer.unref(); // link watching alone must not keep the process alive
   }
@@ -121,8 +121,8 @@ export class Multichannel {
     return this.current.send(bytes);
   }
 
-  /** Data from any link, with the index of the link it came on. */
-  onReceive(handler: (bytes: Uint8Array, index: number) => void): void {
+  /** Data from any link, with the index of the link it came on (and for TCP the stream's id). */
+  onReceive(handler: (bytes: Uint8Array, index: number, stream?: number) => void): void {
     this.receiveHandler = handler;
   }
 
@@ -149,10 +149,10 @@ export class Multichannel {
     if (index !== this.currentIndex) this.switchTo(index, "peer-traffic");
   }
 
-  private onData(bytes: Uint8Array, index: number): void {
+  private onData(bytes: Uint8Array, index: number, stream?: number): void {
     // The peer sends where it believes the link is: answer there.
     if (this.followOnReceive) this.follow(index);
-    this.receiveHandler(bytes, index);
+    this.receiveHandler(bytes, index, stream);
   }
 
   /** Runs every pollMs: leaves the current link if its device is down. */
