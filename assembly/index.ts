@@ -42,6 +42,14 @@ export {
   filterAddAddress, filterAddHelper,
 } from "./filter";
 import { filterScratch } from "./filter";
+export {
+  SUM_KIND, SUM_REASON, SUM_TYPE, SUM_FLAGS, SUM_LEN, SUM_VERSION, SUM_HDR, SUM_SEQ, SUM_FROM, SUM_TO,
+  SUM_DGRAM, SUM_OFFSET, SUM_PRESENT, SUM_TUPLE, SUM_TUPLE2, SUM_STATE, SUM_HELPER_LEN, SUM_ZONE,
+  SUM_STATUS, SUM_TIMEOUT, SUM_MARK, SUM_SPAT, SUM_DPAT, SUM_HELPER, SUM_SNAT, SUM_DNAT, SUM_SIZE,
+  SUMT_SPORT, SUMT_DPORT, SUMT_FAMILY, SUMT_L4PROTO, SUMT_ICMP_TYPE, SUMT_ICMP_CODE, SUMT_SRC, SUMT_DST,
+  SUMT_SIZE, SUM_REJECTED, SUM_CAP, summaryPtr, syncDecode, syncDecodeFrames, syncDecodeUsed,
+} from "./summary";
+export { NETHDR_SIZE, NETHDR_ACK_SIZE, PROTOCOL_VERSION } from "./wire";
 export function filterScratchPtr(): usize { return filterScratch; }
 export {
   MODE_NOTRACK, MODE_ALARM, MODE_FTFW, S_KERNEL_EVENTS, S_KERNEL_FILTERED, S_MSG_SENT,
@@ -72,6 +80,13 @@ const ctRecord = memory.data(<i32>CT_RECORD_SIZE, 8);
 const expRecord = memory.data(<i32>EXP_RECORD_SIZE, 8);
 
 export function rxPtr(): usize { return rxBuffer; }
+
+/**
+ * Reserves `size` bytes of the module's memory for the host's own use (a
+ * receive ring, a batch of datagrams for syncDecodeFrames); never freed.
+ * Memory may grow: take fresh views afterwards.
+ */
+export function hostAlloc(size: usize): usize { return heap.alloc(size); }
 export function ctRecPtr(): usize { return ctRecord; }
 export function expRecPtr(): usize { return expRecord; }
 
