@@ -17,7 +17,7 @@ import { commitStart, commitFill, commitRetryAsUpdate } from "./commit";
 import * as commit from "./commit";
 import { arenaLiveBytes, arenaChunkBytes } from "./arena";
 
-export const ABI_VERSION: u32 = 1;
+export const ABI_VERSION: u32 = 2;
 
 export * from "./layout";
 export {

@@ -13,7 +13,7 @@ import {
   TUPLE_FAMILY, TUPLE_L4PROTO, TUPLE_SPORT, TUPLE_DPORT, TUPLE_SRC, TUPLE_DST,
 } from "./layout";
 import {
-  openDatagram, nextMessage, hdrPtr, hdrVersion, hdrType, hdrFlags, hdrLen, hdrSeq, hdrFrom, hdrTo,
+  openDatagram, nextMessage, staticReader,
   MSG_END, MSG_CT, MSG_EXP, MSG_CTL, NETHDR_SIZE, MAX_DATAGRAM,
 } from "./wire";
 import { loadBe16, loadBe32 } from "./bytes";
@@ -117,10 +117,13 @@ function putExp(s: usize): void {
   memory.copy(s + SUM_HELPER, expRec + EXP_HELPER, 16);
 }
 
+/** This decoder's own reader: a syncOpen/syncNext walk under way is left as it is. */
+const m = staticReader();
+
 /** Decodes the datagram at [ptr, ptr + len) into summaries from `dst`; returns how many. */
 function decodeOne(ptr: usize, len: u32, dst: usize, dgram: u32): u32 {
   let n: u32 = 0;
-  let r = openDatagram(ptr, len);
+  let r = openDatagram(m, ptr, len);
   if (r < 0) {
     // Oversized: one summary saying so (the decoder counted it).
     const s = dst;
@@ -131,22 +134,22 @@ function decodeOne(ptr: usize, len: u32, dst: usize, dgram: u32): u32 {
   }
   const end = ptr + len;
   for (;;) {
-    r = nextMessage(ctRec, expRec);
+    r = nextMessage(m, ctRec, expRec);
     if (r == MSG_END) break;
     const s = dst + <usize>n * SUM_SIZE;
     memory.fill(s, 0, SUM_SIZE);
     store<u32>(s + SUM_DGRAM, dgram);
-    store<u32>(s + SUM_OFFSET, <u32>(hdrPtr - ptr));
+    store<u32>(s + SUM_OFFSET, <u32>(m.ptr - ptr));
     // A header cut short leaves the decoder's header fields from the message before.
-    if (end - hdrPtr >= NETHDR_SIZE) {
+    if (end - m.ptr >= NETHDR_SIZE) {
       store<u8>(s + SUM_HDR, 1);
-      store<u8>(s + SUM_TYPE, <u8>hdrType);
-      store<u8>(s + SUM_FLAGS, <u8>hdrFlags);
-      store<u16>(s + SUM_LEN, <u16>hdrLen);
-      store<u8>(s + SUM_VERSION, <u8>hdrVersion);
-      store<u32>(s + SUM_SEQ, hdrSeq);
-      store<u32>(s + SUM_FROM, hdrFrom);
-      store<u32>(s + SUM_TO, hdrTo);
+      store<u8>(s + SUM_TYPE, <u8>m.type);
+      store<u8>(s + SUM_FLAGS, <u8>m.flags);
+      store<u16>(s + SUM_LEN, <u16>m.len);
+      store<u8>(s + SUM_VERSION, <u8>m.version);
+      store<u32>(s + SUM_SEQ, m.seq);
+      store<u32>(s + SUM_FROM, m.from);
+      store<u32>(s + SUM_TO, m.to);
     }
     if (r < 0) {
       store<u8>(s + SUM_REASON, <u8>(-r));

@@ -34,6 +34,19 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
+# The core driven from a second runtime: tools/ctsync-inspect runs on Python's
+# wasmtime. PyPI is out of reach here; this kind of machine carries the wheel.
+WASMTIME_WHEEL=/opt/pypi-more/files/wasmtime-49.0.0-py3-none-manylinux1_x86_64.whl
+if [ "${1:-demo}" = test ] && ! python3 -c "import wasmtime" 2>/dev/null; then
+  if [ -f "$WASMTIME_WHEEL" ]; then
+    echo "setup: installing Python's wasmtime for tools/ctsync-inspect (from $WASMTIME_WHEEL)"
+    python3 -m pip install --quiet --break-system-packages "$WASMTIME_WHEEL" 2>/dev/null \
+      || python3 -m pip install --quiet "$WASMTIME_WHEEL"
+  else
+    echo "setup: Python's wasmtime is missing and $WASMTIME_WHEEL is not here: the inspector's tests will be skipped" >&2
+  fi
+fi
+
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: installing the node modules (npm ci), which builds the core, the host and the native parts"
   npm ci --no-audit --no-fund
