@@ -33,6 +33,7 @@ import { openMessages, nextNetlink, NL_CT, NL_EXP, NL_DONE, NL_END, nlEvent, nlP
 import { batchCt, batchExp } from "./nlbatch";
 import { filterCt, filterExp } from "./filter";
 import { logChange, EVOP_NEW, EVOP_UPDATE, EVOP_DESTROY } from "./eventlog";
+import { Ftfw, newFtfw, HELLO_INIT, HELLO_SAY, HELLO_DONE } from "./ftfw";
 import { nowMs, nowSec, setClock, runDue, nextDue, setSilenceLimit, heard, NEVER } from "./timers";
 
 export const MODE_NOTRACK: u32 = 0;
@@ -92,21 +93,9 @@ export function engineSetBypass(internal: bool, external: bool): void {
 
 /** When the last message left (ms): a quiet second calls for an ALIVE. */
 let lastXmit: f64 = 0;
-let nextSeq: u32 = 0;
-let seqSet = false;
-let lastSeqRecv: u32 = 0;
 
-// FTFW
-let windowSize: i32 = 300;
-let window: i32 = 300;
-let ackFrom: u32 = 0;
-let ackFromSet = false;
-const HELLO_INIT: u8 = 0, HELLO_SAY: u8 = 1, HELLO_DONE: u8 = 2;
-let helloState: u8 = HELLO_INIT;
-let sayHelloBack = false;
-/** The peer is greeting us (its messages carry HELLO): it started with empty caches. */
-let peerGreeting = false;
-let resendQueueSize: u32 = 131072;
+// FTFW: its whole state (ts), made by engineInit.
+let ftfw: Ftfw = changetype<Ftfw>(0);
 
 // ALARM
 let refreshTime: u32 = 60;
@@ -116,7 +105,6 @@ let lastSlice: f64 = 0;
 
 // How long FTFW waits on a full window before it probes the peer (ms).
 const PROBE_DELAY: f64 = 50;
-let probeAt: f64 = NEVER;
 /** A quiet link says ALIVE (or acknowledges) this often (ms). */
 const ALIVE_EVERY: f64 = 1000;
 /** ALARM refreshes and expires a slice of its caches this often (ms). */
@@ -139,14 +127,11 @@ export function engineInit(
   txq = newQueue(EF_IN_TX);
   ctlq = newQueue(EF_IN_TX);
   rsq = newQueue(EF_IN_RS);
-  windowSize = <i32>max<u32>(ackWindow, 1);
-  window = windowSize;
-  resendQueueSize = rsQueueSize;
-  inFlightMax = min<u32>(dataRoom(), 4 * <u32>windowSize);
+  ftfw = newFtfw(firstSeq, ackWindow, rsQueueSize);
+  ftfw.inFlightMax = min<u32>(dataRoom(), ftfw.inFlightMax);
   refreshTime = max<u32>(refresh, 1);
   cacheTimeout = max<u32>(timeout, 1);
   expSync = expectations;
-  nextSeq = firstSeq;
   setClock(startMs);
   lastXmit = nowMs;
   lastSlice = nowMs;
@@ -214,16 +199,16 @@ const CTL_NODE_SIZE: u32 = 40;
 function helloFlags(): u32 {
   if (mode != MODE_FTFW) return 0;
   let f: u32 = 0;
-  if (helloState != HELLO_DONE) f |= F_HELLO;
-  if (sayHelloBack) f |= F_HELLO_BACK;
+  if (ftfw.helloState != HELLO_DONE) f |= F_HELLO;
+  if (ftfw.sayHelloBack) f |= F_HELLO_BACK;
   return f;
 }
 
 /** A message with helloFlags() went out: the greeting is under way, the answer given. */
 function helloSaid(): void {
   if (mode != MODE_FTFW) return;
-  if (helloState == HELLO_INIT) helloState = HELLO_SAY;
-  sayHelloBack = false;
+  if (ftfw.helloState == HELLO_INIT) ftfw.helloState = HELLO_SAY;
+  ftfw.sayHelloBack = false;
 }
 
 /** Writes one queued node into the outbox; false when the outbox is full. */
@@ -231,14 +216,14 @@ function transmit(n: usize): bool {
   const f = entryFlags(n);
   if (f & EF_CTL) {
     const flags = <u32>load<u8>(n + CTL_FLAGS) | helloFlags();
-    if (outAppendCtl(flags, nextSeq, load<u32>(n + CTL_FROM), load<u32>(n + CTL_TO)) != 1) return false;
-    store<u32>(n + E_SEQ, nextSeq++);
+    if (outAppendCtl(flags, ftfw.nextSeq, load<u32>(n + CTL_FROM), load<u32>(n + CTL_TO)) != 1) return false;
+    store<u32>(n + E_SEQ, ftfw.nextSeq++);
   } else {
     const blen = entryBodyLen(n);
     const p = outReserve(NETHDR_SIZE + blen);
     if (p == 0) return false;
     const type = <u32>entryStatus(n) + ((f & EF_EXP) ? T_EXP_NEW : T_CT_NEW);
-    const seq = nextSeq++;
+    const seq = ftfw.nextSeq++;
     writeHeader(p, type, helloFlags(), NETHDR_SIZE + blen, seq);
     memory.copy(p + NETHDR_SIZE, entryBody(n), blen);
     store<u32>(n + E_SEQ, seq);
@@ -254,7 +239,7 @@ function afterTransmit(n: usize): void {
   const f = entryFlags(n);
   const keep = mode == MODE_FTFW && ((f & EF_CTL) == 0 || isRangedCtl(<u32>load<u8>(n + CTL_FLAGS)));
   if (keep) {
-    if (rsq.len >= resendQueueSize) purgeOldest();
+    if (rsq.len >= ftfw.resendQueueSize) purgeOldest();
     queuePush(rsq, n);
   } else {
     release(n);
@@ -284,7 +269,7 @@ function purgeOldest(): void {
  * Control messages (the ALIVE that carries our HELLO) still go out.
  */
 @inline function holdingData(): bool {
-  return mode == MODE_FTFW && helloState != HELLO_DONE;
+  return mode == MODE_FTFW && ftfw.helloState != HELLO_DONE;
 }
 
 /**
@@ -297,9 +282,8 @@ function purgeOldest(): void {
  * more than ResendQueueSize.
  */
 @inline function windowFull(): bool {
-  return mode == MODE_FTFW && rsq.len >= inFlightMax;
+  return mode == MODE_FTFW && rsq.len >= ftfw.inFlightMax;
 }
-let inFlightMax: u32 = 1200;
 
 // A datagram of ~16 conntrack messages takes ~2.3 KiB of a receive buffer
 // (the kernel counts the whole socket buffer), ~150 bytes a message; twice
@@ -317,8 +301,8 @@ const BUFFER_BYTES_PER_MESSAGE: u32 = 256;
  * the buffer's worth 0.1 s and 3.2-3.5 us).
  */
 export function engineSetPeerBuffer(bytes: u32): void {
-  const fits = bytes == 0 ? resendQueueSize : bytes / BUFFER_BYTES_PER_MESSAGE;
-  inFlightMax = min<u32>(dataRoom(), max<u32>(fits, 4 * <u32>windowSize));
+  const fits = bytes == 0 ? ftfw.resendQueueSize : bytes / BUFFER_BYTES_PER_MESSAGE;
+  ftfw.inFlightMax = min<u32>(dataRoom(), max<u32>(fits, 4 * <u32>ftfw.windowSize));
 }
 
 /**
@@ -326,7 +310,7 @@ export function engineSetPeerBuffer(bytes: u32): void {
  * too, and one sent into a full queue would push out the oldest data.
  */
 @inline function dataRoom(): u32 {
-  return resendQueueSize - (resendQueueSize >> 2);
+  return ftfw.resendQueueSize - (ftfw.resendQueueSize >> 2);
 }
 
 /**
@@ -336,7 +320,7 @@ export function engineSetPeerBuffer(bytes: u32): void {
  * it answers with a NACK (or acknowledges, if nothing was lost).
  */
 function probe(): void {
-  probeAt = NEVER;
+  ftfw.probeAt = NEVER;
   if (windowFull() && txq.head != 0) enqueueCtl(<u8>F_ALIVE, 0, 0);
 }
 
@@ -349,7 +333,7 @@ export function engineXmit(): i32 {
   while (txq.head != 0 && !windowFull()) {
     if (!sendHead(txq)) return 1;
   }
-  if (txq.head != 0 && probeAt == NEVER) probeAt = nowMs + PROBE_DELAY; // waiting on a full window
+  if (txq.head != 0 && ftfw.probeAt == NEVER) ftfw.probeAt = nowMs + PROBE_DELAY; // waiting on a full window
   return 0;
 }
 
@@ -387,12 +371,12 @@ function settleMove(e: usize, old: usize): void {
 /** DisableInternalCache: a kernel event straight into the outbox (counted as sent, or dropped when full). */
 function sendDirect(rec: usize, isExp: bool, status: u8): void {
   const type = <u32>status + (isExp ? T_EXP_NEW : T_CT_NEW);
-  const r = isExp ? outAppendExp(rec, type, 0, nextSeq) : outAppendCt(rec, type, 0, nextSeq);
+  const r = isExp ? outAppendExp(rec, type, 0, ftfw.nextSeq) : outAppendCt(rec, type, 0, ftfw.nextSeq);
   if (r != 1) {
     count(S_MSG_DROPPED);
     return;
   }
-  nextSeq++;
+  ftfw.nextSeq++;
   count(S_MSG_SENT);
 }
 
@@ -598,8 +582,8 @@ const SEQ_UNSET = 0, SEQ_IN_SYNC = 1, SEQ_AFTER = 2, SEQ_BEFORE = 3;
 
 /** Where a received sequence number stands against the last one (counts losses). */
 function trackSeq(seq: u32): i32 {
-  if (!seqSet) return SEQ_UNSET;
-  const expected = lastSeqRecv + 1;
+  if (!ftfw.seqSet) return SEQ_UNSET;
+  const expected = ftfw.lastSeqRecv + 1;
   if (seq == expected) return SEQ_IN_SYNC;
   if (before(expected, seq)) {
     count(S_MSG_LOST, seq - expected);
@@ -610,8 +594,8 @@ function trackSeq(seq: u32): i32 {
 }
 
 function updateSeq(seq: u32): void {
-  seqSet = true;
-  lastSeqRecv = seq;
+  ftfw.seqSet = true;
+  ftfw.lastSeqRecv = seq;
 }
 
 /** Applies data message `m` (decoded into its record) to the external cache (or, without one, to the kernel). */
@@ -726,19 +710,19 @@ function ftfwRecv(m: SyncReader, isData: bool): bool {
   const seq = m.seq;
   let hello = false;
   if (m.flags & F_HELLO) {
-    sayHelloBack = true;
+    ftfw.sayHelloBack = true;
     hello = true;
     count(S_HELLO_RECV);
     // A peer that (re)started has empty caches: it gets all of ours, once per greeting.
-    if (!peerGreeting) engineBulk();
+    if (!ftfw.peerGreeting) engineBulk();
   }
-  peerGreeting = hello;
-  if ((m.flags & F_HELLO_BACK) && helloState == HELLO_SAY) helloState = HELLO_DONE;
+  ftfw.peerGreeting = hello;
+  if ((m.flags & F_HELLO_BACK) && ftfw.helloState == HELLO_SAY) ftfw.helloState = HELLO_DONE;
   let state = hello ? SEQ_IN_SYNC : trackSeq(seq);
   if (hello) {
-    if (ackFromSet && before(seq, ackFrom)) {
-      window = windowSize - 1;
-      ackFrom = seq;
+    if (ftfw.ackFromSet && before(seq, ftfw.ackFrom)) {
+      ftfw.window = ftfw.windowSize - 1;
+      ftfw.ackFrom = seq;
     }
     resendAfterHello();
   }
@@ -748,26 +732,26 @@ function ftfwRecv(m: SyncReader, isData: bool): bool {
   }
   if (!isData) digestCtl(m);
   if (state == SEQ_AFTER) {
-    if (ackFromSet) {
-      enqueueCtl(<u8>F_ACK, ackFrom, lastSeqRecv);
+    if (ftfw.ackFromSet) {
+      enqueueCtl(<u8>F_ACK, ftfw.ackFrom, ftfw.lastSeqRecv);
       count(S_ACK_SENT);
-      ackFromSet = false;
+      ftfw.ackFromSet = false;
     }
-    enqueueCtl(<u8>F_NACK, lastSeqRecv + 1, seq - 1);
+    enqueueCtl(<u8>F_NACK, ftfw.lastSeqRecv + 1, seq - 1);
     count(S_NACK_SENT);
-    window = windowSize - 1;
-    ackFrom = seq;
-    ackFromSet = true;
+    ftfw.window = ftfw.windowSize - 1;
+    ftfw.ackFrom = seq;
+    ftfw.ackFromSet = true;
   } else {
-    if (!ackFromSet) {
-      ackFromSet = true;
-      ackFrom = seq;
+    if (!ftfw.ackFromSet) {
+      ftfw.ackFromSet = true;
+      ftfw.ackFrom = seq;
     }
-    if (--window <= 0) {
-      enqueueCtl(<u8>F_ACK, ackFrom, seq);
+    if (--ftfw.window <= 0) {
+      enqueueCtl(<u8>F_ACK, ftfw.ackFrom, seq);
       count(S_ACK_SENT);
-      window = windowSize;
-      ackFromSet = false;
+      ftfw.window = ftfw.windowSize;
+      ftfw.ackFromSet = false;
     }
   }
   updateSeq(seq);
@@ -824,16 +808,16 @@ export function engineTimeout(ms: f64): void {
   setClock(ms);
   // conntrackd's ALARM mode has no keep-alive: its refreshes are the sign of life.
   if (mode != MODE_ALARM && nowMs - lastXmit >= ALIVE_EVERY && ctlq.head == 0 && (txq.head == 0 || holdingData())) {
-    if (mode == MODE_FTFW && ackFromSet && seqSet) {
-      enqueueCtl(<u8>F_ACK, ackFrom, lastSeqRecv);
+    if (mode == MODE_FTFW && ftfw.ackFromSet && ftfw.seqSet) {
+      enqueueCtl(<u8>F_ACK, ftfw.ackFrom, ftfw.lastSeqRecv);
       count(S_ACK_SENT);
-      ackFromSet = false;
+      ftfw.ackFromSet = false;
     } else {
       enqueueCtl(<u8>F_ALIVE, 0, 0);
     }
     lastXmit = nowMs; // queued: sent by the next engineXmit
   }
-  if (nowMs >= probeAt) probe();
+  if (nowMs >= ftfw.probeAt) probe();
   if (mode == MODE_ALARM && nowMs - lastSlice >= SLICE_EVERY) {
     const elapsed = nowMs - lastSlice;
     lastSlice = nowMs;
@@ -848,7 +832,7 @@ export function engineNextTimeout(): f64 {
   let at = nextDue();
   if (mode != MODE_ALARM) at = min<f64>(at, lastXmit + ALIVE_EVERY);
   else at = min<f64>(at, lastSlice + SLICE_EVERY);
-  return min<f64>(at, probeAt);
+  return min<f64>(at, ftfw.probeAt);
 }
 
 /** ALARM: sends the share of the internal caches that `elapsed` ms is of RefreshTime, so each entry goes out every RefreshTime seconds. */
