@@ -6,9 +6,6 @@
 import { readFileSync, existsSync } from "node:fs";
 import { BlockList, isIPv6 } from "node:net";
 import type { Channel as ChannelConfig } from "./config-types.ts";
-import { openUdpChannel } from "./channel-udp.ts";
-import { openMulticastChannel } from "./channel-mcast.ts";
-import { openTcpChannel } from "./channel-tcp.ts";
 
 export type ChannelKind = "udp" | "multicast" | "tcp";
 
@@ -80,16 +77,6 @@ export interface ChannelOptions {
   reconnectMs?: number;
 }
 
-/** Opens the sockets of one dedicated link. Throws ChannelError when the link cannot work at all. */
-export async function openChannel(cfg: ChannelConfig, opts: ChannelOptions = {}): Promise<Channel> {
-  checkDevice(cfg);
-  switch (cfg.type) {
-    case "udp": return openUdpChannel(cfg);
-    case "multicast": return openMulticastChannel(cfg);
-    case "tcp": return openTcpChannel(cfg, opts);
-  }
-}
-
 /** A link that cannot open; the message says which link and why. */
 export class ChannelError extends Error {
   constructor(message: string) {
@@ -105,7 +92,8 @@ export function linkName(cfg: ChannelConfig): string {
   return `Sync ${KIND_NAME[cfg.type]} link at line ${cfg.line}${cfg.interface ? ` (${cfg.interface})` : ""}`;
 }
 
-function checkDevice(cfg: ChannelConfig): void {
+/** Throws ChannelError when the link's device cannot carry it (missing, say). */
+export function checkDevice(cfg: ChannelConfig): void {
   if (cfg.interface && !existsSync(`/sys/class/net/${cfg.interface}`)) {
     throw new ChannelError(`${linkName(cfg)}: interface "${cfg.interface}" does not exist on this host`);
   }

@@ -8,7 +8,20 @@
 // flags (IFF_UP, IFF_RUNNING) from sysfs every pollMs, which costs two small
 // reads a tick and needs no socket of its own.
 import type { Channel as ChannelConfig } from "./config-types.ts";
-import { type Channel, type ChannelOptions, type ChannelStats, type LinkStatus, linkName, openChannel, statusIsUp } from "./channel.ts";
+import { type Channel, type ChannelOptions, type ChannelStats, type LinkStatus, checkDevice, linkName, statusIsUp } from "./channel.ts";
+import { openUdpChannel } from "./channel-udp.ts";
+import { openMulticastChannel } from "./channel-mcast.ts";
+import { openTcpChannel } from "./channel-tcp.ts";
+
+/** Opens the sockets of one dedicated link. Throws ChannelError when the link cannot work at all. */
+export async function openChannel(cfg: ChannelConfig, opts: ChannelOptions = {}): Promise<Channel> {
+  checkDevice(cfg);
+  switch (cfg.type) {
+    case "udp": return openUdpChannel(cfg);
+    case "multicast": return openMulticastChannel(cfg);
+    case "tcp": return openTcpChannel(cfg, opts);
+  }
+}
 
 /** Why the current link changed. */
 export type SwitchReason = "link-down" | "peer-traffic";

@@ -15,7 +15,8 @@ import { join, resolve, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createInterface } from "node:readline";
 import { promisify } from "node:util";
-import { AddressSet, ChannelError, openChannel, payloadSizeFor, deviceMtu } from "../host/channel.ts";
+import { AddressSet, ChannelError, payloadSizeFor, deviceMtu } from "../host/channel.ts";
+import { openChannel } from "../host/multichannel.ts";
 import type { Channel as ChannelConfig } from "../host/config-types.ts";
 
 const run = promisify(execFile);
