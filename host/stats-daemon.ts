@@ -11,9 +11,9 @@ import { RecordView, type Conntrack } from "./record-view.ts";
 import { Kernel } from "./kernel.ts";
 import { Logger } from "./log.ts";
 import { LockFile } from "./lockfile.ts";
-import { ControlServer } from "./control-server.ts";
+import { ControlServer, controlAnswering } from "./control-server.ts";
 import { applyFilters } from "./filter-setup.ts";
-import { applyScheduler, notifyReady, syslogSink } from "./process-setup.ts";
+import { applyScheduler, notifySystemd, syslogSink } from "./process-setup.ts";
 import { StatsSinks } from "./stats-sinks.ts";
 import { flowJson, flowLine, linePrefix, readExtras, type FlowExtras } from "./stats-log.ts";
 import type {
@@ -41,7 +41,7 @@ export class FlowCollector {
     this.view = new RecordView(core);
     const { general } = config;
     const now = nowSec();
-    core.fn.engineInit(core.k("MODE_STATS"), general.hashSize, general.hashLimit, 1, 1, 1, 1, 0, now, now);
+    core.fn.engineInit(core.k("MODE_STATS"), general.hashSize, general.hashLimit, 1, 1, 1, 1, 0, now, Date.now());
     applyFilters(core, general.filter, { enabled: false });
   }
 
@@ -51,6 +51,7 @@ export class FlowCollector {
    */
   feed(len: number, destroyed: (ct: Conntrack, x: FlowExtras) => void): void {
     const { fn } = this.core;
+    fn.handleTimeout(Date.now()); // the cache's clock, for the entries' ages
     if (fn.nlOpen(len) < 0) return;
     const DESTROYED = this.core.k("STEP_DESTROYED");
     const END = this.core.k("STEP_END");
@@ -92,7 +93,6 @@ export class StatsDaemon implements DaemonControl {
   missed = 0;
   private stopped: (() => void) | null = null;
   readonly done: Promise<void>;
-  private readonly onHup = () => this.reopen();
 
   private constructor(private readonly config: Config, private readonly stats: StatsConfig,
     private readonly sinks: StatsSinks, readonly log: Logger) {
@@ -109,7 +109,10 @@ export class StatsDaemon implements DaemonControl {
     let d: StatsDaemon;
     try {
       d = new StatsDaemon(config, config.stats, sinks, log);
-      d.lock = LockFile.take(config.general.lockFile);
+      d.lock = await LockFile.take(config.general.lockFile, {
+        answering: () => controlAnswering(config.general.unixPath),
+        notice: (m) => log.notice(m),
+      });
     } catch (err) {
       sinks.close();
       throw err;
@@ -148,11 +151,10 @@ export class StatsDaemon implements DaemonControl {
       this.log.warning("no UNIX socket Path in the General section: client commands cannot reach this daemon");
     }
     if (this.config.api?.enabled) this.log.warning("the API section is not served in the Stats mode (its routes are about the sync caches and links)");
-    process.on("SIGHUP", this.onHup);
     this.timer = setInterval(() => this.tick(), 1000);
     applyScheduler(general.scheduler, this.log);
     this.log.notice("initialization completed");
-    notifyReady(general.systemd, this.log);
+    notifySystemd(general.systemd, "READY=1", this.log);
   }
 
   /** A read of events: every cached flow destroyed is logged while its event is in the core's records. */
@@ -167,7 +169,7 @@ export class StatsDaemon implements DaemonControl {
   }
 
   private tick(): void {
-    this.core.fn.engineClock(nowSec());
+    this.core.fn.handleTimeout(Date.now());
     this.kernel.checkDrops();
   }
 
@@ -208,8 +210,18 @@ export class StatsDaemon implements DaemonControl {
     }, ms);
   }
 
-  /** SIGHUP: the log files were rotated away; open them anew (no line is lost: writes are synchronous). */
-  reopen(): void {
+  /**
+   * SIGHUP (host/main.ts): the log files were rotated away; open them anew,
+   * the General LogFile and the Stats files (no line is lost: writes are
+   * synchronous).
+   */
+  reopenLog(): void {
+    try {
+      this.log.reopen();
+      this.log.notice("log file reopened (SIGHUP)");
+    } catch (err) {
+      this.log.error(`${(err as Error).message}; still writing to the old file`);
+    }
     try {
       this.sinks.reopen();
       this.log.notice("Stats log files reopened");
@@ -224,6 +236,7 @@ export class StatsDaemon implements DaemonControl {
     if (which !== "internal") return;
     const fn = this.core.fn;
     const now = nowSec();
+    fn.handleTimeout(Date.now()); // "active since" as of now
     fn.dumpStart(this.core.k("CACHE_INTERNAL_CT"));
     for (let r = fn.dumpNext(); r !== 0; r = fn.dumpNext()) {
       const ct = this.flows.view.readCt();
@@ -326,9 +339,9 @@ export class StatsDaemon implements DaemonControl {
   }
 
   async shutdown(logIt: boolean): Promise<void> {
+    notifySystemd(this.config.general.systemd, "STOPPING=1", this.log);
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
-    process.off("SIGHUP", this.onHup);
     await this.control?.close?.();
     this.control = null;
     this.kernel?.close();
@@ -336,6 +349,7 @@ export class StatsDaemon implements DaemonControl {
     this.lock?.release();
     this.lock = null;
     if (logIt) this.log.notice("---- shutdown received ----");
+    this.log.close();
     this.stopped?.();
   }
 }
