@@ -98,6 +98,7 @@ export class StatsDaemon implements DaemonControl {
     private readonly sinks: StatsSinks, readonly log: Logger) {
     this.flows = new FlowCollector(config);
     this.done = new Promise((r) => (this.stopped = r));
+    sinks.onError((m) => this.log.error(m));
   }
 
   static async start(config: Config, opts: StatsDaemonOptions): Promise<StatsDaemon> {

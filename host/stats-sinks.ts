@@ -12,16 +12,26 @@ import { spawn, type ChildProcess } from "node:child_process";
 import type { StatsConfig } from "./config-types.ts";
 
 const ERRNO_TEXT: Record<string, string> = {
-  ENOENT: "No such file or directory", EACCES: "Permission denied", EISDIR: "Is a directory",
+  ENOENT: "No such file or directory", EACCES: "Permission denied", EISDIR: "Is a directory", EIO: "Input/output error",
+  EFBIG: "File too large", EDQUOT: "Disk quota exceeded",
   EROFS: "Read-only file system", ENOTDIR: "Not a directory", ENOSPC: "No space left on device",
   EPERM: "Operation not permitted", ELOOP: "Too many levels of symbolic links",
 };
 
 export class StatsLogError extends Error {}
 
+function countLines(b: Uint8Array): number {
+  let n = 0;
+  for (let i = b.indexOf(10); i !== -1; i = b.indexOf(10, i + 1)) n++;
+  return n;
+}
+
 class LogFileSink {
   private fd: number;
   private pending = "";
+  /** Lines a write failure lost (a full disk, an I/O error), and who hears of it. */
+  lost = 0;
+  onError: (message: string) => void = () => {};
 
   constructor(readonly path: string, private readonly label: string) {
     this.fd = LogFileSink.open(path, label);
@@ -41,11 +51,23 @@ class LogFileSink {
     this.pending += text;
   }
 
+  /** Writes what was added; a failure loses those lines (counted and told, first and every 1000th), never the daemon. */
   flush(): void {
     if (this.pending === "") return;
-    const data = new Uint8Array(Buffer.from(this.pending));
+    const text = this.pending;
+    const data = new Uint8Array(Buffer.from(text));
     this.pending = "";
-    for (let off = 0; off < data.length;) off += writeSync(this.fd, data, off);
+    let off = 0;
+    try {
+      while (off < data.length) off += writeSync(this.fd, data, off);
+    } catch (e) {
+      const before = this.lost;
+      this.lost += countLines(data.subarray(off));
+      const code = (e as NodeJS.ErrnoException).code ?? "";
+      if (before === 0 || Math.floor(this.lost / 1000) > Math.floor(before / 1000)) {
+        this.onError(`cannot write the ${this.label} ${this.path}: ${ERRNO_TEXT[code] ?? (e as Error).message}${code ? ` (${code})` : ""}; ${this.lost} lines lost so far`);
+      }
+    }
   }
 
   reopen(): void {
@@ -114,6 +136,17 @@ export class StatsSinks {
       throw e;
     }
     return new StatsSinks(text, json, stats.syslog ? new SyslogSink(stats.syslog, syslogSocket) : null);
+  }
+
+  /** Where write failures are told (the daemon's log). */
+  onError(handler: (message: string) => void): void {
+    if (this.text) this.text.onError = handler;
+    if (this.json) this.json.onError = handler;
+  }
+
+  /** Lines lost to write failures, both files. */
+  get lost(): number {
+    return (this.text?.lost ?? 0) + (this.json?.lost ?? 0);
   }
 
   /** Whether a conntrackd line is wanted (for the LogFile or syslog). */

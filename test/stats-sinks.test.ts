@@ -73,3 +73,18 @@ for _ in range(2): print(s.recv(4096).decode(), flush=True)
     if (existsSync(dir)) rmSync(dir, { recursive: true });
   }
 });
+
+test("a write that fails (a full disk) loses those lines, counted and told, and the next writes go on", () => {
+  // /dev/full: every write fails with ENOSPC.
+  const s = StatsSinks.open(cfg({ logFile: "/dev/full" }));
+  const told: string[] = [];
+  s.onError((m) => told.push(m));
+  s.write(LINE, "");
+  s.write(LINE, "");
+  s.flush();
+  s.write(LINE, "");
+  s.flush();
+  assert.equal(s.lost, 3);
+  assert.deepEqual(told, ["cannot write the Stats LogFile /dev/full: No space left on device (ENOSPC); 2 lines lost so far"]);
+  s.close(); // nothing left to write: no throw
+});
