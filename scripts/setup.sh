@@ -49,5 +49,8 @@ fi
 
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: installing the node modules (npm ci), which builds the core, the host and the native parts"
-  npm ci --no-audit --no-fund
+  # The machine's npm: under `npm test` the PATH starts with node_modules/.bin,
+  # where a dependency of @as-pect/cli puts an old npm 6.
+  npm=$(PATH=$(printf %s "$PATH" | tr ':' '\n' | grep -v node_modules | paste -sd: -) command -v npm)
+  "$npm" ci --no-audit --no-fund
 fi

@@ -14,17 +14,25 @@ import { isRoot, ROOT } from "../support/netns.ts";
 
 const skip = isRoot() ? false : "needs root (network namespaces)";
 
+/**
+ * The machine's npm, as an operator types it. Under `npm test` the PATH
+ * starts with node_modules/.bin, where @as-pect/cli's dependency tree puts an
+ * npm 6 that knows neither --pack-destination nor --allow-scripts.
+ */
+const NPM = (process.env.PATH ?? "").split(":").filter((d) => d && !d.includes("node_modules"))
+  .map((d) => join(d, "npm")).find((p) => existsSync(p)) ?? "npm";
+
 test("npm pack, then npm install -g: ctsyncd on the PATH runs a daemon and answers client commands", { skip, timeout: 600_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), "ctsync-pack-"));
   const p = new Pair("pp");
   try {
     // The tree was built by the test command; packing it again would rebuild it under the other tests' feet.
-    execFileSync("npm", ["pack", "--ignore-scripts", "--pack-destination", dir], { cwd: ROOT, stdio: "ignore" });
+    execFileSync(NPM, ["pack", "--ignore-scripts", "--pack-destination", dir], { cwd: ROOT, stdio: "ignore" });
     const tarball = readdirSync(dir).find((f) => f.endsWith(".tgz"));
     assert.ok(tarball, "npm pack made a tarball");
     const prefix = join(dir, "prefix");
     // npm runs a globally installed package's install script only when allowed: the README says so.
-    execFileSync("npm", ["install", "-g", "--allow-scripts=ctsync", "--no-audit", "--no-fund", "--prefix", prefix, join(dir, tarball)], { stdio: "ignore" });
+    execFileSync(NPM, ["install", "-g", "--allow-scripts=ctsync", "--no-audit", "--no-fund", "--prefix", prefix, join(dir, tarball)], { stdio: "ignore" });
     const installed = join(prefix, "lib/node_modules/ctsync");
     assert.ok(existsSync(join(installed, "native/build/Release/ctsyncd")), "the native client was built at install");
     assert.ok(!existsSync(join(installed, "host")), "the tarball ships the precompiled host, not its sources");
