@@ -14,6 +14,7 @@ import { applyFilters } from "./filter-setup.ts";
 import { applyScheduler, notifyReady, syslogSink } from "./process-setup.ts";
 import { ChangeFeed } from "./change-feed.ts";
 import { startApi } from "./api/server.ts";
+import { followKeepalived, type KeepalivedFifo } from "./keepalived-fifo.ts";
 import { CommitLog, changeToEvent, type ApiEvent, type ApiSource, type PeerInfo, type CommitHistory } from "./api/source.ts";
 import type { LocalCounters } from "./control-api.ts";
 import type {
@@ -58,6 +59,7 @@ export class Daemon implements ApiSource {
   private readonly lastSeen: (number | null)[] = [];
   private readonly peerUp: boolean[] = [];
   private api: { close(): Promise<void> } | null = null;
+  private keepalived: KeepalivedFifo | null = null;
 
   private constructor(private readonly config: Config, private readonly sync: SyncConfig, readonly log: Logger) {
     this.mode = sync.mode;
@@ -134,6 +136,7 @@ export class Daemon implements ApiSource {
     }
     if (sync.startupResync && sync.mode !== "alarm") this.requestResync();
     if (this.config.api?.enabled) this.api = await startApi(this, this.config.api, (level, m) => this.log.log(level, m));
+    if (this.config.keepalived) this.keepalived = followKeepalived(this, this.config.keepalived, this.expectationSync, this.log);
     this.timer = setInterval(() => this.tick(), 1000);
     applyScheduler(general.scheduler, this.log);
     this.log.notice("initialization completed");
@@ -479,6 +482,7 @@ export class Daemon implements ApiSource {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     if (this.probe) clearTimeout(this.probe);
+    this.keepalived?.close();
     await this.api?.close();
     this.api = null;
     await this.control?.close?.();
