@@ -55,3 +55,15 @@ for (const [name, daemon] of [["ctsyncd", [CTSYNCD_BIN]], ["conntrackd", ["connt
     });
   });
 }
+
+describe("keepalived failover through the notify FIFO, ctsyncd in-process (no script)", { skip }, () => {
+  test("keepalived writes GROUP \"G1\" MASTER, ctsyncd commits at once; the stream and the FTP data connection go through", { timeout: 120_000 }, async () => {
+    const { o, fw2Log } = await failover({ daemon: [CTSYNCD_BIN], notify: "fifo" });
+    assertSurvived(o);
+    assert.match(fw2Log, /keepalived: following sync group "G1" on \S+fw2\.fifo/);
+    assert.match(fw2Log, /keepalived: GROUP "G1" BACKUP \d+: backup transition/, "the start as backup ran -t and -n in-process");
+    assert.match(fw2Log, /keepalived: GROUP "G1" MASTER \d+ read at \d+: primary transition done in [\d.]+ ms \(commit [\d.]+ ms\)/);
+    assert.match(fw2Log, /Committed [1-9]\d* new expectations/);
+    assert.ok(o.transition!.startMs >= 0, "the transition began after the failure");
+  });
+});
