@@ -25,9 +25,9 @@ import {
   nextMessage, openDatagram, encodeCt, encodeExp, hdrType, hdrFlags, hdrSeq, hdrLen, hdrPtr,
   hdrFrom, hdrTo, MSG_CT, MSG_EXP, MSG_CTL, MSG_END, NETHDR_SIZE, NETHDR_ACK_SIZE,
   PROTOCOL_VERSION, T_CT_NEW, T_CT_DEL, T_EXP_NEW, T_EXP_DEL, T_CTL, F_ACK, F_NACK, F_RESYNC,
-  F_ALIVE, F_HELLO, F_HELLO_BACK,
+  F_ALIVE, F_HELLO, F_HELLO_BACK, tcpWindowTracking,
 } from "./wire";
-import { openMessages, nextNetlink, NL_CT, NL_EXP, NL_DONE, NL_END, nlEvent, nlPid, EV_DESTROY, EV_UPDATE, EV_DUMP, OP_CREATE, OP_UPDATE, OP_DELETE } from "./ctnetlink";
+import { openMessages, nextNetlink, NL_CT, NL_EXP, NL_DONE, NL_END, nlEvent, nlPid, EV_DESTROY, EV_UPDATE, EV_DUMP, OP_CREATE, OP_UPDATE, OP_DELETE, O_LIBERAL } from "./ctnetlink";
 import { batchCt, batchExp } from "./nlbatch";
 import { storeBe16, storeBe32 } from "./bytes";
 import { filterCt, filterExp } from "./filter";
@@ -644,7 +644,9 @@ export let injectOverflow: u32 = 0;
 function inject(ctRec: usize, expRec: usize, isExp: bool): void {
   const type = hdrType - (isExp ? T_EXP_NEW : T_CT_NEW);
   const op = type == 0 ? OP_CREATE : type == 1 ? OP_UPDATE : OP_DELETE;
-  const r = isExp ? batchExp(expRec, op, 0, injected) : batchCt(ctRec, op, 0, injected);
+  // as a commit does (and conntrackd's external_inject): without TCPWindowTracking the entry is
+  // liberal, or the kernel would judge the flow's next segments against a window it never saw
+  const r = isExp ? batchExp(expRec, op, 0, injected) : batchCt(ctRec, op, tcpWindowTracking ? 0 : O_LIBERAL, injected);
   if (r == 1) injected++;
   else injectOverflow++;
 }
