@@ -136,7 +136,8 @@ export class Daemon implements ApiSource {
     }
     if (sync.startupResync && sync.mode !== "alarm") this.requestResync();
     if (this.config.api?.enabled) this.api = await startApi(this, this.config.api, (level, m) => this.log.log(level, m));
-    if (this.config.keepalived) this.keepalived = followKeepalived(this, this.config.keepalived, this.expectationSync, this.log);
+    if (this.config.keepalived) this.keepalived = followKeepalived(this, this.config.keepalived,
+      { expectations: this.expectationSync, disableExternalCache: sync.disableExternalCache }, this.log);
     this.timer = setInterval(() => this.tick(), 1000);
     applyScheduler(general.scheduler, this.log);
     this.log.notice("initialization completed");

@@ -9,6 +9,14 @@
 //                         peer to resend everything (-n)
 //   GROUP "G1" FAULT   -> fault: schedule the kernel flush (-t)
 //
+// One difference, on purpose: with DisableExternalCache the kernel table of a
+// backup IS the synchronized state (the peer's entries go into it as they
+// arrive), and the -t flush would remove it PurgeTimeout seconds later, so
+// every flow older than that would meet a new primary without its state.
+// There the backup and fault transitions leave the kernel table alone (the
+// peer's updates and destroys keep it in step; leftovers expire with their
+// kernel timeouts).
+//
 // keepalived's line format (keepalived.conf(5), vrrp_sync_group "notify"):
 // TYPE "NAME" STATE PRIORITY, TYPE one of GROUP / INSTANCE (VRRP) or VS / RS
 // (checkers), one line per change. Instance lines, checker lines, our group's
@@ -67,22 +75,29 @@ export interface TransitionTarget {
   resetTimers(): void;
 }
 
+export interface TransitionOptions {
+  /** What -f flushes: conntracks, and expectations when they are synchronized. */
+  kinds: readonly ("ct" | "expect")[];
+  /** DisableExternalCache: the kernel table is the synchronized state; no -t flush. */
+  keepKernelTable: boolean;
+}
+
 /**
  * primary-backup.sh's branch for `t`, in-process. Returns how long the
  * commit took and the whole transition (ms). As in the script, -n and -B do
  * nothing in ALARM mode.
  */
-export async function runTransition(d: TransitionTarget, t: Transition, kinds: readonly ("ct" | "expect")[]): Promise<{ commitMs: number; totalMs: number }> {
+export async function runTransition(d: TransitionTarget, t: Transition, opts: TransitionOptions): Promise<{ commitMs: number; totalMs: number }> {
   const t0 = performance.now();
   let commitMs = 0;
   if (t === "primary") {
     await d.commit("both");
     commitMs = performance.now() - t0;
-    d.flushCache("both", kinds);
+    d.flushCache("both", opts.kinds);
     await d.resyncWithKernel("both");
     if (d.mode !== "alarm") await d.bulkSend();
   } else {
-    d.resetTimers();
+    if (!opts.keepKernelTable) d.resetTimers();
     if (t === "backup" && d.mode !== "alarm") d.requestResync();
   }
   return { commitMs, totalMs: performance.now() - t0 };
@@ -220,11 +235,13 @@ export class KeepalivedFifo {
 }
 
 /** The daemon's side: follow cfg's FIFO and run each transition on d, logging when it began and what it took. */
-export function followKeepalived(d: TransitionTarget, cfg: { notifyFifo: string; syncGroup: string }, expectations: boolean, log: FifoLog): KeepalivedFifo {
-  const kinds: ("ct" | "expect")[] = expectations ? ["ct", "expect"] : ["ct"];
+export function followKeepalived(d: TransitionTarget, cfg: { notifyFifo: string; syncGroup: string },
+  sync: { expectations: boolean; disableExternalCache: boolean }, log: FifoLog): KeepalivedFifo {
+  const opts: TransitionOptions = { kinds: sync.expectations ? ["ct", "expect"] : ["ct"], keepKernelTable: sync.disableExternalCache };
   const fifo = new KeepalivedFifo(cfg.notifyFifo, cfg.syncGroup, async (t, line, readAt) => {
-    log.notice(`keepalived: ${line}: ${t} transition`);
-    const r = await runTransition(d, t, kinds);
+    log.notice(`keepalived: ${line}: ${t} transition` +
+      (t !== "primary" && opts.keepKernelTable ? " (DisableExternalCache: the kernel table is kept, no scheduled flush)" : ""));
+    const r = await runTransition(d, t, opts);
     log.notice(`keepalived: ${line} read at ${readAt}: ${t} transition done in ${r.totalMs.toFixed(1)} ms` +
       (t === "primary" ? ` (commit ${r.commitMs.toFixed(1)} ms)` : ""));
   }, log);

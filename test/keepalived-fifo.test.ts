@@ -40,19 +40,31 @@ class FakeDaemon implements TransitionTarget {
 
 test("the transitions are primary-backup.sh's: -c -f -R -B; -t -n; -t (and no -B/-n in ALARM mode)", async () => {
   const d = new FakeDaemon();
-  const r = await runTransition(d, "primary", ["ct", "expect"]);
+  const opts = { kinds: ["ct", "expect"] as const, keepKernelTable: false };
+  const r = await runTransition(d, "primary", opts);
   assert.deepEqual(d.calls, ["commit both", "flush both ct,expect", "resync-kernel both", "bulk"]);
   assert.ok(r.commitMs > 0 && r.totalMs >= r.commitMs);
   d.calls.length = 0;
-  await runTransition(d, "backup", ["ct"]);
+  await runTransition(d, "backup", opts);
   assert.deepEqual(d.calls, ["reset-timers", "request-resync"]);
   d.calls.length = 0;
-  await runTransition(d, "fault", ["ct"]);
+  await runTransition(d, "fault", opts);
   assert.deepEqual(d.calls, ["reset-timers"]);
   const a = new FakeDaemon("alarm");
-  await runTransition(a, "primary", ["ct"]);
-  await runTransition(a, "backup", ["ct"]);
+  await runTransition(a, "primary", { kinds: ["ct"], keepKernelTable: false });
+  await runTransition(a, "backup", { kinds: ["ct"], keepKernelTable: false });
   assert.deepEqual(a.calls, ["commit both", "flush both ct", "resync-kernel both", "reset-timers"]);
+});
+
+test("DisableExternalCache: the backup and fault transitions keep the kernel table (it is the synchronized state)", async () => {
+  const d = new FakeDaemon();
+  const opts = { kinds: ["ct"] as const, keepKernelTable: true };
+  await runTransition(d, "backup", opts);
+  await runTransition(d, "fault", opts);
+  assert.deepEqual(d.calls, ["request-resync"]);
+  d.calls.length = 0;
+  await runTransition(d, "primary", opts);
+  assert.deepEqual(d.calls, ["commit both", "flush both ct", "resync-kernel both", "bulk"]);
 });
 
 test("a real FIFO: waited for, followed, garbage and other groups ignored, reopened when recreated", async () => {

@@ -45,12 +45,18 @@ export interface KeepalivedOptions {
   mode?: SyncMode;
   /** VRRP advertisement interval in seconds (VRRPv3 allows fractions); default 0.5. */
   advertInt?: number;
+  /** Sync { PurgeTimeout } of both daemons: how long after -t the kernel table is flushed (conntrackd's default 60). */
+  purgeTimeout?: number;
+  /** How long the flows run through fw1 before it fails (default: as soon as fw2 knows them). */
+  ageMs?: number;
 }
 
 /** What one failover did; times in ms from the failure. */
 export interface FailoverObservation {
   /** the failure: fw1's keepalived and daemon killed, its links down (wall clock, ms) */
   failedAt: number;
+  /** fw2 held the stream, the FTP connection and its expectation right before the failure (external cache, or kernel) */
+  fw2KnewFlows: boolean;
   /** both VIPs up on fw2 (from `ip monitor address` in fw2) */
   vipsUpMs: number | null;
   /** the primary transition on fw2: its start, its commit's end, its end (ms from the failure) */
@@ -59,7 +65,8 @@ export interface FailoverObservation {
   transitionLog: string[];
   /** fw2's daemon log lines about the commit */
   commitLog: string[];
-  stream: { bytesAfter: number; maxGapMs: number; error: string | null };
+  /** bytes received since the failure, the longest gap between receptions, how long ago the last one was */
+  stream: { bytesAfter: number; maxGapMs: number; lastRxAgeMs: number; error: string | null };
   /** packets fw2's forward chain counted as `ct state invalid` since the failure */
   invalid: number;
   ftp: { noop: string; data: { ok: boolean; listing?: string; error?: string; connectedAfter?: number } };
@@ -98,12 +105,12 @@ export class KeepalivedCluster {
     });
     const k = new KeepalivedCluster(cluster, opts);
     try {
-      if (k.notify === "fifo") {
+      for (const fw of ["fw1", "fw2"] as const) {
+        let text = await readFile(cluster.conf(fw), "utf8");
+        if (opts.purgeTimeout !== undefined) text = text.replace("Sync {", `Sync {\n\tPurgeTimeout ${opts.purgeTimeout}`);
         // the Keepalived section names a path inside the cluster's own directory
-        for (const fw of ["fw1", "fw2"] as const) {
-          const text = await readFile(cluster.conf(fw), "utf8");
-          await writeFile(cluster.conf(fw), text + fifoConf(fw).replace("DIR", cluster.dir));
-        }
+        if (k.notify === "fifo") text += fifoConf(fw).replace("DIR", cluster.dir);
+        await writeFile(cluster.conf(fw), text);
       }
       await k.writeFiles();
     } catch (e) {
@@ -287,14 +294,17 @@ ${instance("VI_LAN", "lan0", 51, ADDR.lanVip)}${instance("VI_WAN", "wan0", 52, A
       if (Array.isArray(r.pasv)) this.pasvPort = Number(r.pasv[1]);
     }
     if (!this.pasvPort) throw new Error("the FTP server announced no data port");
-    // fw2 knows both flows and the expectation: in its external cache, or (DisableExternalCache) its kernel
+    await this.until("fw2 never learnt the stream, the FTP control connection and its expectation", () => this.fw2Knows(), 20_000);
+  }
+
+  /** fw2 holds both flows and the expectation: in its external cache, or (DisableExternalCache) its kernel. */
+  async fw2Knows(): Promise<boolean> {
+    const c = this.cluster;
     const where = this.opts.disableExternalCache
       ? async (table: string) => (await run(["conntrack", "-L", ...(table === "exp" ? ["expect"] : [])], { ns: c.ns.fw2 })).stdout
       : async (table: string) => (await c.ctl("fw2", ["-e", table === "exp" ? "expect" : "ct"])).stdout;
-    await this.until("fw2 never learnt the stream, the FTP control connection and its expectation", async () => {
-      const ct = await where("ct"), exp = await where("exp");
-      return ct.includes(`dport=${STREAM_PORT} `) && ct.includes("dport=21 ") && exp.includes(`dport=${this.pasvPort} `);
-    }, 20_000);
+    const ct = await where("ct"), exp = await where("exp");
+    return ct.includes(`dport=${STREAM_PORT} `) && ct.includes("dport=21 ") && exp.includes(`dport=${this.pasvPort} `);
   }
 
   /** Watch fw2's addresses from now on: the time each VIP appears. */
@@ -332,7 +342,7 @@ ${instance("VI_LAN", "lan0", 51, ADDR.lanVip)}${instance("VI_WAN", "wan0", 52, A
   }
 
   /** After fail(): wait for the takeover, let the stream run, open the FTP data connection. */
-  async observe(failedAt: number, invalidBefore: number, settleMs = 4000): Promise<FailoverObservation> {
+  async observe(failedAt: number, invalidBefore: number, fw2KnewFlows: boolean, settleMs = 4000): Promise<FailoverObservation> {
     const c = this.cluster;
     await this.until("the VIPs never came up on fw2", () => (this.ipmon?.vipUp.size ?? 0) === 2, 20_000);
     const vipsUp = Math.max(...this.ipmon!.vipUp.values());
@@ -361,13 +371,23 @@ ${instance("VI_LAN", "lan0", 51, ADDR.lanVip)}${instance("VI_WAN", "wan0", 52, A
     await sleep(settleMs);
     const st = await this.stream!.send("stats");
     const commitLog = (await c.readLog("fw2")).split("\n").filter((l) => /commit/i.test(l));
-    const noop = await this.ftp!.send("cmd NOOP");
-    const data = await this.ftp!.send("list 5", 20_000);
+    // a control connection that did not survive answers nothing: say so instead of throwing
+    const ask = async (cmd: string, ms: number): Promise<Record<string, unknown>> => {
+      try { return await this.ftp!.send(cmd, ms); } catch (e) { return { ok: false, error: (e as Error).message }; }
+    };
+    const noop = await ask("cmd NOOP", 8000);
+    const data = noop.ok ? await ask("list 5", 20_000) : { ok: false, error: "the control connection is gone" };
     return {
-      failedAt,
+      failedAt, fw2KnewFlows,
       vipsUpMs: vipsUp - failedAt,
       transition, transitionLog, commitLog,
-      stream: { bytesAfter: Number(st.bytes_since_mark), maxGapMs: Number(st.max_gap_ms), error: (st.error as string | null) ?? null },
+      stream: {
+        bytesAfter: Number(st.bytes_since_mark),
+        // a stall still going on counts too
+        maxGapMs: Math.max(Number(st.max_gap_ms), Number(st.last_rx_age_ms)),
+        lastRxAgeMs: Number(st.last_rx_age_ms),
+        error: (st.error as string | null) ?? null,
+      },
       invalid: (await invalidCount(c)) - invalidBefore,
       ftp: {
         noop: String(noop.reply ?? noop.error ?? ""),
@@ -380,9 +400,11 @@ ${instance("VI_LAN", "lan0", 51, ADDR.lanVip)}${instance("VI_WAN", "wan0", 52, A
   async failover(settleMs?: number): Promise<FailoverObservation> {
     await this.start();
     await this.startFlows();
+    if (this.opts.ageMs) await sleep(this.opts.ageMs);
+    const knew = await this.fw2Knows();
     const before = await invalidCount(this.cluster);
     const at = await this.fail();
-    return this.observe(at, before, settleMs);
+    return this.observe(at, before, knew, settleMs);
   }
 
   async destroy(): Promise<void> {
