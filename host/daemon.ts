@@ -363,6 +363,7 @@ export class Daemon implements ApiSource {
       return busy;
     }
     this.committing = true;
+    this.cancelPurge(); // a node that commits is becoming primary: its table is no zombie
     try {
       const wanted = kindsOf(kinds).filter((k) => k === "ct" || this.expectationSync);
       this.log.notice(kinds === "both" ? "committing all external caches" : kinds === "ct" ? "committing conntrack cache" : "committing expectation cache");
@@ -393,6 +394,7 @@ export class Daemon implements ApiSource {
       this.log.error("ignoring flush command, commit still in progress");
       return;
     }
+    if (which !== "external") this.cancelPurge();
     this.log.notice(which === "both" ? "flushing caches" : `flushing ${which} cache`);
     const sides: CacheWhich[] = which === "both" ? ["internal", "external"] : [which];
     for (const side of sides) for (const kind of kinds) this.core.fn.cacheFlush(this.k(CACHE_NAMES[side][kind]));
@@ -430,13 +432,23 @@ export class Daemon implements ApiSource {
     this.pump();
   }
 
+  /** The kernel flush -t scheduled; as in conntrackd, a commit or a flush of the internal cache calls it off. */
+  private purge: NodeJS.Timeout | null = null;
+
   resetTimers(): void {
+    if (this.purge) return;
     const secs = this.sync.purgeTimeout;
     this.log.notice(`flushing conntrack table in ${secs} secs`);
-    setTimeout(() => {
+    this.purge = setTimeout(() => {
+      this.purge = null;
       this.log.notice("flushing kernel conntrack table (scheduled)");
       this.kernel.flush("ct").catch((e) => this.log.error((e as Error).message));
     }, secs * 1000).unref();
+  }
+
+  private cancelPurge(): void {
+    if (this.purge) clearTimeout(this.purge);
+    this.purge = null;
   }
 
   kill(): void {
