@@ -43,7 +43,9 @@ function assertSurvived(o: FailoverObservation): void {
   assert.match(o.ftp.data.listing ?? "", /survived-failover\.txt/);
 }
 
-for (const [name, daemon] of [["ctsyncd", [CTSYNCD_BIN]], ["conntrackd", ["conntrackd"]]] as const) {
+const DAEMONS = [["ctsyncd", [CTSYNCD_BIN]], ["conntrackd", ["conntrackd"]]] as const;
+
+for (const [name, daemon] of DAEMONS) {
   describe(`keepalived failover with primary-backup.sh, ${name}`, { skip }, () => {
     test("the VIPs move to fw2, the script commits there, the stream and the FTP data connection go through", { timeout: 120_000 }, async () => {
       const { o, fw2Log } = await failover({ daemon: [...daemon] });
@@ -65,5 +67,44 @@ describe("keepalived failover through the notify FIFO, ctsyncd in-process (no sc
     assert.match(fw2Log, /keepalived: GROUP "G1" MASTER \d+ read at \d+: primary transition done in [\d.]+ ms \(commit [\d.]+ ms\)/);
     assert.match(fw2Log, /Committed [1-9]\d* new expectations/);
     assert.ok(o.transition!.startMs >= 0, "the transition began after the failure");
+  });
+});
+
+// The race of keepalived's issue 2254: the VIPs come up before the commit is
+// done, so a segment that reaches fw2 in between finds no state and is
+// INVALID. With DisableExternalCache the peer's entries are in fw2's kernel
+// as they arrive: nothing waits for a commit.
+for (const [name, daemon] of DAEMONS) {
+  describe(`keepalived failover with DisableExternalCache and primary-backup.sh, ${name}`, { skip }, () => {
+    test("fw2's kernel already holds the flows: not one packet is INVALID on fw2", { timeout: 120_000 }, async () => {
+      const { o } = await failover({ daemon: [...daemon], disableExternalCache: true });
+      assertSurvived(o);
+      assert.ok(o.fw2KnewFlows, "fw2's kernel held the flows before the failure");
+      assert.equal(o.invalid, 0, `no packet met fw2 without its state\n${JSON.stringify(o, null, 1)}`);
+    });
+  });
+
+  // ...but primary-backup.sh's backup branch runs -t, which flushes the kernel
+  // table PurgeTimeout seconds later: with DisableExternalCache that table is
+  // the synchronized state, and a backup that joins a running cluster (its -n
+  // has the primary send everything) loses it all.
+  describe(`a backup joining late, DisableExternalCache and primary-backup.sh as it is, ${name}`, { skip }, () => {
+    test("the script's -t flushes what -n brought into fw2's kernel: the flows are lost at the failover", { timeout: 120_000 }, async () => {
+      const { o, fw2Log } = await failover({ daemon: [...daemon], disableExternalCache: true, backupJoinsLate: true, purgeTimeout: 5, ageMs: 6000 });
+      assert.match(fw2Log, /flushing conntrack table in 5 secs/);
+      assert.equal(o.fw2KnewFlows, false, `fw2's kernel no longer held the flows\n${JSON.stringify(o, null, 1)}`);
+      assert.ok(o.invalid > 0, "the stream's segments met fw2 without state");
+      assert.equal(o.ftp.data.ok, false, "and the FTP session did not survive");
+    });
+  });
+}
+
+describe("a backup joining late, DisableExternalCache and the notify FIFO, ctsyncd", { skip }, () => {
+  test("the in-process backup transition keeps the kernel table: no INVALID packet, the flows survive", { timeout: 120_000 }, async () => {
+    const { o, fw2Log } = await failover({ daemon: [CTSYNCD_BIN], notify: "fifo", disableExternalCache: true, backupJoinsLate: true, purgeTimeout: 5, ageMs: 6000 });
+    assert.match(fw2Log, /backup transition \(DisableExternalCache: the kernel table is kept, no scheduled flush\)/);
+    assert.ok(o.fw2KnewFlows, `fw2's kernel still held the flows\n${JSON.stringify(o, null, 1)}`);
+    assertSurvived(o);
+    assert.equal(o.invalid, 0, `no packet met fw2 without its state\n${JSON.stringify(o, null, 1)}`);
   });
 });

@@ -49,6 +49,8 @@ export interface KeepalivedOptions {
   purgeTimeout?: number;
   /** How long the flows run through fw1 before it fails (default: as soon as fw2 knows them). */
   ageMs?: number;
+  /** fw2 (daemon and keepalived) starts only once the flows run through fw1. */
+  backupJoinsLate?: boolean;
 }
 
 /** What one failover did; times in ms from the failure. */
@@ -230,18 +232,28 @@ ${instance("VI_LAN", "lan0", 51, ADDR.lanVip)}${instance("VI_WAN", "wan0", 52, A
 
   /** Daemons first (primary-backup.sh's backup branch starts one with -d if -s fails), then keepalived; fw1 wins the election. */
   async start(): Promise<void> {
-    await Promise.all([this.cluster.startDaemon("fw1"), this.cluster.startDaemon("fw2")]);
-    this.startKeepalived("fw1");
-    this.startKeepalived("fw2");
-    await this.until("fw1 did not take the VIPs", () => this.vipsOn("fw1"), 20_000);
-    // both transitions (fw2 backup, fw1 primary) have run to their end
+    await Promise.all([this.startFirewall("fw1"), this.startFirewall("fw2")]);
+    await this.settled("fw1");
+    await this.settled("fw2");
+  }
+
+  /** fw's daemon, then its keepalived. */
+  async startFirewall(fw: FwName): Promise<void> {
+    await this.cluster.startDaemon(fw);
+    this.startKeepalived(fw);
+  }
+
+  /** fw1 holds the VIPs and ran its primary transition; fw2 ran its backup transition and holds no VIP. */
+  async settled(fw: FwName): Promise<void> {
+    if (fw === "fw1") await this.until("fw1 did not take the VIPs", () => this.vipsOn("fw1"), 20_000);
+    const kind = fw === "fw1" ? "primary" : "backup";
     if (this.notify === "script") {
-      await this.until("the notify scripts did not finish", () => this.scriptRuns("fw1").some((r) => r.kind === "primary" && r.end !== null) &&
-        this.scriptRuns("fw2").some((r) => r.kind === "backup" && r.end !== null), 20_000);
+      await this.until(`${fw}'s ${kind} script did not finish`, () => this.scriptRuns(fw).some((r) => r.kind === kind && r.end !== null), 20_000);
     } else {
-      await this.until("fw1's daemon did not run the primary transition", async () => /primary transition done/.test(await this.cluster.readLog("fw1")), 20_000);
+      await this.until(`${fw}'s daemon did not run the ${kind} transition`,
+        async () => new RegExp(`${kind} transition done`).test(await this.cluster.readLog(fw)), 20_000);
     }
-    if (await this.vipsOn("fw2")) throw new Error(`fw2 holds the VIPs too\n${await this.words()}`);
+    if (fw === "fw2" && await this.vipsOn("fw2")) throw new Error(`fw2 holds the VIPs too\n${await this.words()}`);
   }
 
   /**
@@ -277,7 +289,7 @@ ${instance("VI_LAN", "lan0", 51, ADDR.lanVip)}${instance("VI_WAN", "wan0", 52, A
   }
 
   /** The stream and the FTP control connection through fw1, replicated to fw2. */
-  async startFlows(): Promise<void> {
+  async startFlows(waitForFw2 = true): Promise<void> {
     const c = this.cluster;
     const streamServer = new JsonLines(c.spawnIn("server", "stream-server", ["python3", STREAM_PY, "server", ADDR.server, String(STREAM_PORT)]));
     await streamServer.next(5000);
@@ -294,7 +306,7 @@ ${instance("VI_LAN", "lan0", 51, ADDR.lanVip)}${instance("VI_WAN", "wan0", 52, A
       if (Array.isArray(r.pasv)) this.pasvPort = Number(r.pasv[1]);
     }
     if (!this.pasvPort) throw new Error("the FTP server announced no data port");
-    await this.until("fw2 never learnt the stream, the FTP control connection and its expectation", () => this.fw2Knows(), 20_000);
+    if (waitForFw2) await this.until("fw2 never learnt the stream, the FTP control connection and its expectation", () => this.fw2Knows(), 20_000);
   }
 
   /** fw2 holds both flows and the expectation: in its external cache, or (DisableExternalCache) its kernel. */
@@ -396,10 +408,26 @@ ${instance("VI_LAN", "lan0", 51, ADDR.lanVip)}${instance("VI_WAN", "wan0", 52, A
     };
   }
 
-  /** One whole failover: start, flows, fail fw1, observe. */
+  /**
+   * One whole failover: start, flows, fail fw1, observe. With backupJoinsLate,
+   * fw2 starts only once the flows run through fw1 (a backup that joins, or
+   * comes back to, a running cluster): its backup transition's -n has fw1
+   * send it everything, and its -t schedules a flush of its kernel table
+   * PurgeTimeout seconds later.
+   */
   async failover(settleMs?: number): Promise<FailoverObservation> {
-    await this.start();
-    await this.startFlows();
+    if (this.opts.backupJoinsLate) {
+      await this.startFirewall("fw1");
+      await this.settled("fw1");
+      // fw1's own -t (from its start as backup) was called off by its commit as primary
+      await this.startFlows(false);
+      await this.startFirewall("fw2");
+      await this.settled("fw2");
+      await this.until("fw2 never learnt the stream, the FTP control connection and its expectation", () => this.fw2Knows(), 20_000);
+    } else {
+      await this.start();
+      await this.startFlows();
+    }
     if (this.opts.ageMs) await sleep(this.opts.ageMs);
     const knew = await this.fw2Knows();
     const before = await invalidCount(this.cluster);
