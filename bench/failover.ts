@@ -20,7 +20,7 @@
 // both daemons; the same with DisableExternalCache (entries go into fw2's
 // kernel as they arrive, the commit has nothing left to do); and ctsyncd
 // reading keepalived's notify FIFO itself (its Keepalived section), no
-// process started.
+// process started, with and without DisableExternalCache.
 //
 //   npx tsx bench/failover.ts [--rounds 5] [--advert 0.5] [--json] [--only ctsyncd-fifo,...]
 //
@@ -46,6 +46,7 @@ export const VARIANTS: Variant[] = [
   { key: "ctsyncd-noext", label: "ctsyncd, DisableExternalCache", opts: { daemon: [CTSYNCD_BIN], disableExternalCache: true } },
   { key: "conntrackd-noext", label: "conntrackd, DisableExternalCache", opts: { daemon: ["conntrackd"], disableExternalCache: true } },
   { key: "ctsyncd-fifo", label: "ctsyncd, notify FIFO in-process", opts: { daemon: [CTSYNCD_BIN], notify: "fifo" } },
+  { key: "ctsyncd-fifo-noext", label: "ctsyncd, FIFO + DisableExternalCache", opts: { daemon: [CTSYNCD_BIN], notify: "fifo", disableExternalCache: true } },
 ];
 
 const MEASURES: [string, string, (o: FailoverObservation) => number | null][] = [
