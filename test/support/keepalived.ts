@@ -17,7 +17,7 @@
 // a shim (ctl-timed.sh) that appends "start|end <ns since epoch> ..." lines to
 // a file around each call and changes nothing else; the first start and the
 // last end bound the script's run.
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { chmodSync, existsSync, readFileSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
@@ -74,7 +74,8 @@ export interface FailoverObservation {
   ftp: { noop: string; data: { ok: boolean; listing?: string; error?: string; connectedAfter?: number } };
 }
 
-function isoNs(ns: bigint): number {
+/** Nanoseconds since the epoch (date +%s%N) as fractional milliseconds. */
+function nsToMs(ns: bigint): number {
   return Number(ns / 1000n) / 1000; // ms, fractional
 }
 
@@ -269,7 +270,7 @@ ${instance("VI_LAN", "lan0", 51, ADDR.lanVip)}${instance("VI_WAN", "wan0", 52, A
       const m = /^(start|end) (\d+) (?:(\d+) )?-C \S+ (.*)$/.exec(line);
       if (!m) continue;
       const [, what, ns, , args] = m;
-      const at = isoNs(BigInt(ns));
+      const at = nsToMs(BigInt(ns));
       if (what === "start") {
         const opener = args === "-c" ? "primary" : args === "-s" ? "backup" : args === "-t" && last.args !== "-s" ? "fault" : null;
         if (opener) runs.push({ kind: opener, start: at, commitEnd: null, end: null, calls: [] });
@@ -367,17 +368,17 @@ ${instance("VI_LAN", "lan0", 51, ADDR.lanVip)}${instance("VI_WAN", "wan0", 52, A
       transition = { startMs: r.start - failedAt, commitDoneMs: (r.commitEnd ?? r.end!) - failedAt, endMs: r.end! - failedAt };
       transitionLog = r.calls;
     } else {
+      // "keepalived: GROUP "G1" MASTER 0 read at <epoch ms>: primary transition done in X ms (commit Y ms)";
+      // fw2 may have been primary for a moment at its start: only a transition after the failure counts
+      const re = /read at (\d+(?:\.\d+)?): primary transition done in ([\d.]+) ms \(commit ([\d.]+) ms/;
       let line: string | undefined;
       await this.until("fw2's daemon never finished the primary transition", async () => {
-        line = (await c.readLog("fw2")).split("\n").find((l) => /primary transition done/.test(l));
+        line = (await c.readLog("fw2")).split("\n").find((l) => Number(re.exec(l)?.[1] ?? 0) >= failedAt);
         return !!line;
       }, 20_000);
-      // "... line read at <epoch ms>: primary transition done in X ms (commit Y ms)"
-      const m = /read at (\d+(?:\.\d+)?).*done in ([\d.]+) ms \(commit ([\d.]+) ms/.exec(line!);
-      if (m) {
-        const at = Number(m[1]);
-        transition = { startMs: at - failedAt, commitDoneMs: at + Number(m[3]) - failedAt, endMs: at + Number(m[2]) - failedAt };
-      }
+      const m = re.exec(line!)!;
+      const at = Number(m[1]);
+      transition = { startMs: at - failedAt, commitDoneMs: at + Number(m[3]) - failedAt, endMs: at + Number(m[2]) - failedAt };
       transitionLog = [line!];
     }
     await sleep(settleMs);
