@@ -23,6 +23,7 @@
 // process started, with and without DisableExternalCache.
 //
 //   npx tsx bench/failover.ts [--rounds 5] [--advert 0.5] [--json] [--only ctsyncd-fifo,...]
+//   (or npm run bench:failover -- --rounds 5)
 //
 // Prints the table (medians, and the range over the rounds) and writes it to
 // bench/results/failover.txt and failover.json. Needs root, keepalived,
