@@ -60,10 +60,12 @@ export function freeEntry(e: usize): void {
 
 // ---- keys ----------------------------------------------------------------------
 // A key is a tuple in compact form, a whole number of words: family, protocol,
-// zone (be16), the two ports (or ICMP id, type, code), then the addresses.
+// zone (be16), the two ports (or ICMP id, type, code), then the addresses. A
+// key buffer (KEY_SIZE bytes) holds its length (u32) and then the key.
 
-const keyBuf = memory.data(96, 8);
-let keyLen: u32 = 0;
+export const KEY_SIZE: u32 = 4 + 96;
+@inline function keyLenOf(key: usize): u32 { return load<u32>(key); }
+@inline function keyBytes(key: usize): usize { return key + 4; }
 
 function putTupleKey(at: usize, t: usize, zone: u32): u32 {
   const n = addrLen(<u32>load<u8>(t + TUPLE_FAMILY));
@@ -76,16 +78,22 @@ function putTupleKey(at: usize, t: usize, zone: u32): u32 {
   return 8 + 2 * n;
 }
 
-/** Builds the key of a conntrack record: its original tuple and zone. */
-export function ctKey(rec: usize): void {
+/** Writes the key of a conntrack record (its original tuple and zone) into the key buffer `key`. */
+export function ctKey(rec: usize, key: usize): void {
   const zone = (load<u32>(rec) & CTF_ZONE) != 0 ? <u32>load<u16>(rec + CT_ZONE) : 0;
-  keyLen = putTupleKey(keyBuf, rec + CT_ORIG, zone);
+  store<u32>(key, putTupleKey(keyBytes(key), rec + CT_ORIG, zone));
 }
 
-/** Builds the key of an expectation record: its expected tuple, then its master's. */
-export function expKey(rec: usize): void {
-  const n = putTupleKey(keyBuf, rec + EXP_EXPECT, 0);
-  keyLen = n + putTupleKey(keyBuf + n, rec + EXP_MASTER, 0);
+/** Writes the key of an expectation record (its expected tuple, then its master's) into `key`. */
+export function expKey(rec: usize, key: usize): void {
+  const n = putTupleKey(keyBytes(key), rec + EXP_EXPECT, 0);
+  store<u32>(key, n + putTupleKey(keyBytes(key) + n, rec + EXP_MASTER, 0));
+}
+
+/** The key of a record of either kind. */
+export function recordKey(rec: usize, isExp: bool, key: usize): void {
+  if (isExp) expKey(rec, key);
+  else ctKey(rec, key);
 }
 
 // ---- the table -----------------------------------------------------------------
@@ -120,20 +128,26 @@ export function newCache(hashSize: u32, limit: u32, isExp: bool): Cache {
   return c.buckets + (<usize>(hash % c.nbuckets) << 2);
 }
 
-function keyEquals(e: usize): bool {
-  if (entryKeyLen(e) != keyLen) return false;
-  for (let i: u32 = 0; i < keyLen; i += 4) {
-    if (load<u32>(e + E_KEY + i) != load<u32>(keyBuf + i)) return false;
+function keyEquals(e: usize, key: usize): bool {
+  const n = keyLenOf(key);
+  if (entryKeyLen(e) != n) return false;
+  const k = keyBytes(key);
+  for (let i: u32 = 0; i < n; i += 4) {
+    if (load<u32>(e + E_KEY + i) != load<u32>(k + i)) return false;
   }
   return true;
 }
 
-/** Finds the entry of the key last built (ctKey / expKey), or 0. */
-export function findEntry(c: Cache): usize {
-  const h = hashWords(keyBuf, keyLen >> 2, 0);
+@inline function keyHash(key: usize): u32 {
+  return hashWords(keyBytes(key), keyLenOf(key) >> 2, 0);
+}
+
+/** Finds the entry of `key` (ctKey / expKey), or 0. */
+export function findEntry(c: Cache, key: usize): usize {
+  const h = keyHash(key);
   let e = <usize>load<u32>(bucketOf(c, h));
   while (e != 0) {
-    if (load<u32>(e + E_HASH) == h && keyEquals(e)) return e;
+    if (load<u32>(e + E_HASH) == h && keyEquals(e, key)) return e;
     e = <usize>load<u32>(e + E_NEXT);
   }
   return 0;
@@ -154,22 +168,26 @@ export function unlinkEntry(c: Cache, e: usize): void {
   }
 }
 
-/** Whether the last upsertEntry created the entry (else it updated one). */
-export let lastWasNew: bool = false;
-/** When the last upsertEntry had to move an entry to a bigger or smaller block: the old block, else 0. */
-export let movedFrom: usize = 0;
+/** What upsertEntry did besides returning the entry. */
+@final @unmanaged export class Upserted {
+  /** The entry is new (else an existing one was updated). */
+  created: bool = false;
+  /** It had to move to a bigger or smaller block: the old block, which the caller frees; else 0. */
+  movedFrom: usize = 0;
+}
 
 /**
- * Stores a body of `len` bytes at `body` under the key last built: a new
- * entry, or the existing one, updated in place when the new body fits its
- * block and moved to a new block otherwise (see movedFrom: the caller hands
- * over queue membership and frees the old block). Returns the entry, or 0
- * when the cache is full (HashLimit).
+ * Stores a body of `len` bytes at `body` under `key`: a new entry, or the
+ * existing one, updated in place when the new body fits its block and moved
+ * to a new block otherwise (the caller hands over queue membership and frees
+ * the old block: out.movedFrom). Returns the entry, or 0 when the cache is
+ * full (HashLimit); `out` says which.
  */
-export function upsertEntry(c: Cache, body: usize, len: u32, now: u32): usize {
-  const old = findEntry(c);
-  lastWasNew = old == 0;
-  movedFrom = 0;
+export function upsertEntry(c: Cache, key: usize, body: usize, len: u32, now: u32, out: Upserted): usize {
+  const old = findEntry(c, key);
+  const keyLen = keyLenOf(key);
+  out.created = old == 0;
+  out.movedFrom = 0;
   if (old != 0 && sameBlock(entrySize(old), E_HEADER + keyLen + len)) {
     memory.copy(entryBody(old), body, len);
     store<u16>(old + E_BODYLEN, <u16>len);
@@ -179,16 +197,20 @@ export function upsertEntry(c: Cache, body: usize, len: u32, now: u32): usize {
   if (old == 0 && c.count >= c.limit) return 0;
   const e = arenaAlloc(E_HEADER + keyLen + len);
   memory.fill(e, 0, E_HEADER);
-  store<u32>(e + E_HASH, hashWords(keyBuf, keyLen >> 2, 0));
+  store<u32>(e + E_HASH, keyHash(key));
   store<u8>(e + E_KEYLEN, <u8>keyLen);
   store<u16>(e + E_BODYLEN, <u16>len);
-  memory.copy(e + E_KEY, keyBuf, keyLen);
+  memory.copy(e + E_KEY, keyBytes(key), keyLen);
   memory.copy(e + E_KEY + keyLen, body, len);
   store<u32>(e + E_CREATED, now);
   store<u32>(e + E_UPDATED, now);
   if (c.isExp) setEntryFlags(e, EF_EXP);
-  if (old != 0) replaceEntry(c, old, e);
-  else linkEntry(c, e);
+  if (old != 0) {
+    replaceEntry(c, old, e);
+    out.movedFrom = old;
+  } else {
+    linkEntry(c, e);
+  }
   return e;
 }
 
@@ -208,7 +230,6 @@ function replaceEntry(c: Cache, old: usize, e: usize): void {
   unlinkEntry(c, old);
   linkEntry(c, e);
   store<u32>(e + E_CREATED, load<u32>(old + E_CREATED));
-  movedFrom = old;
 }
 
 // ---- iteration -----------------------------------------------------------------

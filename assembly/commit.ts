@@ -5,7 +5,7 @@
 import { Cache, Cursor, cursorStart, cursorNext, entryBody, entryBodyLen } from "./cache";
 import { decodeAttrs } from "./wire";
 import { batchCt, batchExp, batchLen, nlTx } from "./nlbatch";
-import { OP_CREATE, OP_UPDATE, O_ACK } from "./ctnetlink";
+import { OP_CREATE, OP_UPDATE, O_ACK, requestAck } from "./ctnetlink";
 import { CTF_MASTER } from "./layout";
 
 // The entries of the last two batches: the host builds a batch while the
@@ -90,18 +90,12 @@ export function commitFill(seqBase: u32, ctRec: usize, expRec: usize): u32 {
     batchCount++;
     last = at;
   }
-  if (batchCount > 0) askAck(last);
+  if (batchCount > 0) requestAck(nlTx + last);
   store<u32>(slotBase + (slot << 2), seqBase);
   store<u32>(slotCount + (slot << 2), batchCount);
   return batchCount;
 }
 
-/** Sets NLM_F_ACK on the request at `offset` in the netlink batch. */
-function askAck(offset: u32): void {
-  const flags = nlTx + offset + 6;
-  store<u16>(flags, load<u16>(flags) | <u16>NLM_F_ACK);
-}
-const NLM_F_ACK: u32 = 4;
 
 /**
  * The kernel answered request `seq` (of one of the last two batches) with

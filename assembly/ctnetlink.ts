@@ -31,7 +31,7 @@ import { AttrTable, AttrDesc, K_FIXED, K_STRING, K_LABELS, ofFamily } from "./at
 import { storeAttr } from "./record";
 import { align4, bytesEqual, loadBe32, storeBe16, storeBe32 } from "./bytes";
 import {
-  reject, R_TRUNCATED, R_BAD_SIZE, R_BAD_ATTR_LEN, R_INCOMPLETE, R_BAD_FAMILY, R_NO_ROOM,
+  rejectKernel, R_TRUNCATED, R_BAD_SIZE, R_BAD_ATTR_LEN, R_INCOMPLETE, R_BAD_FAMILY, R_NO_ROOM,
 } from "./reasons";
 
 // ---- netlink and nfnetlink numbers -------------------------------------------
@@ -48,6 +48,11 @@ const NLMSG_DONE: u32 = 3;
 const NLM_F_REQUEST: u32 = 0x1;
 const NLM_F_MULTI: u32 = 0x2;
 const NLM_F_ACK: u32 = 0x4;
+
+/** Asks the kernel to acknowledge the request at `msg` (sets NLM_F_ACK in its header). */
+export function requestAck(msg: usize): void {
+  store<u16>(msg + 6, load<u16>(msg + 6) | <u16>NLM_F_ACK);
+}
 const NLM_F_DUMP: u32 = 0x300;
 const NLM_F_EXCL: u32 = 0x200;
 const NLM_F_CREATE: u32 = 0x400;
@@ -209,19 +214,19 @@ export function nextNetlink(ctRec: usize, expRec: usize): i32 {
   nlErrno = 0;
   if (nlType == NLMSG_DONE) return NL_DONE;
   if (nlType == NLMSG_ERROR) {
-    if (len < NLMSG_HDRLEN + 4) return reject(R_TRUNCATED);
+    if (len < NLMSG_HDRLEN + 4) return rejectKernel(R_TRUNCATED);
     nlErrno = <u32>(-load<i32>(p + NLMSG_HDRLEN));
     return NL_ERROR;
   }
   const subsys = nlType >> 8;
   const msg = nlType & 0xff;
   if ((subsys != SUBSYS_CT && subsys != SUBSYS_EXP) || msg == MSG_GET || nlType == NLMSG_NOOP) return NL_OTHER;
-  if (len < NLMSG_HDRLEN + NFGEN_HDRLEN) return reject(R_TRUNCATED);
+  if (len < NLMSG_HDRLEN + NFGEN_HDRLEN) return rejectKernel(R_TRUNCATED);
   nlEvent = msg == MSG_DELETE ? EV_DESTROY
     : (nlFlags & NLM_F_MULTI) != 0 ? EV_DUMP
     : (nlFlags & (NLM_F_CREATE | NLM_F_EXCL)) != 0 ? EV_NEW : EV_UPDATE;
   const family = <u32>load<u8>(p + NLMSG_HDRLEN);
-  if (addrLen(family) == 0) return reject(R_BAD_FAMILY);
+  if (addrLen(family) == 0) return rejectKernel(R_BAD_FAMILY);
   const attrs = p + NLMSG_HDRLEN + NFGEN_HDRLEN;
   if (subsys == SUBSYS_CT) return decodeCt(ctRec, family, attrs, p + len);
   return decodeExp(expRec, family, attrs, p + len);
@@ -229,7 +234,7 @@ export function nextNetlink(ctRec: usize, expRec: usize): i32 {
 
 function endWith(reason: i32): i32 {
   cursor = limit;
-  return reject(reason);
+  return rejectKernel(reason);
 }
 
 // Attribute iteration state shared by the small walkers below: each walker
@@ -303,7 +308,7 @@ function decodeCt(rec: usize, family: u32, a: usize, end: usize): i32 {
   let haveReply = false;
   while (end - a >= NLA_HDRLEN) {
     const alen = <u32>load<u16>(a);
-    if (alen < NLA_HDRLEN || <usize>alen > end - a) return reject(R_BAD_ATTR_LEN);
+    if (alen < NLA_HDRLEN || <usize>alen > end - a) return rejectKernel(R_BAD_ATTR_LEN);
     const id = <u32>load<u16>(a + 2) & NLA_TYPE_MASK;
     const inner = a + NLA_HDRLEN, innerEnd = a + alen;
     let r: i32 = 0;
@@ -320,10 +325,10 @@ function decodeCt(rec: usize, family: u32, a: usize, end: usize): i32 {
       r = walkCtLeafGroup(id, rec, inner, innerEnd, alen);
       if (!failed(r)) present |= <u32>r;
     }
-    if (failed(r)) return reject(-r);
+    if (failed(r)) return rejectKernel(-r);
     a += align4(alen);
   }
-  if ((present & (CTF_ORIG | CTF_L4PROTO)) != (CTF_ORIG | CTF_L4PROTO)) return reject(R_INCOMPLETE);
+  if ((present & (CTF_ORIG | CTF_L4PROTO)) != (CTF_ORIG | CTF_L4PROTO)) return rejectKernel(R_INCOMPLETE);
   if (haveReply) present |= natFromReply(rec, present);
   store<u32>(rec, present);
   return NL_CT;
@@ -417,7 +422,7 @@ function decodeExp(rec: usize, family: u32, a: usize, end: usize): i32 {
   let present: u32 = 0;
   while (end - a >= NLA_HDRLEN) {
     const alen = <u32>load<u16>(a);
-    if (alen < NLA_HDRLEN || <usize>alen > end - a) return reject(R_BAD_ATTR_LEN);
+    if (alen < NLA_HDRLEN || <usize>alen > end - a) return rejectKernel(R_BAD_ATTR_LEN);
     const id = <u32>load<u16>(a + 2) & NLA_TYPE_MASK;
     const inner = a + NLA_HDRLEN, innerEnd = a + alen;
     let r: i32 = 0;
@@ -434,11 +439,11 @@ function decodeExp(rec: usize, family: u32, a: usize, end: usize): i32 {
       r = why != 0 ? -why : 0;
       if (why == 0) present |= d.bit;
     }
-    if (failed(r)) return reject(-r);
+    if (failed(r)) return rejectKernel(-r);
     a += align4(alen);
   }
   const need = EXPF_MASTER_IP | EXPF_EXPECT_IP | EXPF_MASK_IP;
-  if ((present & need) != need) return reject(R_INCOMPLETE);
+  if ((present & need) != need) return rejectKernel(R_INCOMPLETE);
   store<u32>(rec, present);
   return NL_EXP;
 }

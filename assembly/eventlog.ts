@@ -8,10 +8,19 @@ let used: u32 = 0;
 let enabled = false;
 let dropped: u32 = 0;
 
-// Record: u8 kind (0 conntrack, 1 expectation), u8 op (0 new, 1 update,
-// 2 destroy), u8 cache (0 internal, 1 external), u8 0, u16 body length,
-// u16 0, then the body (sync attributes), padded to 4 bytes.
+// A record: u8 kind (0 conntrack, 1 expectation), u8 op (EVOP_*), u8 cache
+// (0 internal, 1 external), u8 0, u16 LE body length, u16 0, then the body
+// (sync attributes), the whole padded to a multiple of EVLOG_ALIGN bytes.
+export const EVLOG_KIND: u32 = 0;
+export const EVLOG_OP: u32 = 1;
+export const EVLOG_CACHE: u32 = 2;
+export const EVLOG_BODY_LEN: u32 = 4;
 export const EVLOG_HEADER: u32 = 8;
+export const EVLOG_ALIGN: u32 = 4;
+
+export const EVOP_NEW: u32 = 0;
+export const EVOP_UPDATE: u32 = 1;
+export const EVOP_DESTROY: u32 = 2;
 
 export function eventLogEnable(on: bool): void {
   enabled = on;
@@ -25,18 +34,17 @@ export function eventLogClear(): void { used = 0; }
 
 export function logChange(isExp: bool, op: u32, external: bool, body: usize, len: u32): void {
   if (!enabled) return;
-  const total = (EVLOG_HEADER + len + 3) & ~3;
+  const total = (EVLOG_HEADER + len + EVLOG_ALIGN - 1) & ~(EVLOG_ALIGN - 1);
   if (used + total > LOG_SIZE) {
     dropped++;
     return;
   }
   const p = log + used;
-  store<u8>(p, isExp ? 1 : 0);
-  store<u8>(p + 1, <u8>op);
-  store<u8>(p + 2, external ? 1 : 0);
-  store<u8>(p + 3, 0);
-  store<u16>(p + 4, <u16>len);
-  store<u16>(p + 6, 0);
+  store<u32>(p, 0);
+  store<u8>(p + EVLOG_KIND, isExp ? 1 : 0);
+  store<u8>(p + EVLOG_OP, <u8>op);
+  store<u8>(p + EVLOG_CACHE, external ? 1 : 0);
+  store<u32>(p + EVLOG_BODY_LEN, len);
   memory.copy(p + EVLOG_HEADER, body, len);
   used += total;
 }

@@ -1,54 +1,77 @@
 // ctsync core: the exports of build/ctsync.wasm. assembly/README.md documents
 // this ABI for any WebAssembly runtime: numbers in, numbers out, and offsets
 // into the module's own memory for buffers and records.
-import { MAX_DATAGRAM, openDatagram, nextMessage, hdrVersion, hdrType, hdrFlags, hdrLen, hdrSeq, hdrFrom, hdrTo, decodeAttrs } from "./wire";
+import { MAX_DATAGRAM, openDatagram, nextMessage, staticReader, decodeAttrs } from "./wire";
 import { CT_RECORD_SIZE, EXP_RECORD_SIZE } from "./layout";
-import { txAppendCt, txAppendExp } from "./tx";
+import { outAppendCt, outAppendExp } from "./outbox";
 import { openMessages, nextNetlink } from "./ctnetlink";
 import * as ctnl from "./ctnetlink";
 import { R_OVERSIZED } from "./reasons";
 import { nlRx, nlTx, NL_RX_SIZE, batchLen, batchClear, batchCt, batchExp, batchDump, batchFlush } from "./nlbatch";
 export { batchSetLimit as nlTxSetLimit } from "./nlbatch";
 import * as sync from "./sync";
+import * as stream from "./stream";
+export { STREAM_LOST } from "./stream";
 import { Cache, Cursor, cursorStart, cursorNext, entryBody, entryBodyLen, E_CREATED } from "./cache";
 import { commitStart, commitFill, commitRetryAsUpdate } from "./commit";
+import * as commit from "./commit";
 import { arenaLiveBytes, arenaChunkBytes } from "./arena";
 
-export const ABI_VERSION: u32 = 1;
+export const ABI_VERSION: u32 = 2;
 
 export * from "./layout";
 export {
   R_TRUNCATED, R_BAD_SIZE, R_BAD_VERSION, R_BAD_TYPE, R_BAD_ATTR_LEN, R_UNKNOWN_ATTR,
   R_INCOMPLETE, R_BAD_FAMILY, R_OVERSIZED, R_NO_ROOM, R_BAD_VALUE, R_COUNT,
-  rejectsPtr, resetRejects,
+  REJECTS_SYNC, REJECTS_KERNEL, rejectsPtr, resetRejects,
 } from "./reasons";
 export {
   T_CT_NEW, T_CT_UPD, T_CT_DEL, T_EXP_NEW, T_EXP_UPD, T_EXP_DEL, T_CTL,
   F_RESYNC, F_NACK, F_ACK, F_ALIVE, F_HELLO, F_HELLO_BACK,
   MSG_END, MSG_CT, MSG_EXP, MSG_CTL, MAX_DATAGRAM, setSyncOptions,
 } from "./wire";
-export { txPtr, txLen, txReset, txClear, txAppendCtl } from "./tx";
 export {
   NL_END, NL_CT, NL_EXP, NL_DONE, NL_ERROR, NL_OTHER, EV_NEW, EV_UPDATE, EV_DESTROY, EV_DUMP,
   OP_CREATE, OP_UPDATE, OP_DELETE, OP_GET, O_ACK, O_EXCL, O_LIBERAL, TABLE_CT, TABLE_EXP,
   setCommitTimeout,
 } from "./ctnetlink";
-export { outPtr, outLen, outClear, outSetPayload } from "./outbox";
-export { EVLOG_HEADER, eventLogEnable, eventLogPtr, eventLogLen, eventLogDropped, eventLogClear } from "./eventlog";
+export { outPtr, outLen, outClear, outSetPayload, outAppendCtl as outCtl } from "./outbox";
+export { EVLOG_KIND, EVLOG_OP, EVLOG_CACHE, EVLOG_BODY_LEN, EVLOG_HEADER, EVLOG_ALIGN, EVOP_NEW, EVOP_UPDATE, EVOP_DESTROY, eventLogEnable, eventLogPtr, eventLogLen, eventLogDropped, eventLogClear } from "./eventlog";
 export {
   POLICY_NONE, POLICY_ACCEPT, POLICY_IGNORE, filterReset, filterSetProtocol, filterSetState,
   filterAddAddress, filterAddHelper,
 } from "./filter";
 import { filterScratch } from "./filter";
+export {
+  SUM_KIND, SUM_REASON, SUM_TYPE, SUM_FLAGS, SUM_LEN, SUM_VERSION, SUM_HDR, SUM_SEQ, SUM_FROM, SUM_TO,
+  SUM_DGRAM, SUM_OFFSET, SUM_PRESENT, SUM_TUPLE, SUM_TUPLE2, SUM_STATE, SUM_HELPER_LEN, SUM_ZONE,
+  SUM_STATUS, SUM_TIMEOUT, SUM_MARK, SUM_SPAT, SUM_DPAT, SUM_HELPER, SUM_SNAT, SUM_DNAT, SUM_SIZE,
+  SUMT_SPORT, SUMT_DPORT, SUMT_FAMILY, SUMT_L4PROTO, SUMT_ICMP_TYPE, SUMT_ICMP_CODE, SUMT_SRC, SUMT_DST,
+  SUMT_SIZE, SUM_REJECTED, SUM_CAP, summaryPtr, syncDecode, syncDecodeFrames, syncDecodeUsed,
+} from "./summary";
+export { NETHDR_SIZE, NETHDR_ACK_SIZE, PROTOCOL_VERSION } from "./wire";
 export function filterScratchPtr(): usize { return filterScratch; }
 export {
   MODE_NOTRACK, MODE_ALARM, MODE_FTFW, S_KERNEL_EVENTS, S_KERNEL_FILTERED, S_MSG_SENT,
   S_MSG_RECV, S_MSG_LOST, S_MSG_BEFORE, S_MSG_DROPPED, S_DATA_APPLIED, S_RESYNC_RECV,
   S_ACK_SENT, S_NACK_SENT, S_ACK_RECV, S_NACK_RECV, S_RESENT, S_RSQUEUE_PURGED,
-  S_HELLO_RECV, S_COUNT, DUMP_KEEP, DUMP_SEND_CHANGES, DUMP_SEND_ALL, statsPtr, engineInit, engineClock, engineXmit, engineTick,
-  engineBulk, engineRequestResync, txQueueLen, rsQueueLen, engineDumpBegin, engineDumpEnd, engineSetOwnPort, engineSetInjectPort, engineSetBypass, engineSetPeerBuffer, engineWindowFull, engineProbe, rsQueueWalkStart, rsQueueWalkNext,
+  S_HELLO_RECV, S_COUNT, RSQ_END, RSQ_OBJECT, RSQ_CONTROL, DUMP_KEEP, DUMP_SEND_CHANGES, DUMP_SEND_ALL, statsPtr, engineInit, engineXmit,
+  engineBulk, engineRequestResync, txQueueLen, rsQueueLen, engineDumpBegin, engineDumpEnd, engineSetOwnPort, engineSetInjectPort, engineSetBypass, engineSetPeerBuffer, rsQueueWalkStart, rsQueueWalkNext,
   rsQueueWalkSeq, rsQueueWalkFlags,
 } from "./sync";
+export { EVENT_NONE, EVENT_PEER_UP, EVENT_PEER_DOWN, EVENT_KERNEL_RESYNC, EVENT_KERNEL_FLUSH, MAX_LINKS, pollEvent } from "./timers";
+import { schedule, resyncPending } from "./timers";
+
+// ---- time ------------------------------------------------------------------------
+
+/** The host's clock (ms): runs every timer that came due. Call it when pollTimeout's moment has come, and after inputs. */
+export function handleTimeout(nowMs: f64): void { sync.engineTimeout(nowMs); }
+/** When handleTimeout is next needed (ms, the host's clock), or Infinity when nothing waits. */
+export function pollTimeout(): f64 { return sync.engineNextTimeout(); }
+/** Asks for EVENT_KERNEL_RESYNC or EVENT_KERNEL_FLUSH after `delayMs`; an earlier request stands. */
+export function engineSchedule(event: u32, delayMs: f64): void { schedule(event, delayMs); }
+/** 1 while an EVENT_KERNEL_RESYNC is scheduled and not yet due. */
+export function engineResyncPending(): u32 { return resyncPending() ? 1 : 0; }
 
 // The core's own buffers and records: the host writes input here and reads
 // decoded objects from here, so no bytes are copied across the boundary twice.
@@ -57,31 +80,41 @@ const ctRecord = memory.data(<i32>CT_RECORD_SIZE, 8);
 const expRecord = memory.data(<i32>EXP_RECORD_SIZE, 8);
 
 export function rxPtr(): usize { return rxBuffer; }
+
+/**
+ * Reserves `size` bytes of the module's memory for the host's own use (a
+ * receive ring, a batch of datagrams for syncDecodeFrames); never freed.
+ * Memory may grow: take fresh views afterwards.
+ */
+export function hostAlloc(size: usize): usize { return heap.alloc(size); }
 export function ctRecPtr(): usize { return ctRecord; }
 export function expRecPtr(): usize { return expRecord; }
 
 // ---- sync messages in ----------------------------------------------------------
 
+// The ABI's own reader: the engine reads its datagrams with another.
+const reader = staticReader();
+
 /** Opens the datagram of `len` bytes at the start of the rx buffer. */
-export function syncOpen(len: u32): i32 { return openDatagram(rxBuffer, len); }
+export function syncOpen(len: u32): i32 { return openDatagram(reader, rxBuffer, len); }
 /** Opens a datagram anywhere in memory (for hosts with their own buffers). */
-export function syncOpenAt(ptr: usize, len: u32): i32 { return openDatagram(ptr, len); }
+export function syncOpenAt(ptr: usize, len: u32): i32 { return openDatagram(reader, ptr, len); }
 /** Next message: MSG_CT / MSG_EXP (record filled), MSG_CTL, MSG_END, or -reason. */
-export function syncNext(): i32 { return nextMessage(ctRecord, expRecord); }
-export function msgVersion(): u32 { return hdrVersion; }
-export function msgType(): u32 { return hdrType; }
-export function msgFlags(): u32 { return hdrFlags; }
-export function msgLen(): u32 { return hdrLen; }
-export function msgSeq(): u32 { return hdrSeq; }
-export function msgFrom(): u32 { return hdrFrom; }
-export function msgTo(): u32 { return hdrTo; }
+export function syncNext(): i32 { return nextMessage(reader, ctRecord, expRecord); }
+export function msgVersion(): u32 { return reader.version; }
+export function msgType(): u32 { return reader.type; }
+export function msgFlags(): u32 { return reader.flags; }
+export function msgLen(): u32 { return reader.len; }
+export function msgSeq(): u32 { return reader.seq; }
+export function msgFrom(): u32 { return reader.from; }
+export function msgTo(): u32 { return reader.to; }
 
-// ---- sync messages out ---------------------------------------------------------
+// ---- sync messages out: into the outbox, packed as the engine packs them ----------
 
-/** Appends the conntrack record as a message: 1 appended, 0 buffer full, or -reason. */
-export function txCt(type: u32, flags: u32, seq: u32): i32 { return txAppendCt(ctRecord, type, flags, seq); }
-/** Appends the expectation record as a message: 1 appended, 0 buffer full, or -reason. */
-export function txExp(type: u32, flags: u32, seq: u32): i32 { return txAppendExp(expRecord, type, flags, seq); }
+/** Appends the conntrack record as a message: 1 appended, 0 outbox full, or -reason. */
+export function outCt(type: u32, flags: u32, seq: u32): i32 { return outAppendCt(ctRecord, type, flags, seq); }
+/** Appends the expectation record as a message: 1 appended, 0 outbox full, or -reason. */
+export function outExp(type: u32, flags: u32, seq: u32): i32 { return outAppendExp(expRecord, type, flags, seq); }
 
 // ---- ctnetlink -------------------------------------------------------------------
 
@@ -140,11 +173,27 @@ export function engineKernelDone(): u32 { return sync.kernelDumpDone; }
 /** Requests appended to the netlink batch by DisableExternalCache since start, and those that did not fit. */
 export function engineInjected(): u32 { return sync.injected; }
 export function engineInjectOverflow(): u32 { return sync.injectOverflow; }
-/** Reads the datagram of `len` bytes in the rx buffer from a peer. */
-export function engineRx(len: u32): u32 { return sync.engineRx(rxBuffer, len, ctRecord, expRecord); }
+/**
+ * Reads `len` bytes of a TCP link's stream from the rx buffer: stream `id`
+ * (a new id for each connection) on link `link`. Whole messages go to the
+ * engine, a message begun is kept for the next read. The data messages
+ * applied, or STREAM_LOST (a length shorter than a header: close the connection).
+ */
+export function engineRxStream(len: u32, link: u32, id: u32): i32 {
+  return stream.engineRxStream(rxBuffer, min<u32>(len, MAX_DATAGRAM), ctRecord, expRecord, link, id);
+}
+/** Reads the datagram of `len` bytes in the rx buffer, from the peer on link number `link` (0 if there is one). */
+export function engineRx(len: u32, link: u32): u32 { return sync.engineRx(rxBuffer, len, ctRecord, expRecord, link); }
 
 export function cacheCount(which: u32): u32 { return cacheOf(which).count; }
-/** Counters of a cache, u32 each: created, failed; updated, failed; destroyed, failed. */
+// The counters at cacheCountersPtr, by index (u32 each).
+export const CC_CREATED: u32 = 0;
+export const CC_CREATE_FAILED: u32 = 1;
+export const CC_UPDATED: u32 = 2;
+export const CC_UPDATE_FAILED: u32 = 3;
+export const CC_DESTROYED: u32 = 4;
+export const CC_DESTROY_FAILED: u32 = 5;
+/** Counters of a cache, u32 each, at the CC_* indices. */
 export function cacheCountersPtr(which: u32): usize { return changetype<usize>(cacheOf(which)) + offsetof<Cache>("created"); }
 export function cacheFlush(which: u32): void { sync.engineFlushCache(cacheOf(which)); }
 export function memoryLiveBytes(): usize { return arenaLiveBytes(); }
@@ -185,3 +234,5 @@ export function commitBegin(which: u32, opts: u32): void { commitStart(cacheOf(w
 export function commitNext(seqBase: u32): u32 { return commitFill(seqBase, ctRecord, expRecord); }
 /** Re-sends request `seq` of one of the last two batches as an update (the kernel said EEXIST). */
 export function commitUpdate(seq: u32): i32 { return commitRetryAsUpdate(seq, ctRecord, expRecord); }
+/** Entries of the commit under way (since commitBegin) that could not be decoded or encoded: counted as failed. */
+export function commitSkipped(): u32 { return commit.commitSkipped; }

@@ -1,7 +1,12 @@
 // The outbox: datagrams ready for the dedicated link, each prefixed with its
-// length (u32 LE). The sync engine packs messages into the open datagram the
-// way conntrackd packs its buffer, opens a new one when the next message would
-// not fit, and the host sends them all after each call into the engine.
+// length (u32 LE). Every sync message the core sends is packed here, the way
+// conntrackd packs its buffer: into the open datagram while it fits, else into
+// a new one; the host sends them all after each call into the engine. The
+// engine writes its queued entries (outReserve); records and control messages
+// are encoded in place (outAppendCt, outAppendExp, outAppendCtl).
+import { encodeCt, encodeExp, encodeCtl } from "./wire";
+import { appendVerdict, R_NO_ROOM } from "./reasons";
+
 const OUT_SIZE: u32 = 1 << 20;
 const out = memory.data(<i32>OUT_SIZE, 8);
 
@@ -44,4 +49,48 @@ export function outReserve(len: u32): usize {
   const p = out + closed + 4 + open;
   open += len;
   return p;
+}
+
+// An encoder that writes one message at `dst` within `cap` bytes: its length, or -reason.
+const BY_CT: u32 = 0, BY_EXP: u32 = 1, BY_CTL: u32 = 2;
+
+function encodeAt(by: u32, rec: usize, dst: usize, cap: u32, type: u32, flags: u32, seq: u32, from: u32, to: u32): i32 {
+  if (by == BY_CT) return encodeCt(rec, dst, cap, type, flags, seq);
+  if (by == BY_EXP) return encodeExp(rec, dst, cap, type, flags, seq);
+  return encodeCtl(dst, cap, flags, seq, from, to);
+}
+
+/** Encodes into the open datagram, or, when it is too full, into a new one: see appendVerdict. */
+function append(by: u32, rec: usize, type: u32, flags: u32, seq: u32, from: u32, to: u32): i32 {
+  for (;;) {
+    const at = closed + 4 + open;
+    if (at >= OUT_SIZE) return 0;
+    // below the payload size, as outReserve: one byte less than the room left
+    const datagramRoom: u32 = open + 1 >= payload ? 0 : payload - open - 1;
+    const bufferRoom = OUT_SIZE - at;
+    const n = encodeAt(by, rec, out + at, min<u32>(datagramRoom, bufferRoom), type, flags, seq, from, to);
+    if (n > 0) {
+      open += <u32>n;
+      return 1;
+    }
+    if (n != -R_NO_ROOM) return n;
+    if (open == 0) return bufferRoom < datagramRoom ? 0 : appendVerdict(n, true); // full, or too big for any datagram
+    closeOpen(); // did not fit after the others: a datagram of its own
+  }
+  return 0; // not reached
+}
+
+/** The conntrack record at `rec` as a message: 1 appended, 0 outbox full, or -reason. */
+export function outAppendCt(rec: usize, type: u32, flags: u32, seq: u32): i32 {
+  return append(BY_CT, rec, type, flags, seq, 0, 0);
+}
+
+/** The expectation record at `rec` as a message: 1, 0 or -reason. */
+export function outAppendExp(rec: usize, type: u32, flags: u32, seq: u32): i32 {
+  return append(BY_EXP, rec, type, flags, seq, 0, 0);
+}
+
+/** A control message (ACK, NACK and RESYNC carry [from, to]): 1, 0 or -reason. */
+export function outAppendCtl(flags: u32, seq: u32, from: u32, to: u32): i32 {
+  return append(BY_CTL, 0, 0, flags, seq, from, to);
 }

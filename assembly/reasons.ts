@@ -1,6 +1,9 @@
 // Why an input was rejected. Decoders return these negated (a negative result
 // is a rejection) and count each one, so the host can report every malformed
-// datagram or kernel message by cause without parsing anything itself.
+// datagram or kernel message by cause without parsing anything itself. Two
+// banks of counters: what peers sent (sync messages, and the cache bodies
+// they became) and what the kernel sent (ctnetlink), so "malformed messages"
+// from peers never counts the kernel's.
 
 export const R_TRUNCATED: i32 = 1; //     fewer bytes than a header needs
 export const R_BAD_SIZE: i32 = 2; //      a length field that lies (zero, too small, past the end)
@@ -15,22 +18,38 @@ export const R_NO_ROOM: i32 = 10; //      output does not fit in the buffer give
 export const R_BAD_VALUE: i32 = 11; //    a field value the encoder cannot express
 export const R_COUNT: i32 = 12;
 
-// One counter per reason, in linear memory (u32 each, index = reason).
-const counters = memory.data(R_COUNT * 4);
+/** The banks of rejectsPtr(). */
+export const REJECTS_SYNC: u32 = 0;
+export const REJECTS_KERNEL: u32 = 1;
 
-export function rejectsPtr(): usize {
-  return counters;
+// One counter per reason and bank, in linear memory (u32 each, index = reason).
+const BANK_BYTES: u32 = <u32>R_COUNT * 4;
+const counters = memory.data(<i32>BANK_BYTES * 2);
+
+/** The counters of a bank (REJECTS_SYNC, REJECTS_KERNEL): R_COUNT u32s indexed by reason. */
+export function rejectsPtr(bank: u32): usize {
+  const offset: usize = bank == REJECTS_KERNEL ? <usize>BANK_BYTES : 0;
+  return counters + offset;
 }
 
-/** Counts a rejection and returns it negated, ready to be returned. */
-export function reject(reason: i32): i32 {
-  const p = counters + (<usize>reason << 2);
+function countIn(bank: u32, reason: i32): i32 {
+  const p = rejectsPtr(bank) + (<usize>reason << 2);
   store<u32>(p, load<u32>(p) + 1);
   return -reason;
 }
 
+/** Counts a rejection of a peer's input and returns it negated, ready to be returned. */
+export function reject(reason: i32): i32 {
+  return countIn(REJECTS_SYNC, reason);
+}
+
+/** Counts a rejection of the kernel's input (or of a request we build for it). */
+export function rejectKernel(reason: i32): i32 {
+  return countIn(REJECTS_KERNEL, reason);
+}
+
 export function resetRejects(): void {
-  memory.fill(counters, 0, R_COUNT * 4);
+  memory.fill(counters, 0, BANK_BYTES * 2);
 }
 
 /**

@@ -10,28 +10,31 @@
 //   tell a peer that the other side (re)started, so what was in flight is
 //   sent again.
 //
-// The host feeds bytes in (engineKernel, engineRx), calls engineXmit and
-// engineTick, and sends the datagrams the engine left in the outbox.
+// The host feeds bytes in (engineKernel, engineRx), calls engineXmit, and
+// sends the datagrams the engine left in the outbox. Time comes in through
+// engineTimeout (handleTimeout): the engine's own timers (ALIVE, the FTFW
+// window probe, ALARM's refresh and expiry) run there, beside timers.ts's.
 import {
-  Cache, newCache, ctKey, expKey, findEntry, upsertEntry, unlinkEntry, freeEntry, lastWasNew, sameBody,
-  movedFrom, entryFlags, setEntryFlags, entryStatus, setEntryStatus, entryBody, entryBodyLen,
+  Cache, newCache, recordKey, findEntry, upsertEntry, Upserted, KEY_SIZE, unlinkEntry, freeEntry, sameBody,
+  entryFlags, setEntryFlags, entryStatus, setEntryStatus, entryBody, entryBodyLen,
   E_SEQ, E_UPDATED, E_CREATED, EF_IN_TX, EF_IN_RS, EF_CTL, EF_EXP, EF_DEAD, EF_SEEN, ST_NEW, ST_UPD, ST_DEL,
   Cursor, cursorStart, cursorNext,
 } from "./cache";
 import { Queue, newQueue, queueOf, queuePush, queueRemove, queueReplace, queueNext } from "./queue";
 import { arenaAlloc, arenaFree } from "./arena";
-import { outReserve } from "./outbox";
+import { outReserve, outAppendCt, outAppendExp, outAppendCtl } from "./outbox";
 import {
-  nextMessage, openDatagram, encodeCt, encodeExp, hdrType, hdrFlags, hdrSeq, hdrLen, hdrPtr,
-  hdrFrom, hdrTo, MSG_CT, MSG_EXP, MSG_CTL, MSG_END, NETHDR_SIZE, NETHDR_ACK_SIZE,
-  PROTOCOL_VERSION, T_CT_NEW, T_CT_DEL, T_EXP_NEW, T_EXP_DEL, T_CTL, F_ACK, F_NACK, F_RESYNC,
+  nextMessage, openDatagram, SyncReader, staticReader, encodeCt, encodeExp,
+  MSG_CT, MSG_EXP, MSG_CTL, MSG_END, NETHDR_SIZE, writeHeader, isRangedCtl,
+  T_CT_NEW, T_CT_DEL, T_EXP_NEW, T_EXP_DEL, T_CTL, F_ACK, F_NACK, F_RESYNC,
   F_ALIVE, F_HELLO, F_HELLO_BACK, tcpWindowTracking,
 } from "./wire";
 import { openMessages, nextNetlink, NL_CT, NL_EXP, NL_DONE, NL_END, nlEvent, nlPid, EV_DESTROY, EV_UPDATE, EV_DUMP, OP_CREATE, OP_UPDATE, OP_DELETE, O_LIBERAL } from "./ctnetlink";
 import { batchCt, batchExp } from "./nlbatch";
-import { storeBe16, storeBe32 } from "./bytes";
 import { filterCt, filterExp } from "./filter";
-import { logChange } from "./eventlog";
+import { logChange, EVOP_NEW, EVOP_UPDATE, EVOP_DESTROY } from "./eventlog";
+import { Ftfw, newFtfw, HELLO_INIT, HELLO_SAY, HELLO_DONE } from "./ftfw";
+import { nowMs, nowSec, setClock, runDue, nextDue, setSilenceLimit, heard, NEVER } from "./timers";
 
 export const MODE_NOTRACK: u32 = 0;
 export const MODE_ALARM: u32 = 1;
@@ -88,33 +91,33 @@ export function engineSetBypass(internal: bool, external: bool): void {
   bypassExternal = external;
 }
 
-let now: u32 = 0;
-let lastXmit: u32 = 0;
-let nextSeq: u32 = 0;
-let seqSet = false;
-let lastSeqRecv: u32 = 0;
+/** When the last message left (ms): a quiet second calls for an ALIVE. */
+let lastXmit: f64 = 0;
 
-// FTFW
-let windowSize: i32 = 300;
-let window: i32 = 300;
-let ackFrom: u32 = 0;
-let ackFromSet = false;
-const HELLO_INIT: u8 = 0, HELLO_SAY: u8 = 1, HELLO_DONE: u8 = 2;
-let helloState: u8 = HELLO_INIT;
-let sayHelloBack = false;
-let resendQueueSize: u32 = 131072;
+// FTFW: its whole state (ts), made by engineInit.
+let ftfw: Ftfw = changetype<Ftfw>(0);
 
 // ALARM
 let refreshTime: u32 = 60;
 let cacheTimeout: u32 = 180;
+/** When ALARM last refreshed and expired a slice of the caches (ms). */
+let lastSlice: f64 = 0;
+
+// How long FTFW waits on a full window before it probes the peer (ms).
+const PROBE_DELAY: f64 = 50;
+/** A quiet link says ALIVE (or acknowledges) this often (ms). */
+const ALIVE_EVERY: f64 = 1000;
+/** ALARM refreshes and expires a slice of its caches this often (ms). */
+const SLICE_EVERY: f64 = 1000;
 
 /**
  * Sets the engine up. `firstSeq` is the first sequence number to send
- * (conntrackd starts from the clock in seconds); `nowSec` the host clock.
+ * (conntrackd starts from the clock in seconds); `startMs` the host clock in
+ * milliseconds (any epoch; Unix time gives entries meaningful ages).
  */
 export function engineInit(
   syncMode: u32, hashSize: u32, hashLimit: u32, ackWindow: u32, rsQueueSize: u32,
-  refresh: u32, timeout: u32, expectations: bool, firstSeq: u32, nowSec: u32,
+  refresh: u32, timeout: u32, expectations: bool, firstSeq: u32, startMs: f64,
 ): void {
   mode = syncMode;
   internalCt = newCache(hashSize, hashLimit, false);
@@ -124,22 +127,18 @@ export function engineInit(
   txq = newQueue(EF_IN_TX);
   ctlq = newQueue(EF_IN_TX);
   rsq = newQueue(EF_IN_RS);
-  windowSize = <i32>max<u32>(ackWindow, 1);
-  window = windowSize;
-  resendQueueSize = rsQueueSize;
-  inFlightMax = min<u32>(dataRoom(), 4 * <u32>windowSize);
+  ftfw = newFtfw(firstSeq, ackWindow, rsQueueSize);
+  ftfw.inFlightMax = min<u32>(dataRoom(), ftfw.inFlightMax);
   refreshTime = max<u32>(refresh, 1);
   cacheTimeout = max<u32>(timeout, 1);
   expSync = expectations;
-  nextSeq = firstSeq;
-  now = nowSec;
-  lastXmit = nowSec;
+  setClock(startMs);
+  lastXmit = nowMs;
+  lastSlice = nowMs;
+  // A peer is lost after three missed ALIVEs, or, in ALARM (no ALIVE), two missed refreshes.
+  setSilenceLimit(mode == MODE_ALARM ? 2000 * <f64>refreshTime : 3 * ALIVE_EVERY);
   // FTFW greets its peer at once (HELLO rides on this ALIVE) rather than after a quiet second.
   if (mode == MODE_FTFW) enqueueCtl(<u8>F_ALIVE, 0, 0);
-}
-
-export function engineClock(nowSec: u32): void {
-  now = nowSec;
 }
 
 export function txQueueLen(): u32 { return txq.len + ctlq.len; }
@@ -157,12 +156,16 @@ export function rsQueueWalkStart(): void {
   rsWalk = 0;
   rsWalkStarted = false;
 }
-/** Next node: 1 an object, 2 a control message, 0 at the end; then rsQueueWalkSeq / rsQueueWalkFlags. */
+export const RSQ_END: u32 = 0;
+export const RSQ_OBJECT: u32 = 1;
+export const RSQ_CONTROL: u32 = 2;
+
+/** Next node: RSQ_OBJECT (a conntrack or expectation), RSQ_CONTROL, or RSQ_END; then rsQueueWalkSeq / rsQueueWalkFlags. */
 export function rsQueueWalkNext(): u32 {
   rsWalk = rsWalkStarted ? (rsWalk != 0 ? queueNext(rsWalk) : 0) : rsq.head;
   rsWalkStarted = true;
-  if (rsWalk == 0) return 0;
-  return (entryFlags(rsWalk) & EF_CTL) ? 2 : 1;
+  if (rsWalk == 0) return RSQ_END;
+  return (entryFlags(rsWalk) & EF_CTL) ? RSQ_CONTROL : RSQ_OBJECT;
 }
 export function rsQueueWalkSeq(): u32 { return rsWalk ? load<u32>(rsWalk + E_SEQ) : 0; }
 export function rsQueueWalkFlags(): u32 { return rsWalk && (entryFlags(rsWalk) & EF_CTL) ? <u32>load<u8>(rsWalk + CTL_FLAGS) : 0; }
@@ -192,55 +195,40 @@ const CTL_FROM: u32 = 32;
 const CTL_TO: u32 = 36;
 const CTL_NODE_SIZE: u32 = 40;
 
-@inline function isRangedCtl(flags: u32): bool {
-  return (flags & (F_ACK | F_NACK | F_RESYNC)) != 0;
-}
-
-/** FTFW marks what it sends with HELLO until the peer answers, and answers a HELLO once. */
+/** FTFW marks what it sends with HELLO until the peer answers, and answers a HELLO once: the flags of the next message. */
 function helloFlags(): u32 {
   if (mode != MODE_FTFW) return 0;
   let f: u32 = 0;
-  if (helloState == HELLO_INIT) helloState = HELLO_SAY;
-  if (helloState == HELLO_SAY) f |= F_HELLO;
-  if (sayHelloBack) {
-    f |= F_HELLO_BACK;
-    sayHelloBack = false;
-  }
+  if (ftfw.helloState != HELLO_DONE) f |= F_HELLO;
+  if (ftfw.sayHelloBack) f |= F_HELLO_BACK;
   return f;
 }
 
-function putHeader(p: usize, type: u32, flags: u32, len: u32, seq: u32): void {
-  store<u8>(p, <u8>((PROTOCOL_VERSION << 4) | type));
-  store<u8>(p + 1, <u8>flags);
-  storeBe16(p + 2, len);
-  storeBe32(p + 4, seq);
+/** A message with helloFlags() went out: the greeting is under way, the answer given. */
+function helloSaid(): void {
+  if (mode != MODE_FTFW) return;
+  if (ftfw.helloState == HELLO_INIT) ftfw.helloState = HELLO_SAY;
+  ftfw.sayHelloBack = false;
 }
 
 /** Writes one queued node into the outbox; false when the outbox is full. */
 function transmit(n: usize): bool {
   const f = entryFlags(n);
   if (f & EF_CTL) {
-    const flags = <u32>load<u8>(n + CTL_FLAGS);
-    const len = isRangedCtl(flags) ? NETHDR_ACK_SIZE : NETHDR_SIZE;
-    const p = outReserve(len);
-    if (p == 0) return false;
-    const seq = nextSeq++;
-    putHeader(p, T_CTL, flags | helloFlags(), len, seq);
-    if (isRangedCtl(flags)) {
-      storeBe32(p + 8, load<u32>(n + CTL_FROM));
-      storeBe32(p + 12, load<u32>(n + CTL_TO));
-    }
-    store<u32>(n + E_SEQ, seq);
+    const flags = <u32>load<u8>(n + CTL_FLAGS) | helloFlags();
+    if (outAppendCtl(flags, ftfw.nextSeq, load<u32>(n + CTL_FROM), load<u32>(n + CTL_TO)) != 1) return false;
+    store<u32>(n + E_SEQ, ftfw.nextSeq++);
   } else {
     const blen = entryBodyLen(n);
     const p = outReserve(NETHDR_SIZE + blen);
     if (p == 0) return false;
     const type = <u32>entryStatus(n) + ((f & EF_EXP) ? T_EXP_NEW : T_CT_NEW);
-    const seq = nextSeq++;
-    putHeader(p, type, helloFlags(), NETHDR_SIZE + blen, seq);
+    const seq = ftfw.nextSeq++;
+    writeHeader(p, type, helloFlags(), NETHDR_SIZE + blen, seq);
     memory.copy(p + NETHDR_SIZE, entryBody(n), blen);
     store<u32>(n + E_SEQ, seq);
   }
+  helloSaid();
   count(S_MSG_SENT);
   return true;
 }
@@ -251,7 +239,7 @@ function afterTransmit(n: usize): void {
   const f = entryFlags(n);
   const keep = mode == MODE_FTFW && ((f & EF_CTL) == 0 || isRangedCtl(<u32>load<u8>(n + CTL_FLAGS)));
   if (keep) {
-    if (rsq.len >= resendQueueSize) purgeOldest();
+    if (rsq.len >= ftfw.resendQueueSize) purgeOldest();
     queuePush(rsq, n);
   } else {
     release(n);
@@ -281,7 +269,7 @@ function purgeOldest(): void {
  * Control messages (the ALIVE that carries our HELLO) still go out.
  */
 @inline function holdingData(): bool {
-  return mode == MODE_FTFW && helloState != HELLO_DONE;
+  return mode == MODE_FTFW && ftfw.helloState != HELLO_DONE;
 }
 
 /**
@@ -294,9 +282,8 @@ function purgeOldest(): void {
  * more than ResendQueueSize.
  */
 @inline function windowFull(): bool {
-  return mode == MODE_FTFW && rsq.len >= inFlightMax;
+  return mode == MODE_FTFW && rsq.len >= ftfw.inFlightMax;
 }
-let inFlightMax: u32 = 1200;
 
 // A datagram of ~16 conntrack messages takes ~2.3 KiB of a receive buffer
 // (the kernel counts the whole socket buffer), ~150 bytes a message; twice
@@ -314,8 +301,8 @@ const BUFFER_BYTES_PER_MESSAGE: u32 = 256;
  * the buffer's worth 0.1 s and 3.2-3.5 us).
  */
 export function engineSetPeerBuffer(bytes: u32): void {
-  const fits = bytes == 0 ? resendQueueSize : bytes / BUFFER_BYTES_PER_MESSAGE;
-  inFlightMax = min<u32>(dataRoom(), max<u32>(fits, 4 * <u32>windowSize));
+  const fits = bytes == 0 ? ftfw.resendQueueSize : bytes / BUFFER_BYTES_PER_MESSAGE;
+  ftfw.inFlightMax = min<u32>(dataRoom(), max<u32>(fits, 4 * <u32>ftfw.windowSize));
 }
 
 /**
@@ -323,12 +310,7 @@ export function engineSetPeerBuffer(bytes: u32): void {
  * too, and one sent into a full queue would push out the oldest data.
  */
 @inline function dataRoom(): u32 {
-  return resendQueueSize - (resendQueueSize >> 2);
-}
-
-/** 1 while FTFW holds data for want of acknowledgements (the host then probes the peer). */
-export function engineWindowFull(): u32 {
-  return windowFull() && txq.head != 0 ? 1 : 0;
+  return ftfw.resendQueueSize - (ftfw.resendQueueSize >> 2);
 }
 
 /**
@@ -337,8 +319,9 @@ export function engineWindowFull(): u32 {
  * know it missed anything; this ALIVE's sequence number shows it the gap and
  * it answers with a NACK (or acknowledges, if nothing was lost).
  */
-export function engineProbe(): void {
-  if (windowFull()) enqueueCtl(<u8>F_ALIVE, 0, 0);
+function probe(): void {
+  ftfw.probeAt = NEVER;
+  if (windowFull() && txq.head != 0) enqueueCtl(<u8>F_ALIVE, 0, 0);
 }
 
 /** Sends what is queued. Returns 1 when the outbox filled first (send it and call again). */
@@ -350,6 +333,7 @@ export function engineXmit(): i32 {
   while (txq.head != 0 && !windowFull()) {
     if (!sendHead(txq)) return 1;
   }
+  if (txq.head != 0 && ftfw.probeAt == NEVER) ftfw.probeAt = nowMs + PROBE_DELAY; // waiting on a full window
   return 0;
 }
 
@@ -357,13 +341,16 @@ function sendHead(q: Queue): bool {
   const n = q.head;
   if (!transmit(n)) return false;
   afterTransmit(n);
-  lastXmit = now;
+  lastXmit = nowMs;
   return true;
 }
 
 // ---- the kernel side ---------------------------------------------------------------
 
 const scratch = memory.data(4096, 8);
+/** The key of the record at hand (recordKey), and what storing it did: the engine's scratch, passed explicitly. */
+const key = memory.data(<i32>KEY_SIZE, 8);
+const upserted = changetype<Upserted>(memory.data(offsetof<Upserted>(), 8));
 
 /** The body (attributes) the record encodes to, at scratch + NETHDR_SIZE; returns its length or -1. */
 function bodyOf(rec: usize, isExp: bool): i32 {
@@ -371,9 +358,8 @@ function bodyOf(rec: usize, isExp: bool): i32 {
   return n < 0 ? -1 : n - <i32>NETHDR_SIZE;
 }
 
-/** Hands the queue place of an entry that moved to a new block over, and frees the old block. */
-function settleMove(e: usize): void {
-  const old = movedFrom;
+/** Hands the queue place of an entry that moved to a new block (from `old`) over, and frees the old block. */
+function settleMove(e: usize, old: usize): void {
   if (old == 0) return;
   const q = queueOf(old);
   if (q == EF_IN_TX) queueReplace(txq, old, e);
@@ -384,57 +370,56 @@ function settleMove(e: usize): void {
 
 /** DisableInternalCache: a kernel event straight into the outbox (counted as sent, or dropped when full). */
 function sendDirect(rec: usize, isExp: bool, status: u8): void {
-  const len = bodyOf(rec, isExp);
-  if (len < 0) return;
-  const p = outReserve(NETHDR_SIZE + <u32>len);
-  if (p == 0) {
+  const type = <u32>status + (isExp ? T_EXP_NEW : T_CT_NEW);
+  const r = isExp ? outAppendExp(rec, type, 0, ftfw.nextSeq) : outAppendCt(rec, type, 0, ftfw.nextSeq);
+  if (r != 1) {
     count(S_MSG_DROPPED);
     return;
   }
-  putHeader(p, <u32>status + (isExp ? T_EXP_NEW : T_CT_NEW), 0, NETHDR_SIZE + <u32>len, nextSeq++);
-  memory.copy(p + NETHDR_SIZE, scratch + NETHDR_SIZE, <u32>len);
+  ftfw.nextSeq++;
   count(S_MSG_SENT);
 }
 
 /** A conntrack or expectation seen in the kernel: into the internal cache, and out. */
-function kernelUpdate(c: Cache, rec: usize, isExp: bool, send: u32): void {
+function kernelUpdate(c: Cache, rec: usize, key: usize, isExp: bool, send: u32): void {
   const len = bodyOf(rec, isExp);
   if (len < 0) return;
   // Only a resync after lost events asks whether the kernel's entry differs from ours.
   let changed = false;
   if (send == DUMP_SEND_CHANGES) {
-    const old = findEntry(c);
+    const old = findEntry(c, key);
     changed = old == 0 || !sameBody(old, scratch + NETHDR_SIZE, <u32>len);
   }
-  const e = upsertEntry(c, scratch + NETHDR_SIZE, <u32>len, now);
+  const up = upserted;
+  const e = upsertEntry(c, key, scratch + NETHDR_SIZE, <u32>len, nowSec, up);
   if (e == 0) {
-    if (lastWasNew) c.createdFailed++;
+    if (up.created) c.createdFailed++;
     else c.updatedFailed++;
     return;
   }
-  settleMove(e);
+  settleMove(e, up.movedFrom);
   // Alive now: a resync under way must not sweep it, whether the dump or an event showed it.
   setEntryFlags(e, entryFlags(e) | EF_SEEN);
-  if (lastWasNew) {
+  if (up.created) {
     c.created++;
     setEntryStatus(e, ST_NEW);
   } else {
     c.updated++;
     if (!(queueOf(e) == EF_IN_TX && entryStatus(e) == ST_NEW)) setEntryStatus(e, ST_UPD);
   }
-  logChange(isExp, lastWasNew ? 0 : 1, false, entryBody(e), entryBodyLen(e));
+  logChange(isExp, up.created ? EVOP_NEW : EVOP_UPDATE, false, entryBody(e), entryBodyLen(e));
   if (send == DUMP_SEND_ALL || (send == DUMP_SEND_CHANGES && changed)) enqueue(e);
 }
 
-function kernelDestroy(c: Cache, send: bool): void {
-  const e = findEntry(c);
+function kernelDestroy(c: Cache, key: usize, send: bool): void {
+  const e = findEntry(c, key);
   if (e == 0) {
     c.destroyedFailed++;
     return;
   }
   unlinkEntry(c, e);
   c.destroyed++;
-  logChange((entryFlags(e) & EF_EXP) != 0, 2, false, entryBody(e), entryBodyLen(e));
+  logChange((entryFlags(e) & EF_EXP) != 0, EVOP_DESTROY, false, entryBody(e), entryBodyLen(e));
   setEntryFlags(e, entryFlags(e) | EF_DEAD);
   setEntryStatus(e, ST_DEL);
   if (send) enqueue(e);
@@ -490,8 +475,7 @@ export function engineKernel(ptr: usize, len: u32, ctRec: usize, expRec: usize, 
       continue;
     }
     const rec = isExp ? expRec : ctRec;
-    if (isExp) expKey(rec);
-    else ctKey(rec);
+    recordKey(rec, isExp, key);
     const c = isExp ? internalExp : internalCt;
     const ev = nlEvent;
     if (injectPort != 0 && nlPid == injectPort) continue;
@@ -504,8 +488,8 @@ export function engineKernel(ptr: usize, len: u32, ctRec: usize, expRec: usize, 
       if (send != DUMP_KEEP) sendDirect(rec, isExp, ev == EV_DESTROY ? ST_DEL : ev == EV_UPDATE ? ST_UPD : ST_NEW);
       continue;
     }
-    if (ev == EV_DESTROY) kernelDestroy(c, send != DUMP_KEEP);
-    else kernelUpdate(c, rec, isExp, send);
+    if (ev == EV_DESTROY) kernelDestroy(c, key, send != DUMP_KEEP);
+    else kernelUpdate(c, rec, key, isExp, send);
   }
   return seen;
 }
@@ -516,40 +500,53 @@ export function engineKernel(ptr: usize, len: u32, ctRec: usize, expRec: usize, 
  * kernel, so they are destroyed here and the peers told.
  */
 export function engineDumpBegin(): void {
-  markAll(internalCt, false);
-  markAll(internalExp, false);
+  walkAll(internalCt, unmark);
+  walkAll(internalExp, unmark);
 }
 
 export function engineDumpEnd(): u32 {
-  return sweepUnseen(internalCt) + sweepUnseen(internalExp);
+  return walkAll(internalCt, sweepUnseen) + walkAll(internalExp, sweepUnseen);
 }
 
-function markAll(c: Cache, seen: bool): void {
-  for (let b: u32 = 0; b < c.nbuckets; b++) {
-    for (let e = <usize>load<u32>(c.buckets + (<usize>b << 2)); e != 0; e = <usize>load<u32>(e)) {
-      setEntryFlags(e, seen ? entryFlags(e) | EF_SEEN : entryFlags(e) & ~EF_SEEN);
-    }
-  }
+function unmark(c: Cache, e: usize): u32 {
+  setEntryFlags(e, entryFlags(e) & ~EF_SEEN);
+  return 0;
 }
 
-function sweepUnseen(c: Cache): u32 {
-  let gone: u32 = 0;
-  for (let b: u32 = 0; b < c.nbuckets; b++) {
-    let e = <usize>load<u32>(c.buckets + (<usize>b << 2));
-    while (e != 0) {
-      const next = <usize>load<u32>(e);
-      if ((entryFlags(e) & EF_SEEN) == 0) {
-        unlinkEntry(c, e);
-        c.destroyed++;
-        setEntryFlags(e, entryFlags(e) | EF_DEAD);
-        setEntryStatus(e, ST_DEL);
-        enqueue(e);
-        gone++;
-      }
-      e = next;
-    }
+/** An entry the dump did not show is gone from the kernel: destroyed, and the peers told. */
+function sweepUnseen(c: Cache, e: usize): u32 {
+  if (entryFlags(e) & EF_SEEN) return 0;
+  unlinkEntry(c, e);
+  c.destroyed++;
+  setEntryFlags(e, entryFlags(e) | EF_DEAD);
+  setEntryStatus(e, ST_DEL);
+  enqueue(e);
+  return 1;
+}
+
+/**
+ * Calls `visit` for each entry of buckets [from, stop) of a cache, through
+ * cache.ts's cursor; `visit` may unlink the entry it is given. Returns the
+ * sum of what `visit` returned.
+ */
+function walkBuckets(c: Cache, from: u32, stop: u32, visit: (c: Cache, e: usize) => u32): u32 {
+  const cur = changetype<Cursor>(scratchCursor);
+  cursorStart(cur, c, from);
+  let e = cursorNext(cur);
+  let bucket = cur.bucket;
+  let sum: u32 = 0;
+  while (e != 0 && bucket < stop) {
+    const next = cursorNext(cur); // before visit unlinks e
+    const nextBucket = cur.bucket;
+    sum += visit(c, e);
+    e = next;
+    bucket = nextBucket;
   }
-  return gone;
+  return sum;
+}
+
+@inline function walkAll(c: Cache, visit: (c: Cache, e: usize) => u32): u32 {
+  return walkBuckets(c, 0, c.nbuckets, visit);
 }
 
 /** Queues every entry of the internal caches (bulk send, or a peer's resync request). */
@@ -558,14 +555,12 @@ export function engineBulk(): u32 {
 }
 
 function queueAll(c: Cache): u32 {
-  const cur = changetype<Cursor>(scratchCursor);
-  cursorStart(cur, c, 0);
-  let n: u32 = 0;
-  for (let e = cursorNext(cur); e != 0; e = cursorNext(cur)) {
-    enqueue(e);
-    n++;
-  }
-  return n;
+  return walkAll(c, queueOne);
+}
+
+function queueOne(c: Cache, e: usize): u32 {
+  enqueue(e);
+  return 1;
 }
 const scratchCursor = memory.data(offsetof<Cursor>(), 8);
 
@@ -576,6 +571,9 @@ export function engineRequestResync(): void {
 
 // ---- the receiving side --------------------------------------------------------------
 
+/** The engine's reader of peers' datagrams. */
+const rx = staticReader();
+
 const SEQ_UNSET = 0, SEQ_IN_SYNC = 1, SEQ_AFTER = 2, SEQ_BEFORE = 3;
 
 @inline function before(a: u32, b: u32): bool {
@@ -584,8 +582,8 @@ const SEQ_UNSET = 0, SEQ_IN_SYNC = 1, SEQ_AFTER = 2, SEQ_BEFORE = 3;
 
 /** Where a received sequence number stands against the last one (counts losses). */
 function trackSeq(seq: u32): i32 {
-  if (!seqSet) return SEQ_UNSET;
-  const expected = lastSeqRecv + 1;
+  if (!ftfw.seqSet) return SEQ_UNSET;
+  const expected = ftfw.lastSeqRecv + 1;
   if (seq == expected) return SEQ_IN_SYNC;
   if (before(expected, seq)) {
     count(S_MSG_LOST, seq - expected);
@@ -596,53 +594,53 @@ function trackSeq(seq: u32): i32 {
 }
 
 function updateSeq(seq: u32): void {
-  seqSet = true;
-  lastSeqRecv = seq;
+  ftfw.seqSet = true;
+  ftfw.lastSeqRecv = seq;
 }
 
-/** Applies a data message to the external cache (or, without one, to the kernel). */
-function applyData(ctRec: usize, expRec: usize, isExp: bool): void {
+/** Applies data message `m` (decoded into its record) to the external cache (or, without one, to the kernel). */
+function applyData(m: SyncReader, ctRec: usize, expRec: usize, isExp: bool): void {
   if (isExp && !expSync) return;
   if (bypassExternal) {
-    inject(ctRec, expRec, isExp);
+    inject(m, ctRec, expRec, isExp);
     return;
   }
   const c = isExp ? externalExp : externalCt;
-  if (isExp) expKey(expRec);
-  else ctKey(ctRec);
-  const type = hdrType - (isExp ? T_EXP_NEW : T_CT_NEW);
+  recordKey(isExp ? expRec : ctRec, isExp, key);
+  const type = m.type - (isExp ? T_EXP_NEW : T_CT_NEW);
   count(S_DATA_APPLIED);
   if (type == 2) {
-    const e = findEntry(c);
+    const e = findEntry(c, key);
     if (e == 0) {
       c.destroyedFailed++;
       return;
     }
     unlinkEntry(c, e);
-    logChange(isExp, 2, true, entryBody(e), entryBodyLen(e));
+    logChange(isExp, EVOP_DESTROY, true, entryBody(e), entryBodyLen(e));
     freeEntry(e);
     c.destroyed++;
     return;
   }
   // The message's own attributes are the entry's body: no re-encoding.
-  const e = upsertEntry(c, hdrPtr + NETHDR_SIZE, hdrLen - NETHDR_SIZE, now);
+  const up = upserted;
+  const e = upsertEntry(c, key, m.ptr + NETHDR_SIZE, m.len - NETHDR_SIZE, nowSec, up);
   if (e == 0) {
-    if (lastWasNew) c.createdFailed++;
+    if (up.created) c.createdFailed++;
     else c.updatedFailed++;
     return;
   }
-  if (movedFrom != 0) freeEntry(movedFrom);
-  if (lastWasNew) c.created++;
+  if (up.movedFrom != 0) freeEntry(up.movedFrom);
+  if (up.created) c.created++;
   else c.updated++;
-  logChange(isExp, lastWasNew ? 0 : 1, true, entryBody(e), entryBodyLen(e));
+  logChange(isExp, up.created ? EVOP_NEW : EVOP_UPDATE, true, entryBody(e), entryBodyLen(e));
 }
 
 /** Requests injected into the kernel instead of caching: how many were appended, and how many did not fit. */
 export let injected: u32 = 0;
 export let injectOverflow: u32 = 0;
 
-function inject(ctRec: usize, expRec: usize, isExp: bool): void {
-  const type = hdrType - (isExp ? T_EXP_NEW : T_CT_NEW);
+function inject(m: SyncReader, ctRec: usize, expRec: usize, isExp: bool): void {
+  const type = m.type - (isExp ? T_EXP_NEW : T_CT_NEW);
   const op = type == 0 ? OP_CREATE : type == 1 ? OP_UPDATE : OP_DELETE;
   // as a commit does (and conntrackd's external_inject): without TCPWindowTracking the entry is
   // liberal, or the kernel would judge the flow's next segments against a window it never saw
@@ -652,14 +650,14 @@ function inject(ctRec: usize, expRec: usize, isExp: bool): void {
 }
 
 /** Control messages: acknowledgements empty the resend queue, NACKs resend, RESYNC answers with everything. */
-function digestCtl(): void {
-  const flags = hdrFlags;
+function digestCtl(m: SyncReader): void {
+  const flags = m.flags;
   if (flags & F_ACK) {
     count(S_ACK_RECV);
-    if (mode == MODE_FTFW) ackRange(hdrFrom, hdrTo, false);
+    if (mode == MODE_FTFW) ackRange(m.from, m.to, false);
   } else if (flags & F_NACK) {
     count(S_NACK_RECV);
-    if (mode == MODE_FTFW) ackRange(hdrFrom, hdrTo, true);
+    if (mode == MODE_FTFW) ackRange(m.from, m.to, true);
   } else if (flags & F_RESYNC) {
     count(S_RESYNC_RECV);
     engineBulk();
@@ -710,20 +708,23 @@ function sendAgain(n: usize): void {
 }
 
 /** FTFW's receive rules; returns whether the message is to be applied. */
-function ftfwRecv(isData: bool): bool {
-  const seq = hdrSeq;
+function ftfwRecv(m: SyncReader, isData: bool): bool {
+  const seq = m.seq;
   let hello = false;
-  if (hdrFlags & F_HELLO) {
-    sayHelloBack = true;
+  if (m.flags & F_HELLO) {
+    ftfw.sayHelloBack = true;
     hello = true;
     count(S_HELLO_RECV);
+    // A peer that (re)started has empty caches: it gets all of ours, once per greeting.
+    if (!ftfw.peerGreeting) engineBulk();
   }
-  if ((hdrFlags & F_HELLO_BACK) && helloState == HELLO_SAY) helloState = HELLO_DONE;
+  ftfw.peerGreeting = hello;
+  if ((m.flags & F_HELLO_BACK) && ftfw.helloState == HELLO_SAY) ftfw.helloState = HELLO_DONE;
   let state = hello ? SEQ_IN_SYNC : trackSeq(seq);
   if (hello) {
-    if (ackFromSet && before(seq, ackFrom)) {
-      window = windowSize - 1;
-      ackFrom = seq;
+    if (ftfw.ackFromSet && before(seq, ftfw.ackFrom)) {
+      ftfw.window = ftfw.windowSize - 1;
+      ftfw.ackFrom = seq;
     }
     resendAfterHello();
   }
@@ -731,28 +732,28 @@ function ftfwRecv(isData: bool): bool {
     count(S_MSG_DROPPED);
     return false;
   }
-  if (!isData) digestCtl();
+  if (!isData) digestCtl(m);
   if (state == SEQ_AFTER) {
-    if (ackFromSet) {
-      enqueueCtl(<u8>F_ACK, ackFrom, lastSeqRecv);
+    if (ftfw.ackFromSet) {
+      enqueueCtl(<u8>F_ACK, ftfw.ackFrom, ftfw.lastSeqRecv);
       count(S_ACK_SENT);
-      ackFromSet = false;
+      ftfw.ackFromSet = false;
     }
-    enqueueCtl(<u8>F_NACK, lastSeqRecv + 1, seq - 1);
+    enqueueCtl(<u8>F_NACK, ftfw.lastSeqRecv + 1, seq - 1);
     count(S_NACK_SENT);
-    window = windowSize - 1;
-    ackFrom = seq;
-    ackFromSet = true;
+    ftfw.window = ftfw.windowSize - 1;
+    ftfw.ackFrom = seq;
+    ftfw.ackFromSet = true;
   } else {
-    if (!ackFromSet) {
-      ackFromSet = true;
-      ackFrom = seq;
+    if (!ftfw.ackFromSet) {
+      ftfw.ackFromSet = true;
+      ftfw.ackFrom = seq;
     }
-    if (--window <= 0) {
-      enqueueCtl(<u8>F_ACK, ackFrom, seq);
+    if (--ftfw.window <= 0) {
+      enqueueCtl(<u8>F_ACK, ftfw.ackFrom, seq);
       count(S_ACK_SENT);
-      window = windowSize;
-      ackFromSet = false;
+      ftfw.window = ftfw.windowSize;
+      ftfw.ackFromSet = false;
     }
   }
   updateSeq(seq);
@@ -760,33 +761,36 @@ function ftfwRecv(isData: bool): bool {
 }
 
 /**
- * Reads a datagram from a peer (`len` bytes at `ptr`): sequence tracking,
+ * Reads a datagram from a peer (`len` bytes at `ptr`, come on link number
+ * `link`, whose peer is then up): sequence tracking,
  * acknowledgements, and data into the external caches. Malformed messages
  * are counted by the decoder and skipped. Returns the data messages applied.
  */
-export function engineRx(ptr: usize, len: u32, ctRec: usize, expRec: usize): u32 {
-  if (openDatagram(ptr, len) < 0) return 0;
+export function engineRx(ptr: usize, len: u32, ctRec: usize, expRec: usize, link: u32): u32 {
+  const m = rx;
+  if (openDatagram(m, ptr, len) < 0) return 0;
+  heard(link);
   let applied: u32 = 0;
   for (;;) {
-    const r = nextMessage(ctRec, expRec);
+    const r = nextMessage(m, ctRec, expRec);
     if (r == MSG_END) break;
     if (r < 0) continue;
     count(S_MSG_RECV);
     const isData = r == MSG_CT || r == MSG_EXP;
     let apply = isData;
     if (mode == MODE_FTFW) {
-      apply = ftfwRecv(isData);
+      apply = ftfwRecv(m, isData);
     } else {
-      if (mode == MODE_ALARM && hdrFlags != 0) {
+      if (mode == MODE_ALARM && m.flags != 0) {
         count(S_MSG_DROPPED);
         continue;
       }
-      trackSeq(hdrSeq);
-      if (!isData) digestCtl();
-      updateSeq(hdrSeq);
+      trackSeq(m.seq);
+      if (!isData) digestCtl(m);
+      updateSeq(m.seq);
     }
     if (apply) {
-      applyData(ctRec, expRec, r == MSG_EXP);
+      applyData(m, ctRec, expRec, r == MSG_EXP);
       applied++;
     }
   }
@@ -796,43 +800,57 @@ export function engineRx(ptr: usize, len: u32, ctRec: usize, expRec: usize): u32
 // ---- timers ------------------------------------------------------------------------
 
 /**
- * Called about once a second. After a quiet second FTFW acknowledges what it
- * received (or says ALIVE) and NOTRACK says ALIVE; ALARM refreshes a slice
- * of the internal cache and forgets stale external entries.
+ * The host's clock, in ms: runs whatever came due. After a quiet second FTFW
+ * acknowledges what it received (or says ALIVE) and NOTRACK says ALIVE; FTFW
+ * probes a peer it has waited on for PROBE_DELAY; ALARM refreshes and
+ * expires a slice of its caches every second, sized by the time that passed.
+ * Then timers.ts's: peer silence, scheduled kernel work.
  */
-export function engineTick(nowSec: u32): void {
-  now = nowSec;
+export function engineTimeout(ms: f64): void {
+  setClock(ms);
   // conntrackd's ALARM mode has no keep-alive: its refreshes are the sign of life.
-  if (mode != MODE_ALARM && now - lastXmit >= 1 && ctlq.head == 0 && (txq.head == 0 || holdingData())) {
-    if (mode == MODE_FTFW && ackFromSet && seqSet) {
-      enqueueCtl(<u8>F_ACK, ackFrom, lastSeqRecv);
+  if (mode != MODE_ALARM && nowMs - lastXmit >= ALIVE_EVERY && ctlq.head == 0 && (txq.head == 0 || holdingData())) {
+    if (mode == MODE_FTFW && ftfw.ackFromSet && ftfw.seqSet) {
+      enqueueCtl(<u8>F_ACK, ftfw.ackFrom, ftfw.lastSeqRecv);
       count(S_ACK_SENT);
-      ackFromSet = false;
+      ftfw.ackFromSet = false;
     } else {
       enqueueCtl(<u8>F_ALIVE, 0, 0);
     }
+    lastXmit = nowMs; // queued: sent by the next engineXmit
   }
-  if (mode == MODE_ALARM) {
-    refreshSlice();
+  if (nowMs >= ftfw.probeAt) probe();
+  if (mode == MODE_ALARM && nowMs - lastSlice >= SLICE_EVERY) {
+    const elapsed = nowMs - lastSlice;
+    lastSlice = nowMs;
+    refreshSlice(elapsed);
     expireSlice();
   }
+  runDue();
 }
 
-/** ALARM: sends 1/RefreshTime of the internal caches, so each entry goes out every RefreshTime seconds. */
-function refreshSlice(): void {
-  refreshPos = refreshBuckets(internalCt, refreshPos);
-  if (expSync) refreshExpPos = refreshBuckets(internalExp, refreshExpPos);
+/** When the engine next needs engineTimeout (ms, the host's clock), or Infinity. */
+export function engineNextTimeout(): f64 {
+  let at = nextDue();
+  if (mode != MODE_ALARM) at = min<f64>(at, lastXmit + ALIVE_EVERY);
+  else at = min<f64>(at, lastSlice + SLICE_EVERY);
+  return min<f64>(at, ftfw.probeAt);
+}
+
+/** ALARM: sends the share of the internal caches that `elapsed` ms is of RefreshTime, so each entry goes out every RefreshTime seconds. */
+function refreshSlice(elapsed: f64): void {
+  refreshPos = refreshBuckets(internalCt, refreshPos, elapsed);
+  if (expSync) refreshExpPos = refreshBuckets(internalExp, refreshExpPos, elapsed);
 }
 let refreshPos: u32 = 0;
 let refreshExpPos: u32 = 0;
 let expiryPos: u32 = 0;
 let expiryExpPos: u32 = 0;
 
-function refreshBuckets(c: Cache, from: u32): u32 {
-  const stop = min<u32>(from + c.nbuckets / refreshTime + 1, c.nbuckets);
-  for (let b = from; b < stop; b++) {
-    for (let e = <usize>load<u32>(c.buckets + (<usize>b << 2)); e != 0; e = <usize>load<u32>(e)) enqueue(e);
-  }
+function refreshBuckets(c: Cache, from: u32, elapsed: f64): u32 {
+  const share = <u32>min<f64>(<f64>c.nbuckets * elapsed / (1000 * <f64>refreshTime), <f64>c.nbuckets);
+  const stop = min<u32>(from + share + 1, c.nbuckets);
+  walkBuckets(c, from, stop, queueOne);
   return stop >= c.nbuckets ? 0 : stop;
 }
 
@@ -844,43 +862,38 @@ function expireSlice(): void {
 
 function expireBuckets(c: Cache, from: u32): u32 {
   const stop = min<u32>(from + c.nbuckets / 10 + 1, c.nbuckets);
-  for (let b = from; b < stop; b++) {
-    let e = <usize>load<u32>(c.buckets + (<usize>b << 2));
-    while (e != 0) {
-      const next = <usize>load<u32>(e);
-      if (now - load<u32>(e + E_UPDATED) > cacheTimeout) {
-        unlinkEntry(c, e);
-        freeEntry(e);
-        c.destroyed++;
-      }
-      e = next;
-    }
-  }
+  walkBuckets(c, from, stop, expireOne);
   return stop >= c.nbuckets ? 0 : stop;
+}
+
+function expireOne(c: Cache, e: usize): u32 {
+  if (nowSec - load<u32>(e + E_UPDATED) <= cacheTimeout) return 0;
+  unlinkEntry(c, e);
+  freeEntry(e);
+  c.destroyed++;
+  return 1;
 }
 
 // ---- control paths ---------------------------------------------------------------------
 
 /** Empties a cache (conntrackd -f). Entries still queued are freed when they leave the queue. */
 export function engineFlushCache(c: Cache): void {
-  const cur = changetype<Cursor>(scratchCursor);
-  cursorStart(cur, c, 0);
-  let e = cursorNext(cur);
-  while (e != 0) {
-    const next = cursorNext(cur);
-    unlinkEntry(c, e);
-    if (queueOf(e) == 0) freeEntry(e);
-    else setEntryFlags(e, entryFlags(e) | EF_DEAD);
-    e = next;
-  }
+  walkAll(c, flushOne);
+}
+
+function flushOne(c: Cache, e: usize): u32 {
+  unlinkEntry(c, e);
+  if (queueOf(e) == 0) freeEntry(e);
+  else setEntryFlags(e, entryFlags(e) | EF_DEAD);
+  return 1;
 }
 
 /** Seconds an entry has been in its cache. */
 export function entryAge(e: usize): u32 {
-  return now - load<u32>(e + E_CREATED);
+  return nowSec - load<u32>(e + E_CREATED);
 }
 
 /** Seconds since an entry last changed or was refreshed. */
 export function entryIdle(e: usize): u32 {
-  return now - load<u32>(e + E_UPDATED);
+  return nowSec - load<u32>(e + E_UPDATED);
 }

@@ -167,33 +167,49 @@ const EXP_REQUIRED: u32 = EXPF_MASTER_IP | EXPF_MASTER_L4PROTO | EXPF_EXPECT_IP 
 
 // ---- decoding ----------------------------------------------------------------
 
-/** The header of the message nextMessage() last looked at. */
-export let hdrVersion: u32 = 0;
-export let hdrType: u32 = 0;
-export let hdrFlags: u32 = 0;
-export let hdrLen: u32 = 0;
-export let hdrSeq: u32 = 0;
-export let hdrFrom: u32 = 0;
-export let hdrTo: u32 = 0;
-/** Where the message nextMessage() last looked at starts. */
-export let hdrPtr: usize = 0;
+/**
+ * A datagram being read: where the next message is, and the header of the
+ * message nextMessage() last looked at. Each reader of datagrams (the engine,
+ * the ABI's syncOpen/syncNext) has its own.
+ */
+@final @unmanaged export class SyncReader {
+  cursor: usize = 0;
+  limit: usize = 0;
+  /** Where the message starts. */
+  ptr: usize = 0;
+  version: u32 = 0;
+  type: u32 = 0;
+  flags: u32 = 0;
+  len: u32 = 0;
+  seq: u32 = 0;
+  /** The range of an ACK, NACK or RESYNC; 0 otherwise. */
+  from: u32 = 0;
+  to: u32 = 0;
+}
 
-let cursor: usize = 0;
-let limit: usize = 0;
+/** A reader in static memory, for a module-level owner. */
+export function staticReader(): SyncReader {
+  return changetype<SyncReader>(memory.data(offsetof<SyncReader>(), 8));
+}
 
 /** Starts reading the datagram of `len` bytes at `ptr`. */
-export function openDatagram(ptr: usize, len: u32): i32 {
-  cursor = ptr;
-  limit = ptr + len;
+export function openDatagram(r: SyncReader, ptr: usize, len: u32): i32 {
+  r.cursor = ptr;
+  r.limit = ptr + len;
   if (len > MAX_DATAGRAM) {
-    cursor = limit;
+    r.cursor = r.limit;
     return reject(R_OVERSIZED);
   }
   return 0;
 }
 
+/** Whether a control message with these flags carries a [from, to] range (ACK, NACK, RESYNC). */
+@inline export function isRangedCtl(flags: u32): bool {
+  return (flags & (F_ACK | F_NACK | F_RESYNC)) != 0;
+}
+
 @inline function isRanged(type: u32, flags: u32): bool {
-  return type == T_CTL && (flags & (F_ACK | F_NACK | F_RESYNC)) != 0;
+  return type == T_CTL && isRangedCtl(flags);
 }
 
 /**
@@ -203,40 +219,40 @@ export function openDatagram(ptr: usize, len: u32): i32 {
  * trusted) ends the datagram; a message that is framed well but wrong inside
  * is skipped, and the next call goes on with the message after it.
  */
-export function nextMessage(ctRec: usize, expRec: usize): i32 {
-  const remain = <u32>(limit - cursor);
+export function nextMessage(r: SyncReader, ctRec: usize, expRec: usize): i32 {
+  const remain = <u32>(r.limit - r.cursor);
   if (remain == 0) return MSG_END;
-  const p = cursor;
-  hdrPtr = p;
-  if (remain < NETHDR_SIZE) return endWith(R_TRUNCATED);
+  const p = r.cursor;
+  r.ptr = p;
+  if (remain < NETHDR_SIZE) return endWith(r, R_TRUNCATED);
   const b0 = <u32>load<u8>(p);
-  hdrVersion = b0 >> 4;
-  hdrType = b0 & 0xf;
-  hdrFlags = <u32>load<u8>(p + 1);
-  hdrLen = loadBe16(p + 2);
-  hdrSeq = loadBe32(p + 4);
-  hdrFrom = 0;
-  hdrTo = 0;
-  const len = hdrLen;
-  if (len == 0 || len > remain) return endWith(R_BAD_SIZE);
-  if (isRanged(hdrType, hdrFlags)) {
-    if (remain < NETHDR_ACK_SIZE) return endWith(R_TRUNCATED);
-    if (len < NETHDR_ACK_SIZE) return endWith(R_BAD_SIZE);
-    hdrFrom = loadBe32(p + 8);
-    hdrTo = loadBe32(p + 12);
+  r.version = b0 >> 4;
+  r.type = b0 & 0xf;
+  r.flags = <u32>load<u8>(p + 1);
+  r.len = loadBe16(p + 2);
+  r.seq = loadBe32(p + 4);
+  r.from = 0;
+  r.to = 0;
+  const len = r.len;
+  if (len == 0 || len > remain) return endWith(r, R_BAD_SIZE);
+  if (isRanged(r.type, r.flags)) {
+    if (remain < NETHDR_ACK_SIZE) return endWith(r, R_TRUNCATED);
+    if (len < NETHDR_ACK_SIZE) return endWith(r, R_BAD_SIZE);
+    r.from = loadBe32(p + 8);
+    r.to = loadBe32(p + 12);
   } else if (len < NETHDR_SIZE) {
-    return endWith(R_BAD_SIZE);
+    return endWith(r, R_BAD_SIZE);
   }
-  cursor = p + len;
-  if (hdrVersion != PROTOCOL_VERSION) return reject(R_BAD_VERSION);
-  if (hdrType == T_CTL) return MSG_CTL;
-  if (hdrType <= T_CT_DEL) return decodeBody(ctAttrs, ctRec, CT_RECORD_SIZE, CT_REQUIRED, p + NETHDR_SIZE, p + len, MSG_CT);
-  if (hdrType <= T_EXP_DEL) return decodeBody(expAttrs, expRec, EXP_RECORD_SIZE, EXP_REQUIRED, p + NETHDR_SIZE, p + len, MSG_EXP);
+  r.cursor = p + len;
+  if (r.version != PROTOCOL_VERSION) return reject(R_BAD_VERSION);
+  if (r.type == T_CTL) return MSG_CTL;
+  if (r.type <= T_CT_DEL) return decodeBody(ctAttrs, ctRec, CT_RECORD_SIZE, CT_REQUIRED, p + NETHDR_SIZE, p + len, MSG_CT);
+  if (r.type <= T_EXP_DEL) return decodeBody(expAttrs, expRec, EXP_RECORD_SIZE, EXP_REQUIRED, p + NETHDR_SIZE, p + len, MSG_EXP);
   return reject(R_BAD_TYPE);
 }
 
-function endWith(reason: i32): i32 {
-  cursor = limit;
+function endWith(r: SyncReader, reason: i32): i32 {
+  r.cursor = r.limit;
   return reject(reason);
 }
 
@@ -290,7 +306,8 @@ export function setSyncOptions(tcpWindowTracking_: bool, commitTimeoutSet: bool)
   expOmit = commitTimeoutSet ? EXPF_TIMEOUT : 0;
 }
 
-function putHeader(p: usize, type: u32, flags: u32, len: u32, seq: u32): void {
+/** Writes a message header (nethdr): version and type, flags, length, sequence number. */
+export function writeHeader(p: usize, type: u32, flags: u32, len: u32, seq: u32): void {
   store<u8>(p, <u8>((PROTOCOL_VERSION << 4) | type));
   store<u8>(p + 1, <u8>flags);
   storeBe16(p + 2, len);
@@ -322,7 +339,7 @@ function encodeBody(
     loadAttr(d, rec, a + ATTR_HDR_SIZE);
     len += total;
   }
-  putHeader(dst, type, flags, len, seq);
+  writeHeader(dst, type, flags, len, seq);
   return <i32>len;
 }
 
@@ -344,7 +361,7 @@ export function encodeCtl(dst: usize, cap: u32, flags: u32, seq: u32, from: u32,
   const ranged = isRanged(T_CTL, flags);
   const len = ranged ? NETHDR_ACK_SIZE : NETHDR_SIZE;
   if (cap < len) return -R_NO_ROOM;
-  putHeader(dst, T_CTL, flags, len, seq);
+  writeHeader(dst, T_CTL, flags, len, seq);
   if (ranged) {
     storeBe32(dst + 8, from);
     storeBe32(dst + 12, to);

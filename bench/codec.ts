@@ -36,12 +36,17 @@ function measure(name: string, perRound: number, round: () => void, ms = 700): R
   return { operation: name, messages: msgs, seconds: elapsed / 1e9, "messages/s": msgs / (elapsed / 1e9) };
 }
 
-/** Fills a 1472-byte datagram with copies of the current record; returns it and its count. */
+/** A full 1472-byte datagram of copies of the current record, packed by the outbox as the daemon sends; and its count. */
 function packed(put: () => number): { bytes: Uint8Array; count: number } {
-  fn.txReset(1472);
+  fn.outClear();
+  fn.outSetPayload(1472);
+  for (let i = 0; i < 64; i++) put();
+  const [first] = core.takeOutbox();
+  core.bytes.set(first, fn.rxPtr());
+  fn.syncOpen(first.length);
   let count = 0;
-  while (put() === 1) count++;
-  return { bytes: core.bytes.slice(fn.txPtr(), fn.txPtr() + fn.txLen()), count };
+  while (fn.syncNext() > 0) count++;
+  return { bytes: first, count };
 }
 
 function syncDecode(bytes: Uint8Array): void {
@@ -51,20 +56,20 @@ function syncDecode(bytes: Uint8Array): void {
 }
 
 function syncEncode(put: () => number, count: number): void {
-  fn.txClear();
+  fn.outClear();
   for (let i = 0; i < count; i++) put();
 }
 
 export function codecRows(): Row[] {
   const rows: Row[] = [];
   view.writeCt(tcp);
-  const ctPut = () => fn.txCt(K("T_CT_NEW"), 0, 1);
+  const ctPut = () => fn.outCt(K("T_CT_NEW"), 0, 1);
   const ct = packed(ctPut);
   rows.push(measure("sync encode, conntrack", ct.count, () => syncEncode(ctPut, ct.count)));
   rows.push(measure("sync decode, conntrack", ct.count, () => syncDecode(ct.bytes)));
 
   view.writeExp(ftpExp);
-  const expPut = () => fn.txExp(K("T_EXP_NEW"), 0, 1);
+  const expPut = () => fn.outExp(K("T_EXP_NEW"), 0, 1);
   const exp = packed(expPut);
   rows.push(measure("sync encode, expectation", exp.count, () => syncEncode(expPut, exp.count)));
   rows.push(measure("sync decode, expectation", exp.count, () => syncDecode(exp.bytes)));

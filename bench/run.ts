@@ -2,7 +2,7 @@
 // ctsyncd against conntrackd in network namespaces (bench/suite.ts), each
 // measure for both in the same invocation, alternating, median of the rounds.
 //
-//   npm run bench [-- --n 1000000] [--rounds 3] [--rate 150000] [--idle 10] [--json] [--codec-only] [--no-codec]
+//   npm run bench [-- --n 1000000] [--rounds 3] [--rate 150000] [--idle 10] [--json] [--codec-only] [--no-codec] [--no-client]
 //
 // Prints text tables (or the JSON with --json) and writes both to
 // bench/results/ (latest.txt, latest.json, and n<N>.txt / n<N>.json).
@@ -15,6 +15,7 @@ import { codecRows } from "./codec.ts";
 import { formatTable, type Row } from "./table.ts";
 import { ROOT } from "./cluster.ts";
 import { runSuite, type SuiteResult } from "./suite.ts";
+import { clientRows } from "./client.ts";
 
 const argv = process.argv.slice(2);
 const flag = (name: string) => argv.includes(name);
@@ -72,6 +73,11 @@ else if (process.getuid?.() !== 0) skipped = "not root: the cluster benchmarks n
 else {
   suite = await runSuite({ n, rounds, rate, idleSeconds, progress });
 }
+// The failover path: each client command as an HA manager runs it (bench/client.ts).
+const CLIENT_ENTRIES = 10_000, CLIENT_RUNS = 15;
+const client: Row[] = suite && !flag("--no-client")
+  ? await clientRows({ entries: CLIENT_ENTRIES, runs: CLIENT_RUNS, progress })
+  : [];
 endProgress();
 
 const text: string[] = [`machine: ${machine.line}`, ""];
@@ -87,7 +93,12 @@ if (suite) {
 } else if (skipped) {
   text.push(`cluster benchmarks skipped: ${skipped}`, "");
 }
-const result = { machine, date: new Date().toISOString(), n, rounds, rate, idleSeconds, codec, cluster: suite, skipped };
+if (client.length) {
+  text.push(`Client commands against a daemon holding ${CLIENT_ENTRIES.toLocaleString("en-US")} entries (FTFW over UDP), `
+    + `the whole command's wall time in ms, ${CLIENT_RUNS} runs each (bench/client.ts)`);
+  text.push(formatTable(client), "");
+}
+const result = { machine, date: new Date().toISOString(), n, rounds, rate, idleSeconds, codec, cluster: suite, client, skipped };
 
 if (suite || codec.length) {
   const dir = join(ROOT, "bench/results");

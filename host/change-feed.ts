@@ -14,7 +14,7 @@ export interface Change {
   exp?: Expectation;
 }
 
-const OPS = ["new", "update", "destroy"] as const;
+type Op = "new" | "update" | "destroy";
 
 export class ChangeFeed {
   private readonly listeners = new Set<(c: Change) => void>();
@@ -60,19 +60,24 @@ export class ChangeFeed {
     const log = this.core.bytes.slice(fn.eventLogPtr(), fn.eventLogPtr() + len);
     fn.eventLogClear();
     const dv = new DataView(log.buffer);
-    const header = this.core.k("EVLOG_HEADER");
+    const k = (name: string) => this.core.k(name);
+    const header = k("EVLOG_HEADER"), align = k("EVLOG_ALIGN");
+    const ops = new Map<number, Op>([[k("EVOP_NEW"), "new"], [k("EVOP_UPDATE"), "update"], [k("EVOP_DESTROY"), "destroy"]]);
     const scratch = fn.rxPtr(); // the receive buffer is free between datagrams
     for (let at = 0; at < len;) {
-      const isExp = log[at] === 1;
-      const bodyLen = dv.getUint16(at + 4, true);
+      const isExp = log[at + k("EVLOG_KIND")] === 1;
+      const bodyLen = dv.getUint16(at + k("EVLOG_BODY_LEN"), true);
       this.core.bytes.set(log.subarray(at + header, at + header + bodyLen), scratch);
-      const change: Change = { kind: isExp ? "exp" : "ct", op: OPS[log[at + 1]], cache: log[at + 2] ? "external" : "internal" };
+      const change: Change = {
+        kind: isExp ? "exp" : "ct", op: ops.get(log[at + k("EVLOG_OP")]) ?? "update",
+        cache: log[at + k("EVLOG_CACHE")] ? "external" : "internal",
+      };
       if (fn.bodyDecode(isExp ? 1 : 0, scratch, bodyLen) > 0) {
         if (isExp) change.exp = this.view.readExp();
         else change.ct = this.view.readCt();
       }
       for (const l of this.listeners) l(change);
-      at += (header + bodyLen + 3) & ~3;
+      at += (header + bodyLen + align - 1) & ~(align - 1);
     }
   }
 }

@@ -2,6 +2,8 @@
 // peer's listening port and only writes; the peer's client connects to ours
 // and we only read. The listener accepts only the configured peer and keeps
 // one connection: a new one from the peer replaces the old (the peer restarted).
+// What arrives is handed on as read, with the connection's id: the core cuts
+// the stream back into messages (assembly/stream.ts).
 // While the peer is unreachable, chunks wait in a bounded queue (conntrackd's
 // error queue, ErrorQueueLength) and go out in order once connected again.
 import net from "node:net";
@@ -10,9 +12,6 @@ import {
   type Channel, type ChannelOptions, type LinkStatus, type Sender, AddressSet, bytesOf, checksumWarning, linkName,
   newStats, payloadSizeFor, readLinkStatus, socketFailure, statusIsUp, withScope,
 } from "./channel.ts";
-
-/** Bytes of the sync header (nethdr); its total length is at bytes 2-3, big-endian. */
-export const SYNC_HEADER_SIZE = 8;
 
 // Past this much data waiting in Node's write buffer the link is too slow:
 // further chunks go to the error queue instead of growing memory unbounded.
@@ -42,47 +41,6 @@ function tcpWarnings(cfg: UnicastChannel): string[] {
   return warnings;
 }
 
-/**
- * Cuts a byte stream back into whole sync messages. A message may arrive
- * split over several reads, and one read may hold several messages.
- */
-export class StreamFramer {
-  private pending: Uint8Array | null = null;
-
-  /** Feeds one read; calls emit per whole message. false: a length below the header size, the stream is lost. */
-  push(chunk: Uint8Array, emit: (message: Uint8Array) => void): boolean {
-    const data = this.pending ? concat(this.pending, chunk) : chunk;
-    this.pending = null;
-    let at = 0;
-    while (data.length - at >= SYNC_HEADER_SIZE) {
-      const len = (data[at + 2] << 8) | data[at + 3];
-      if (len < SYNC_HEADER_SIZE) return false; // no way to find the next message boundary
-      if (data.length - at < len) break;
-      emit(data.subarray(at, at + len));
-      at += len;
-    }
-    // The tail is copied: the read buffer it lives in may be much larger.
-    if (at < data.length) this.pending = data.slice(at);
-    return true;
-  }
-
-  /** Bytes of a message begun but not complete. */
-  get buffered(): number {
-    return this.pending?.length ?? 0;
-  }
-
-  reset(): void {
-    this.pending = null;
-  }
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
-}
-
 class TcpChannel implements Channel {
   readonly kind = "tcp" as const;
   readonly device: string | null;
@@ -97,7 +55,8 @@ class TcpChannel implements Channel {
   private connected = false;
   private inbound: net.Socket | null = null;
   private reconnectTimer: NodeJS.Timeout | null = null;
-  private receive: (bytes: Uint8Array) => void = () => {};
+  private receive: (bytes: Uint8Array, stream?: number) => void = () => {};
+  private streams = 0;
   private drop: (from: Sender) => void = () => {};
   private closed = false;
 
@@ -126,19 +85,21 @@ class TcpChannel implements Channel {
     this.inbound?.destroy(); // the peer reconnected: its old stream is dead
     this.inbound = socket;
     socket.setKeepAlive(true); // conntrackd sets SO_KEEPALIVE: notice a peer that vanished
-    const framer = new StreamFramer();
-    socket.on("data", (chunk) => this.onData(socket, framer, bytesOf(chunk)));
+    const id = ++this.streams;
+    socket.on("data", (chunk) => this.onData(bytesOf(chunk), id));
     socket.on("error", () => { this.stats.errorsRecv++; });
     socket.on("close", () => { if (this.inbound === socket) this.inbound = null; });
   }
 
-  private onData(socket: net.Socket, framer: StreamFramer, chunk: Uint8Array): void {
+  private onData(chunk: Uint8Array, stream: number): void {
     this.stats.bytesRecv += chunk.length;
     this.stats.packetsRecv++;
-    if (!framer.push(chunk, this.receive)) {
-      this.stats.errorsRecv++; // the peer's next connection starts on a message boundary again
-      socket.destroy();
-    }
+    this.receive(chunk, stream);
+  }
+
+  loseStream(): void {
+    this.stats.errorsRecv++; // the peer's next connection starts on a message boundary again
+    this.inbound?.destroy();
   }
 
   // ---- sending side: our client connects to the peer's listener ----
@@ -219,7 +180,7 @@ class TcpChannel implements Channel {
     return this.queue.length;
   }
 
-  onReceive(handler: (bytes: Uint8Array) => void): void {
+  onReceive(handler: (bytes: Uint8Array, stream?: number) => void): void {
     this.receive = handler;
   }
 

@@ -6,9 +6,6 @@
 import { readFileSync, existsSync } from "node:fs";
 import { BlockList, isIPv6 } from "node:net";
 import type { Channel as ChannelConfig } from "./config-types.ts";
-import { openUdpChannel } from "./channel-udp.ts";
-import { openMulticastChannel } from "./channel-mcast.ts";
-import { openTcpChannel } from "./channel-tcp.ts";
 
 export type ChannelKind = "udp" | "multicast" | "tcp";
 
@@ -57,8 +54,13 @@ export interface Channel {
    * errors the kernel reports afterwards are counted in stats.errorsSend.
    */
   send(bytes: Uint8Array): boolean;
-  /** One datagram, or for TCP one whole sync message re-framed from the stream. */
-  onReceive(handler: (bytes: Uint8Array) => void): void;
+  /**
+   * One datagram; or for TCP, one read of the peer's stream, with the id of
+   * its connection (the core cuts the stream into messages: engineRxStream).
+   */
+  onReceive(handler: (bytes: Uint8Array, stream?: number) => void): void;
+  /** TCP: the stream lost its message boundaries; close it (the peer's next connection starts afresh). */
+  loseStream?(): void;
   /** A datagram or connection from anyone but the configured peer was refused (and counted in stats.dropped). */
   onDrop(handler: (from: Sender) => void): void;
   /** The device's link state, as conntrackd reads it for failover. */
@@ -73,16 +75,6 @@ export interface ChannelOptions {
   errorQueueLength?: number;
   /** TCP: milliseconds between connection attempts; conntrackd tries at most once a second. Default 1000. */
   reconnectMs?: number;
-}
-
-/** Opens the sockets of one dedicated link. Throws ChannelError when the link cannot work at all. */
-export async function openChannel(cfg: ChannelConfig, opts: ChannelOptions = {}): Promise<Channel> {
-  checkDevice(cfg);
-  switch (cfg.type) {
-    case "udp": return openUdpChannel(cfg);
-    case "multicast": return openMulticastChannel(cfg);
-    case "tcp": return openTcpChannel(cfg, opts);
-  }
 }
 
 /** A link that cannot open; the message says which link and why. */
@@ -100,7 +92,8 @@ export function linkName(cfg: ChannelConfig): string {
   return `Sync ${KIND_NAME[cfg.type]} link at line ${cfg.line}${cfg.interface ? ` (${cfg.interface})` : ""}`;
 }
 
-function checkDevice(cfg: ChannelConfig): void {
+/** Throws ChannelError when the link's device cannot carry it (missing, say). */
+export function checkDevice(cfg: ChannelConfig): void {
   if (cfg.interface && !existsSync(`/sys/class/net/${cfg.interface}`)) {
     throw new ChannelError(`${linkName(cfg)}: interface "${cfg.interface}" does not exist on this host`);
   }

@@ -74,6 +74,12 @@ function probe(path: string): Promise<"answering" | "refused"> {
   });
 }
 
+/** Whether a daemon (ctsyncd or conntrackd) answers on the control socket `path`. */
+export async function controlAnswering(path: string | null): Promise<boolean> {
+  if (path === null) return false;
+  return (await probe(path).catch(() => "refused")) === "answering";
+}
+
 /** Clears a stale socket file left by a dead daemon; refuses to touch a live one or a non-socket. */
 async function clearStaleSocket(path: string): Promise<void> {
   let st;

@@ -12,7 +12,7 @@ export interface CoreFunctions {
   rxPtr(): number;
   ctRecPtr(): number;
   expRecPtr(): number;
-  rejectsPtr(): number;
+  rejectsPtr(bank?: number): number;
   resetRejects(): void;
   syncOpen(len: number): number;
   syncOpenAt(ptr: number, len: number): number;
@@ -24,13 +24,9 @@ export interface CoreFunctions {
   msgSeq(): number;
   msgFrom(): number;
   msgTo(): number;
-  txPtr(): number;
-  txLen(): number;
-  txReset(payloadSize: number): void;
-  txClear(): void;
-  txCt(type: number, flags: number, seq: number): number;
-  txExp(type: number, flags: number, seq: number): number;
-  txAppendCtl(flags: number, seq: number, from: number, to: number): number;
+  outCt(type: number, flags: number, seq: number): number;
+  outExp(type: number, flags: number, seq: number): number;
+  outCtl(flags: number, seq: number, from: number, to: number): number;
   nlPtr(): number;
   nlOpen(len: number): number;
   nlNext(): number;
@@ -53,18 +49,20 @@ export interface CoreFunctions {
   // the sync engine
   engineInit(
     mode: number, hashSize: number, hashLimit: number, ackWindow: number, rsQueueSize: number,
-    refresh: number, cacheTimeout: number, expectations: number, firstSeq: number, nowSec: number,
+    refresh: number, cacheTimeout: number, expectations: number, firstSeq: number, startMs: number,
   ): void;
-  engineClock(nowSec: number): void;
+  handleTimeout(nowMs: number): void;
+  pollTimeout(): number;
+  pollEvent(): number;
+  engineSchedule(event: number, delayMs: number): void;
+  engineResyncPending(): number;
   engineKernel(len: number, dumpSend: number): number;
   engineKernelDone(): number;
-  engineRx(len: number): number;
+  engineRx(len: number, link?: number): number;
+  engineRxStream(len: number, link: number, stream: number): number;
   engineXmit(): number;
-  engineTick(nowSec: number): void;
   engineBulk(): number;
   engineDumpBegin(): void;
-  engineWindowFull(): number;
-  engineProbe(): void;
   engineSetInjectPort(port: number): void;
   engineSetBypass(internal: number, external: number): void;
   engineSetPeerBuffer(bytes: number): void;
@@ -108,6 +106,7 @@ export interface CoreFunctions {
   commitBegin(which: number, opts: number): void;
   commitNext(seqBase: number): number;
   commitUpdate(seq: number): number;
+  commitSkipped(): number;
 }
 
 export class Core {
@@ -158,19 +157,29 @@ export class Core {
     return this.dataView;
   }
 
-  /** The datagrams the engine left in its outbox (copies), emptying it. */
-  takeOutbox(): Uint8Array[] {
+  /**
+   * Hands each datagram the engine left in its outbox to `send` (a view into
+   * the core's memory, valid during the call), then empties it. The one
+   * reader of the outbox's framing: a u32 LE length before each datagram.
+   */
+  drainOutbox(send: (datagram: Uint8Array) => void): void {
     const total = this.fn.outLen();
+    if (total === 0) return;
     const base = this.fn.outPtr();
     const bytes = this.bytes;
     const dv = this.view;
-    const out: Uint8Array[] = [];
     for (let at = 0; at < total;) {
       const len = dv.getUint32(base + at, true);
-      out.push(bytes.slice(base + at + 4, base + at + 4 + len));
+      send(bytes.subarray(base + at + 4, base + at + 4 + len));
       at += 4 + len;
     }
     this.fn.outClear();
+  }
+
+  /** The datagrams the engine left in its outbox (copies), emptying it. */
+  takeOutbox(): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    this.drainOutbox((d) => out.push(d.slice()));
     return out;
   }
 
@@ -185,10 +194,10 @@ export class Core {
     return out;
   }
 
-  /** Rejection counters, indexed by reason number. */
-  rejects(): number[] {
+  /** Rejection counters, indexed by reason number: of what peers sent, or of what the kernel sent. */
+  rejects(bank: "sync" | "kernel" = "sync"): number[] {
     const n = this.k("R_COUNT");
-    const base = this.fn.rejectsPtr();
+    const base = this.fn.rejectsPtr(this.k(bank === "sync" ? "REJECTS_SYNC" : "REJECTS_KERNEL"));
     const dv = this.view;
     return Array.from({ length: n }, (_, i) => dv.getUint32(base + i * 4, true));
   }

@@ -9,9 +9,9 @@ import { Kernel } from "./kernel.ts";
 import { Logger } from "./log.ts";
 import { LockFile } from "./lockfile.ts";
 import { openMultichannel, type Multichannel } from "./multichannel.ts";
-import { ControlServer } from "./control-server.ts";
+import { ControlServer, controlAnswering } from "./control-server.ts";
 import { applyFilters } from "./filter-setup.ts";
-import { applyScheduler, notifyReady, syslogSink } from "./process-setup.ts";
+import { applyScheduler, notifySystemd, syslogSink } from "./process-setup.ts";
 import { ChangeFeed } from "./change-feed.ts";
 import { startApi } from "./api/server.ts";
 import { followKeepalived, type KeepalivedFifo } from "./keepalived-fifo.ts";
@@ -27,6 +27,8 @@ const CACHE_NAMES = {
   external: { ct: "CACHE_EXTERNAL_CT", expect: "CACHE_EXTERNAL_EXP" },
 } as const;
 
+/** What conntrackd shows as the transmit queue's limit: INT_MAX, no limit. */
+const TXQUEUE_MAX = 2 ** 31 - 1;
 const kindsOf = (k: KindSet): RecordKind[] => (k === "both" ? ["ct", "expect"] : [k]);
 const nowSec = () => Math.floor(Date.now() / 1000);
 
@@ -44,11 +46,12 @@ export class Daemon implements ApiSource {
   private channels!: Multichannel;
   private control: ControlServer | null = null;
   private lock: LockFile | null = null;
-  private timer: NodeJS.Timeout | null = null;
   private readonly startTime = nowSec();
   private resyncs = 0;
   private flushes = 0;
-  private resyncPending = false;
+  /** The scheduled resync follows lost events: it sends the peers what changed. */
+  private resyncSendsChanges = false;
+  private stopping = false;
   private committing = false;
   private stopped: (() => void) | null = null;
   readonly done: Promise<void>;
@@ -74,7 +77,10 @@ export class Daemon implements ApiSource {
     const syslog = syslogSink(config.general.syslog);
     const log = new Logger(config.general.logFile, opts.console, syslog ? [syslog] : []);
     const d = new Daemon(config, config.sync, log);
-    d.lock = LockFile.take(config.general.lockFile);
+    d.lock = await LockFile.take(config.general.lockFile, {
+      answering: () => controlAnswering(config.general.unixPath),
+      notice: (m) => log.notice(m),
+    });
     try {
       await d.init();
     } catch (err) {
@@ -90,7 +96,7 @@ export class Daemon implements ApiSource {
     const fn = this.core.fn;
     const mode = { notrack: "MODE_NOTRACK", alarm: "MODE_ALARM", ftfw: "MODE_FTFW" }[sync.mode];
     fn.engineInit(this.k(mode), general.hashSize, general.hashLimit, sync.ackWindowSize, sync.resendQueueSize,
-      sync.refreshTime, sync.cacheTimeout, this.expectationSync ? 1 : 0, nowSec(), nowSec());
+      sync.refreshTime, sync.cacheTimeout, this.expectationSync ? 1 : 0, nowSec(), Date.now());
     fn.setSyncOptions(sync.tcpWindowTracking ? 1 : 0, sync.commitTimeout !== null ? 1 : 0);
     fn.setCommitTimeout(sync.commitTimeout ?? 0);
     fn.engineSetBypass(sync.disableInternalCache ? 1 : 0, sync.disableExternalCache ? 1 : 0);
@@ -113,10 +119,10 @@ export class Daemon implements ApiSource {
     fn.outSetPayload(this.channels.payloadSize);
     // The peer's receive buffer bounds FTFW's window; clusters are configured alike, so ours stands for it.
     fn.engineSetPeerBuffer(this.channels.receiveBuffer ?? 0);
-    this.channels.onReceive((bytes, index) => {
-      if (!this.peerUp[index]) this.peerChange(index, true);
+    this.channels.onReceive((bytes, index, stream) => {
       this.lastSeen[index] = Date.now();
-      this.fromPeer(bytes);
+      if (stream === undefined) this.fromPeer(bytes, index);
+      else this.fromStream(bytes, index, stream);
     });
     for (const c of this.channels.channels) c.onDrop((from) => this.stranger(from.address, from.port));
     this.channels.onSwitch((e) => {
@@ -129,6 +135,9 @@ export class Daemon implements ApiSource {
 
     // Listen first, then dump: entries made before a listener joined never send events.
     await this.kernel.resync();
+    // After a restart (a crash, say) the peers hold a stale picture of our
+    // flows: send them all of what the kernel has (FTFW waits for the greeting).
+    if (sync.mode !== "alarm") fn.engineBulk();
     if (general.unixPath) {
       this.control = await ControlServer.start({ path: general.unixPath, daemon: this, onError: (m) => this.log.error(m) });
     } else {
@@ -138,10 +147,10 @@ export class Daemon implements ApiSource {
     if (this.config.api?.enabled) this.api = await startApi(this, this.config.api, (level, m) => this.log.log(level, m));
     if (this.config.keepalived) this.keepalived = followKeepalived(this, this.config.keepalived,
       { expectations: this.expectationSync, disableExternalCache: sync.disableExternalCache }, this.log);
-    this.timer = setInterval(() => this.tick(), 1000);
+    this.pump(); // arms the timer
     applyScheduler(general.scheduler, this.log);
     this.log.notice("initialization completed");
-    notifyReady(general.systemd, this.log);
+    notifySystemd(general.systemd, "READY=1", this.log);
   }
 
   private k(name: string): number {
@@ -150,48 +159,72 @@ export class Daemon implements ApiSource {
 
   // ---- the byte paths ------------------------------------------------------------
 
-  /** Sends what the engine queued: every datagram of the outbox, on the current link. */
+  /**
+   * After every input: brings the core's clock up to date (running what came
+   * due), sends every datagram of the outbox on the current link, acts on the
+   * core's events, and sets the one timer to the core's next deadline.
+   */
   private pump(): void {
     const fn = this.core.fn;
+    fn.handleTimeout(Date.now());
     for (;;) {
       const more = fn.engineXmit();
-      const total = fn.outLen();
-      if (total > 0) {
-        const base = fn.outPtr();
-        const mem = this.core.bytes;
-        const dv = new DataView(mem.buffer);
-        for (let at = 0; at < total;) {
-          const len = dv.getUint32(base + at, true);
-          this.channels.send(mem.subarray(base + at + 4, base + at + 4 + len));
-          at += 4 + len;
-        }
-        fn.outClear();
-      }
+      this.core.drainOutbox((datagram) => this.channels.send(datagram));
       if (!more) break;
     }
-    if (fn.engineWindowFull()) this.probeSoon();
+    for (let e = fn.pollEvent(); e !== this.k("EVENT_NONE"); e = fn.pollEvent()) this.onCoreEvent(e & 0xff, e >>> 8);
+    this.armTimer(fn.pollTimeout());
   }
 
-  /** While FTFW waits on a full window, a quick probe shows the peer any gap at the end of the burst. */
-  private probe: NodeJS.Timeout | null = null;
+  /** The daemon's only timer: when it fires, the core runs what came due. */
+  private timer: NodeJS.Timeout | null = null;
+  private timerAt = Infinity;
 
-  private probeSoon(): void {
-    if (this.probe) return;
-    this.probe = setTimeout(() => {
-      this.probe = null;
-      this.core.fn.engineProbe();
+  private armTimer(at: number): void {
+    if (this.stopping || at === this.timerAt) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = at === Infinity ? null : setTimeout(() => {
+      this.timer = null;
+      this.timerAt = Infinity;
+      this.kernel.checkDrops();
       this.pump();
-    }, 50);
+    }, Math.max(0, at - Date.now()));
   }
 
-  private fromPeer(bytes: Uint8Array): void {
+  private onCoreEvent(kind: number, link: number): void {
+    switch (kind) {
+      case this.k("EVENT_PEER_UP"): return this.peerChange(link, true);
+      case this.k("EVENT_PEER_DOWN"): return this.peerChange(link, false);
+      case this.k("EVENT_KERNEL_RESYNC"): return this.resyncNow();
+      case this.k("EVENT_KERNEL_FLUSH"): return this.scheduledFlush();
+    }
+  }
+
+  private fromPeer(bytes: Uint8Array, link: number): void {
     const fn = this.core.fn;
     if (bytes.length > this.k("MAX_DATAGRAM")) {
       fn.syncOpenAt(fn.nlPtr(), bytes.length); // counted as oversized by the core
       return;
     }
     this.core.bytes.set(bytes, fn.rxPtr());
-    fn.engineRx(bytes.length);
+    fn.engineRx(bytes.length, link);
+    this.kernel.inject();
+    this.pump();
+  }
+
+  /** A read of a TCP link's stream: the core frames it; a read larger than its buffer goes in pieces. */
+  private fromStream(bytes: Uint8Array, link: number, stream: number): void {
+    const fn = this.core.fn;
+    const room = this.k("MAX_DATAGRAM");
+    for (let at = 0; at < bytes.length; at += room) {
+      const piece = bytes.subarray(at, at + room);
+      this.core.bytes.set(piece, fn.rxPtr());
+      if (fn.engineRxStream(piece.length, link, stream) === this.k("STREAM_LOST")) {
+        this.channels.channels[link].loseStream?.();
+        break;
+      }
+    }
     this.kernel.inject();
     this.pump();
   }
@@ -207,26 +240,11 @@ export class Daemon implements ApiSource {
     }
   }
 
-  /** A peer is up while it talks; FTFW and NOTRACK say ALIVE every second, ALARM refreshes every RefreshTime. */
-  private silenceLimitMs(): number {
-    return this.mode === "alarm" ? 2 * this.sync.refreshTime * 1000 : 3000;
-  }
-
   private peerChange(link: number, up: boolean): void {
     this.peerUp[link] = up;
     const peer = this.peers()[link]?.address;
     this.emit({ type: "link", at: Date.now(), link, what: up ? "peer-hello" : "peer-lost", peer,
       message: up ? `peer ${peer} is talking on link ${link}` : `peer ${peer} went silent on link ${link}` });
-  }
-
-  private tick(): void {
-    const now = Date.now();
-    this.lastSeen.forEach((seen, i) => {
-      if (this.peerUp[i] && seen !== null && now - seen > this.silenceLimitMs()) this.peerChange(i, false);
-    });
-    this.core.fn.engineTick(nowSec());
-    this.kernel.checkDrops();
-    this.pump();
   }
 
   /** Events were lost: resync with the kernel soon (NetlinkOverrunResync, at most a second). */
@@ -236,17 +254,43 @@ export class Daemon implements ApiSource {
       this.log.warning(`${why}; NetlinkOverrunResync is off: the internal cache may miss entries until -R`);
       return;
     }
-    if (this.resyncPending) return;
-    this.resyncPending = true;
+    if (this.resyncSendsChanges && this.core.fn.engineResyncPending()) return;
+    this.resyncSendsChanges = true;
     const ms = Math.min(delay, 1) * 1000;
     this.log.warning(`${why}: resynchronizing the internal cache with the kernel in ${ms} ms`);
-    setTimeout(() => {
-      this.resyncPending = false;
-      this.kernel.resync(true).then(
-        (gone) => { this.resyncs++; this.log.notice(`resync with the kernel done (${gone} entries were gone)`); },
-        (err) => this.log.error(`resync with the kernel failed: ${(err as Error).message}`),
-      );
-    }, ms);
+    this.core.fn.engineSchedule(this.k("EVENT_KERNEL_RESYNC"), ms);
+    this.pump();
+  }
+
+  /**
+   * A scheduled resync came due. After lost events it sends the peers what
+   * the events would have; after a commit (our own inserts, which the event
+   * socket missed) it only catches the cache up.
+   */
+  private resyncNow(): void {
+    const afterLoss = this.resyncSendsChanges;
+    this.resyncSendsChanges = false;
+    this.kernel.resync(afterLoss).then(
+      (gone) => {
+        if (afterLoss) {
+          this.resyncs++;
+          this.log.notice(`resync with the kernel done (${gone} entries were gone)`);
+        } else if (gone) {
+          this.log.notice(`resync after commit: ${gone} entries were gone`);
+        }
+      },
+      (err) => this.log.error(`resync with the kernel failed: ${(err as Error).message}`),
+    );
+  }
+
+  private scheduledFlush(): void {
+    if (this.purgeDue === null) return; // called off
+    const early = this.purgeDue - Date.now();
+    // the core keeps the earliest request: this is a called-off flush's moment, the one asked since comes later
+    if (early > 50) return this.core.fn.engineSchedule(this.k("EVENT_KERNEL_FLUSH"), early);
+    this.purgeDue = null;
+    this.log.notice("flushing kernel conntrack table (scheduled)");
+    this.kernel.flush("ct").catch((e) => this.log.error((e as Error).message));
   }
 
   // ---- DaemonControl -----------------------------------------------------------------
@@ -281,16 +325,17 @@ export class Daemon implements ApiSource {
     const fn = this.core.fn;
     const base = fn.cacheCountersPtr(id);
     const dv = this.core.view;
-    const c = (i: number) => dv.getUint32(base + 4 * i, true);
+    const c = (name: string) => dv.getUint32(base + 4 * this.k(name), true);
     const active = fn.cacheCount(id);
     return {
       active, objects: active, tableEntries: active,
-      addOk: c(0), addFail: c(1), addFailNoMemory: 0, addFailNoSpace: c(1),
-      updOk: c(2), updFail: c(3), updFailNotFound: 0,
-      delOk: c(4), delFail: c(5), delFailNotFound: c(5),
+      addOk: c("CC_CREATED"), addFail: c("CC_CREATE_FAILED"), addFailNoMemory: 0, addFailNoSpace: c("CC_CREATE_FAILED"),
+      updOk: c("CC_UPDATED"), updFail: c("CC_UPDATE_FAILED"), updFailNotFound: 0,
+      delOk: c("CC_DESTROYED"), delFail: c("CC_DESTROY_FAILED"), delFailNotFound: c("CC_DESTROY_FAILED"),
     };
   }
 
+  /** conntrackd counts the traffic of flows only in its Stats mode: in sync mode it prints zeros, and so do we. */
   traffic(): TrafficCounters {
     return { bytes: 0, packets: 0 };
   }
@@ -319,11 +364,17 @@ export class Daemon implements ApiSource {
     };
   }
 
+  /** Kernel messages the core could not read (the encoders' own no-room verdicts aside). */
+  private kernelMalformed(): number {
+    const r = this.core.rejects("kernel");
+    return r.reduce((a, b) => a + b, 0) - (r[this.k("R_NO_ROOM")] ?? 0) - (r[this.k("R_BAD_VALUE")] ?? 0);
+  }
+
   runtime(): RuntimeCounters {
     const s = this.core.engineStats();
     return {
       startTime: this.startTime, eventsReceived: s.kernel_events, eventsFiltered: s.kernel_filtered,
-      eventsUnknownType: 0, catchEventFailed: 0, dumpUnknownType: 0, netlinkOverrun: this.kernel.overruns,
+      eventsUnknownType: 0, catchEventFailed: this.kernelMalformed(), dumpUnknownType: 0, netlinkOverrun: this.kernel.overruns,
       kernelTableFlush: this.flushes, kernelTableResync: this.resyncs, netlinkBufferSize: this.kernel.events.rcvBuf,
       childProcessFailed: 0, childProcessSegfault: 0, childProcessTermsig: 0, selectFailed: 0, waitFailed: 0,
     };
@@ -333,8 +384,9 @@ export class Daemon implements ApiSource {
     const fn = this.core.fn;
     const items: ResendQueueItem[] = [];
     fn.rsQueueWalkStart();
-    for (let t = fn.rsQueueWalkNext(); t !== 0; t = fn.rsQueueWalkNext()) {
-      items.push(t === 1 ? { kind: "object", seq: fn.rsQueueWalkSeq() } : { kind: "control", seq: fn.rsQueueWalkSeq(), flags: fn.rsQueueWalkFlags() });
+    for (let t = fn.rsQueueWalkNext(); t !== this.k("RSQ_END"); t = fn.rsQueueWalkNext()) {
+      const seq = fn.rsQueueWalkSeq();
+      items.push(t === this.k("RSQ_OBJECT") ? { kind: "object", seq } : { kind: "control", seq, flags: fn.rsQueueWalkFlags() });
     }
     return items;
   }
@@ -345,12 +397,14 @@ export class Daemon implements ApiSource {
     return {
       allocatedNodes: tx + rs,
       queues: [
-        { name: "txqueue", current: tx, max: 2147483647, noSpaceErrors: 0 },
+        // conntrackd prints INT_MAX for its unbounded transmit queue; ours is bounded by the caches.
+        { name: "txqueue", current: tx, max: TXQUEUE_MAX, noSpaceErrors: 0 },
         { name: "rsqueue", current: rs, max: this.sync.resendQueueSize, noSpaceErrors: this.core.engineStats().rsqueue_purged },
       ],
     };
   }
 
+  /** conntrackd lists the children it forked (an old commit ran in one); ctsyncd forks none. */
   processes(): ProcessInfo[] {
     return [];
   }
@@ -377,10 +431,8 @@ export class Daemon implements ApiSource {
       }
       const result: CommitResult = { status: "done", committed, failed, seconds };
       // The event socket was deaf during the commit: catch up from a dump, once the client has its answer.
-      setTimeout(() => this.kernel.resync().then(
-        (gone) => { if (gone) this.log.notice(`resync after commit: ${gone} entries were gone`); },
-        (err) => this.log.error(`resync after commit failed: ${(err as Error).message}`),
-      ), 100);
+      this.core.fn.engineSchedule(this.k("EVENT_KERNEL_RESYNC"), 100);
+      this.pump();
       this.commitLog.record(kinds, result);
       this.emit({ type: "commit", at: Date.now(), kinds, result });
       return result;
@@ -428,31 +480,40 @@ export class Daemon implements ApiSource {
       if (this.expectationSync) await this.kernel.dumpIntoCache("expect", true);
       return;
     }
+    // Queued now, sent once the client has its answer: like conntrackd, -B
+    // returns when the update is on its way, not when the last byte left.
     this.core.fn.engineBulk();
+    setImmediate(() => this.pump());
+  }
+
+  /** When -t's kernel flush is due (ms); null when none is, or a commit or a cache flush called it off, as in conntrackd. */
+  private purgeDue: number | null = null;
+
+  resetTimers(): void {
+    if (this.purgeDue !== null) return;
+    const secs = this.sync.purgeTimeout;
+    this.log.notice(`flushing conntrack table in ${secs} secs`);
+    this.purgeDue = Date.now() + secs * 1000;
+    this.core.fn.engineSchedule(this.k("EVENT_KERNEL_FLUSH"), secs * 1000);
     this.pump();
   }
 
-  /** The kernel flush -t scheduled; as in conntrackd, a commit or a flush of the internal cache calls it off. */
-  private purge: NodeJS.Timeout | null = null;
-
-  resetTimers(): void {
-    if (this.purge) return;
-    const secs = this.sync.purgeTimeout;
-    this.log.notice(`flushing conntrack table in ${secs} secs`);
-    this.purge = setTimeout(() => {
-      this.purge = null;
-      this.log.notice("flushing kernel conntrack table (scheduled)");
-      this.kernel.flush("ct").catch((e) => this.log.error((e as Error).message));
-    }, secs * 1000).unref();
-  }
-
   private cancelPurge(): void {
-    if (this.purge) clearTimeout(this.purge);
-    this.purge = null;
+    this.purgeDue = null;
   }
 
   kill(): void {
     void this.shutdown(true);
+  }
+
+  /** SIGHUP: logrotate moved the LogFile away; write to a new one. */
+  reopenLog(): void {
+    try {
+      this.log.reopen();
+      this.log.notice("log file reopened (SIGHUP)");
+    } catch (err) {
+      this.log.error(`${(err as Error).message}; still writing to the old file`);
+    }
   }
 
   // ---- ApiSource ------------------------------------------------------------------------
@@ -492,9 +553,10 @@ export class Daemon implements ApiSource {
   }
 
   async shutdown(logIt: boolean): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
+    notifySystemd(this.config.general.systemd, "STOPPING=1", this.log);
+    this.stopping = true;
+    if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    if (this.probe) clearTimeout(this.probe);
     this.keepalived?.close();
     await this.api?.close();
     this.api = null;
@@ -505,6 +567,7 @@ export class Daemon implements ApiSource {
     this.lock?.release();
     this.lock = null;
     if (logIt) this.log.notice("---- shutdown received ----");
+    this.log.close();
     this.stopped?.();
   }
 }

@@ -93,7 +93,7 @@ export class Kernel {
         this.lost(n === RECV_OVERRUN ? "netlink event socket overrun (ENOBUFS)" : "netlink event datagram truncated");
         continue;
       }
-      this.core.fn.engineKernel(n, 0);
+      this.core.fn.engineKernel(n, this.core.k("DUMP_KEEP")); // events: sent as they say; only dumps use the mode
     }
     this.onActivity();
   }
@@ -109,10 +109,27 @@ export class Kernel {
   /** DisableExternalCache: sends the requests the engine built from peers' messages. */
   inject(): void {
     const { fn } = this.core;
-    if (!this.injector || fn.nlTxLen() === 0) return;
+    if (!this.injector) return;
+    const overflow = fn.engineInjectOverflow();
+    if (overflow > this.injectOverflowSeen) {
+      this.injectFailed("the request batch was full", overflow - this.injectOverflowSeen);
+      this.injectOverflowSeen = overflow;
+    }
+    if (fn.nlTxLen() === 0) return;
     const view = new Uint8Array(this.core.bytes.buffer, fn.nlTxPtr(), fn.nlTxLen());
-    if (this.injector.send(view) === SEND_AGAIN) this.injectFailures.set("ENOBUFS", (this.injectFailures.get("ENOBUFS") ?? 0) + 1);
+    if (this.injector.send(view) === SEND_AGAIN) this.injectFailed("ENOBUFS", 1);
     fn.nlTxClear();
+  }
+
+  private injectOverflowSeen = 0;
+
+  /** Counts an injection the kernel refused or that never left; logs each reason at its first and every 1000th. */
+  private injectFailed(why: string, n: number): void {
+    const before = this.injectFailures.get(why) ?? 0;
+    this.injectFailures.set(why, before + n);
+    if (before === 0 || Math.floor((before + n) / 1000) > Math.floor(before / 1000)) {
+      this.log.error(`inject (DisableExternalCache): ${why} (${before + n} entries so far)`);
+    }
   }
 
   private readInjectErrors(): void {
@@ -124,8 +141,7 @@ export class Kernel {
       fn.nlOpen(n);
       for (let r = fn.nlNext(); r !== this.core.k("NL_END"); r = fn.nlNext()) {
         if (r === this.core.k("NL_ERROR") && fn.nlErrno() !== 0) {
-          const why = strerror(fn.nlErrno());
-          this.injectFailures.set(why, (this.injectFailures.get(why) ?? 0) + 1);
+          this.injectFailed(strerror(fn.nlErrno()), 1);
         }
       }
     }
@@ -303,6 +319,11 @@ export class Kernel {
       }
       if (count === 0) break;
       inKernel = this.sendAsync(batch ?? built()).then(() => ({ base, count }));
+    }
+    const skipped = fn.commitSkipped();
+    if (skipped) {
+      failed += skipped;
+      reasons.set("not decodable from the cache", skipped);
     }
     for (const [why, n] of reasons) this.log.error(`commit-create: ${why} (${n} entries)`);
     return { ok, failed, seconds: Number(process.hrtime.bigint() - start) / 1e9 };

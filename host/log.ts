@@ -1,8 +1,10 @@
 // The daemon's log, in conntrackd's line format:
 //   [Wed Dec  7 22:16:31 2011] (pid=19195) [notice] committing external cache
 // to the LogFile, and to the console when running in the foreground (notices
-// to stdout, warnings and errors to stderr), as conntrackd does.
-import { appendFileSync } from "node:fs";
+// to stdout, warnings and errors to stderr), as conntrackd does. The LogFile
+// is created 0600 (it names the flows and peers of the firewall) and kept
+// open; reopen() follows a rotation.
+import { closeSync, openSync, writeSync } from "node:fs";
 
 export type Level = "notice" | "warning" | "ERROR" | "info";
 
@@ -21,11 +23,34 @@ export interface LogSink {
 }
 
 export class Logger {
+  private fd = -1;
+
+  /** Throws, naming the file and the reason, when the LogFile cannot be opened. */
   constructor(
     private readonly file: string | null,
     private readonly console: boolean,
     private readonly listeners: LogSink[] = [],
-  ) {}
+  ) {
+    this.reopen();
+  }
+
+  /** Opens the LogFile anew (after logrotate moved it away), closing the old one. */
+  reopen(): void {
+    if (!this.file) return;
+    let fd: number;
+    try {
+      fd = openSync(this.file, "a", 0o600);
+    } catch (err) {
+      throw new Error(`cannot open the log file ${this.file}: ${(err as Error).message}`);
+    }
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = fd;
+  }
+
+  close(): void {
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = -1;
+  }
 
   line(level: Level, message: string): string {
     return `[${ctime(new Date())}] (pid=${process.pid}) [${level}] ${message}`;
@@ -34,9 +59,9 @@ export class Logger {
   log(level: Level, message: string): void {
     const text = this.line(level, message);
     if (this.console) (level === "notice" || level === "info" ? process.stdout : process.stderr).write(text + "\n");
-    if (this.file) {
+    if (this.fd >= 0) {
       try {
-        appendFileSync(this.file, text + "\n");
+        writeSync(this.fd, text + "\n");
       } catch (err) {
         process.stderr.write(`cannot write the log file ${this.file}: ${(err as Error).message}\n`);
       }

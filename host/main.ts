@@ -5,6 +5,7 @@ import { spawn } from "node:child_process";
 import { parseCli, usage, CliError } from "./cli.ts";
 import { loadConfig, ConfigError, type Config } from "./config.ts";
 import { runClient } from "./control-client.ts";
+import { loadProcessAddon } from "./native.ts";
 
 const VERSION = "ctsyncd v0.1.0, the conntrackd 1.4.7 protocol, command line and configuration";
 const BACKGROUND_CHILD = "CTSYNC_BACKGROUND_CHILD";
@@ -51,6 +52,7 @@ function background(argv: string[]): Promise<number> {
 
 async function runDaemon(config: Config, foreground: boolean): Promise<number> {
   const child = process.env[BACKGROUND_CHILD] === "1";
+  process.title = "ctsyncd"; // ps, pgrep and pidof see ctsyncd, not node
   // Loaded here only: client commands start faster without the daemon's modules.
   const { Daemon } = await import("./daemon.ts");
   let daemon: Awaited<ReturnType<typeof Daemon.start>>;
@@ -61,10 +63,15 @@ async function runDaemon(config: Config, foreground: boolean): Promise<number> {
     return 1;
   }
   if (foreground && !child) daemon.log.notice("-- starting in console mode --");
-  if (child) process.stdout.write("READY\n");
+  if (child) {
+    // Whoever started us (native/client.c, or background() below) returns now
+    // and closes its end of our stdout and stderr.
+    process.stdout.write("READY\n", () => loadProcessAddon().quietStdio());
+  }
   const stop = () => void daemon.shutdown(true);
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);
+  process.on("SIGHUP", () => daemon.reopenLog());
   await daemon.done;
   return 0;
 }

@@ -8,7 +8,20 @@
 // flags (IFF_UP, IFF_RUNNING) from sysfs every pollMs, which costs two small
 // reads a tick and needs no socket of its own.
 import type { Channel as ChannelConfig } from "./config-types.ts";
-import { type Channel, type ChannelOptions, type ChannelStats, type LinkStatus, linkName, openChannel, statusIsUp } from "./channel.ts";
+import { type Channel, type ChannelOptions, type ChannelStats, type LinkStatus, checkDevice, linkName, statusIsUp } from "./channel.ts";
+import { openUdpChannel } from "./channel-udp.ts";
+import { openMulticastChannel } from "./channel-mcast.ts";
+import { openTcpChannel } from "./channel-tcp.ts";
+
+/** Opens the sockets of one dedicated link. Throws ChannelError when the link cannot work at all. */
+export async function openChannel(cfg: ChannelConfig, opts: ChannelOptions = {}): Promise<Channel> {
+  checkDevice(cfg);
+  switch (cfg.type) {
+    case "udp": return openUdpChannel(cfg);
+    case "multicast": return openMulticastChannel(cfg);
+    case "tcp": return openTcpChannel(cfg, opts);
+  }
+}
 
 /** Why the current link changed. */
 export type SwitchReason = "link-down" | "peer-traffic";
@@ -79,7 +92,7 @@ export class Multichannel {
   private currentIndex: number;
   private readonly timer: NodeJS.Timeout;
   private switchHandler: (e: SwitchEvent) => void = () => {};
-  private receiveHandler: (bytes: Uint8Array, index: number) => void = () => {};
+  private receiveHandler: (bytes: Uint8Array, index: number, stream?: number) => void = () => {};
   /** Set once "no link available" was reported, so it is reported once per outage. */
   private stranded = false;
 
@@ -93,7 +106,7 @@ export class Multichannel {
     if (channels.length === 0) throw new RangeError("a multichannel needs at least one channel");
     this.currentIndex = defaultIndex >= 0 && defaultIndex < channels.length ? defaultIndex : 0;
     this.warnings = [...channels.flatMap((c) => c.warnings), ...setWarnings];
-    channels.forEach((c, i) => c.onReceive((bytes) => this.onData(bytes, i)));
+    channels.forEach((c, i) => c.onReceive((bytes, stream) => this.onData(bytes, i, stream)));
     this.timer = setInterval(() => this.checkLinks(), pollMs);
     this.timer.unref(); // link watching alone must not keep the process alive
   }
@@ -121,8 +134,8 @@ export class Multichannel {
     return this.current.send(bytes);
   }
 
-  /** Data from any link, with the index of the link it came on. */
-  onReceive(handler: (bytes: Uint8Array, index: number) => void): void {
+  /** Data from any link, with the index of the link it came on (and for TCP the stream's id). */
+  onReceive(handler: (bytes: Uint8Array, index: number, stream?: number) => void): void {
     this.receiveHandler = handler;
   }
 
@@ -149,10 +162,10 @@ export class Multichannel {
     if (index !== this.currentIndex) this.switchTo(index, "peer-traffic");
   }
 
-  private onData(bytes: Uint8Array, index: number): void {
+  private onData(bytes: Uint8Array, index: number, stream?: number): void {
     // The peer sends where it believes the link is: answer there.
     if (this.followOnReceive) this.follow(index);
-    this.receiveHandler(bytes, index);
+    this.receiveHandler(bytes, index, stream);
   }
 
   /** Runs every pollMs: leaves the current link if its device is down. */

@@ -1,5 +1,6 @@
-// Loads the project's own N-API addon (native/netlink.c), built by
-// `npm run build:native` into native/build/Release/ctsync_netlink.node.
+// Loads the project's own N-API addons, built by `npm run build:native` into
+// native/build/Release/: ctsync_netlink.node (native/netlink.c) and
+// ctsync_process.node (native/process.c).
 import { createRequire } from "node:module";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -58,26 +59,36 @@ export interface NetlinkAddon {
   };
 }
 
-const addonPath = fileURLToPath(new URL("../native/build/Release/ctsync_netlink.node", import.meta.url));
-
-let cached: NetlinkAddon | undefined;
-
-/** The addon, loaded on first use so that modules importing this one still load without it. */
-export function loadNetlinkAddon(): NetlinkAddon {
-  if (cached) return cached;
-  if (!existsSync(addonPath)) {
-    throw new Error(
-      `ctsync: the netlink addon is missing (${addonPath}); run "npm install" or "npm run build:native" to build it`,
-    );
-  }
-  const require = createRequire(import.meta.url);
-  try {
-    cached = require(addonPath) as NetlinkAddon;
-  } catch (err) {
-    throw new Error(
-      `ctsync: cannot load the netlink addon ${addonPath}: ${(err as Error).message}; rebuild it with "npm run build:native"`,
-      { cause: err },
-    );
-  }
-  return cached;
+/** The flat ABI of ctsync_process.node: what the daemon's process needs beyond Node. */
+export interface ProcessAddon {
+  /** Opens (creating, 0600) and flocks `path` without blocking: the fd, or -errno (-EWOULDBLOCK: held). */
+  lock(path: string): number;
+  /** Closes the lock's fd, which releases it. */
+  unlock(fd: number): void;
+  /** sd_notify(): 0 sent, 1 no NOTIFY_SOCKET, or -errno. */
+  notify(message: string): number;
+  /** Points stdin, stdout and stderr at /dev/null: 0 or -errno. */
+  quietStdio(): number;
 }
+
+const loaded = new Map<string, unknown>();
+
+/** An addon of native/build/Release, loaded on first use so that modules importing this one still load without it. */
+function loadAddon<T>(name: string): T {
+  const have = loaded.get(name);
+  if (have) return have as T;
+  const path = fileURLToPath(new URL(`../native/build/Release/${name}.node`, import.meta.url));
+  if (!existsSync(path)) {
+    throw new Error(`ctsync: the native addon is missing (${path}); run "npm install" or "npm run build:native" to build it`);
+  }
+  try {
+    const addon = createRequire(import.meta.url)(path) as T;
+    loaded.set(name, addon);
+    return addon;
+  } catch (err) {
+    throw new Error(`ctsync: cannot load the native addon ${path}: ${(err as Error).message}; rebuild it with "npm run build:native"`, { cause: err });
+  }
+}
+
+export const loadNetlinkAddon = (): NetlinkAddon => loadAddon<NetlinkAddon>("ctsync_netlink");
+export const loadProcessAddon = (): ProcessAddon => loadAddon<ProcessAddon>("ctsync_process");

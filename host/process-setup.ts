@@ -1,9 +1,11 @@
 // What the General section asks of the daemon's process beyond sync: the
 // scheduling policy (Scheduler), syslog (Syslog) and systemd's readiness
-// notification (Systemd). Node has no system calls for these, so the daemon
-// asks the standard tools (chrt, logger, systemd-notify) and says clearly
-// when one is missing rather than ignoring the option.
+// notification (Systemd). Node has no system calls for the first two, so the
+// daemon asks the standard tools (chrt, logger) and says clearly when one is
+// missing rather than ignoring the option; readiness goes through our own
+// addon, from the daemon's own process as a Type=notify unit expects.
 import { spawn, spawnSync } from "node:child_process";
+import { loadProcessAddon } from "./native.ts";
 import type { GeneralConfig } from "./config.ts";
 import type { Logger } from "./log.ts";
 
@@ -16,11 +18,11 @@ export function applyScheduler(sched: GeneralConfig["scheduler"], log: Logger): 
   }
 }
 
-/** Systemd on: tells systemd the daemon is ready, when it runs under a notify unit. */
-export function notifyReady(enabled: boolean, log: Logger): void {
+/** Systemd on: tells systemd the daemon is ready (READY=1) or stopping, when it runs under a notify unit. */
+export function notifySystemd(enabled: boolean, state: "READY=1" | "STOPPING=1", log: Logger): void {
   if (!enabled || !process.env.NOTIFY_SOCKET) return;
-  const r = spawnSync("systemd-notify", ["--ready", `--pid=${process.pid}`], { encoding: "utf8" });
-  if (r.error || r.status !== 0) log.warning(`systemd readiness notification failed: ${r.error?.message ?? r.stderr.trim()}`);
+  const r = loadProcessAddon().notify(`${state}\nMAINPID=${process.pid}`);
+  if (r < 0) log.warning(`systemd notification ${state} failed: error ${-r} on ${process.env.NOTIFY_SOCKET}`);
 }
 
 const LEVELS: Record<string, string> = { notice: "notice", warning: "warning", ERROR: "err", info: "info" };

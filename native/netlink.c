@@ -435,7 +435,9 @@ typedef struct {
 } send_args;
 
 static int get_send_args(napi_env env, napi_callback_info info, const char *name, send_args *a) {
-  GET_ARGS(5);
+  size_t argc = 5;
+  napi_value argv[5];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return 0;
   size_t len;
   int64_t off = 0, n = -1, pid = 0;
   char msg[128];

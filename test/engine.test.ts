@@ -116,6 +116,34 @@ test("ftfw: a peer still saying HELLO (our HELLO_BACK was lost) does not make us
   while (fn.rsQueueWalkNext()) assert.notEqual(fn.rsQueueWalkFlags(), 0, `conntrack message ${fn.rsQueueWalkSeq()} still unacknowledged`);
 });
 
+test("ftfw: a peer that restarts (it greets again) gets our whole internal cache, once per greeting", () => {
+  const a = new TestNode("ftfw"), b = new TestNode("ftfw");
+  handshake(a, b);
+  for (let i = 0; i < 30; i++) a.ctEvent(flow(i));
+  for (let round = 0; round < 5; round++) {
+    b.receive(a.flush());
+    a.receive(b.flush());
+    a.tick(); b.tick();
+  }
+  assert.equal(b.count("CACHE_EXTERNAL_CT"), 30);
+  const fn = a.core.fn;
+  fn.rsQueueWalkStart();
+  while (fn.rsQueueWalkNext()) assert.notEqual(fn.rsQueueWalkFlags(), 0, "every conntrack message was acknowledged");
+  // b crashes and starts again with empty caches: its greeting is all a hears of it.
+  const b2 = new TestNode("ftfw", { firstSeq: 90000 });
+  a.receive(b2.flush());
+  b2.tick();
+  a.receive(b2.flush()); // still greeting: no second bulk
+  for (let round = 0; round < 5; round++) {
+    b2.receive(a.flush());
+    a.receive(b2.flush());
+    a.tick(); b2.tick();
+  }
+  assert.equal(b2.count("CACHE_EXTERNAL_CT"), 30, "the restarted peer holds all of a's flows again");
+  assert.ok(a.stats().hello_recv >= 2, "a heard the greeting more than once");
+  assert.equal(b2.stats().data_applied, 30, "one bulk, not one per greeting message");
+});
+
 test("a resync request is answered with the whole internal cache", () => {
   const a = new TestNode("notrack"), b = new TestNode("notrack");
   for (let i = 0; i < 50; i++) a.ctEvent(flow(i));
@@ -337,4 +365,93 @@ test("a resync after lost events sends what the lost events would have: new and 
   for (let i = 0; i < 10; i++) c.ctDumped(flow(i), "DUMP_KEEP");
   assert.equal(c.count("CACHE_INTERNAL_CT"), 10);
   assert.equal(c.flush().length, 0);
+});
+
+test("time belongs to the core: pollTimeout names the next ALIVE, the window probe, peer silence and scheduled kernel work", () => {
+  const a = new TestNode("ftfw"), b = new TestNode("ftfw");
+  handshake(a, b);
+  const fn = a.core.fn, ms = a.now * 1000;
+  const ev = (e: number) => ({ kind: e & 0xff, link: e >>> 8 });
+  const events = () => { const out = []; for (let e = fn.pollEvent(); e !== 0; e = fn.pollEvent()) out.push(ev(e)); return out; };
+  events();
+  // Quiet: the next thing to do is an ALIVE, a second after the last message.
+  a.flush();
+  const alive = fn.pollTimeout();
+  assert.ok(alive > ms && alive <= ms + 1000, `next deadline ${alive - ms} ms away`);
+  fn.handleTimeout(alive - 1);
+  assert.equal(a.flush().length, 0, "nothing before the deadline");
+  fn.handleTimeout(alive);
+  const sent = a.flush();
+  assert.equal(sent.length, 1, "an ALIVE (or ACK) at the deadline");
+  // A datagram on link 2 makes that link's peer up; three silent seconds make it down.
+  a.core.bytes.set(b.flush()[0] ?? sent[0], fn.rxPtr());
+  b.tick();
+  const hello = b.flush()[0];
+  a.core.bytes.set(hello, fn.rxPtr());
+  fn.engineRx(hello.length, 2);
+  assert.deepEqual(events(), [{ kind: a.k("EVENT_PEER_UP"), link: 2 }]);
+  fn.engineSchedule(a.k("EVENT_KERNEL_RESYNC"), 100);
+  assert.equal(fn.engineResyncPending(), 1);
+  const t0 = alive;
+  fn.handleTimeout(t0 + 50);
+  assert.deepEqual(events(), [], "the resync is not due yet");
+  fn.handleTimeout(t0 + 150);
+  assert.deepEqual(events(), [{ kind: a.k("EVENT_KERNEL_RESYNC"), link: 0 }]);
+  assert.equal(fn.engineResyncPending(), 0);
+  for (let t = t0 + 1000; t <= t0 + 4000; t += 1000) fn.handleTimeout(t);
+  const down = a.k("EVENT_PEER_DOWN");
+  assert.deepEqual(events(), [{ kind: down, link: 0 }, { kind: down, link: 2 }], "silent for more than three seconds: both links heard from");
+});
+
+test("ftfw: a sender waiting on a full window probes the peer 50 ms later, by the core's own timer", () => {
+  const a = new TestNode("ftfw", { ackWindow: 4, rsQueue: 64 }), b = new TestNode("ftfw", { ackWindow: 4, rsQueue: 64 });
+  handshake(a, b);
+  const fn = a.core.fn;
+  for (let i = 0; i < 200; i++) a.ctEvent(flow(i));
+  const burst = a.flush(); // the window fills: the rest waits
+  assert.ok(burst.length > 0);
+  const probeAt = fn.pollTimeout();
+  assert.equal(probeAt, a.now * 1000 + 50, "a probe is due 50 ms after the window filled");
+  fn.handleTimeout(probeAt);
+  const probe = a.flush();
+  assert.equal(probe.length, 1, "one ALIVE probes the peer");
+  // The burst was lost: the probe's sequence number shows the peer the gap.
+  b.receive(probe);
+  assert.ok(b.stats().nack_sent >= 1, "the peer asks for what it missed");
+});
+
+test("a TCP link's stream is cut back into messages by the core, however the reads split it", () => {
+  const a = new TestNode("notrack");
+  for (let i = 0; i < 6; i++) a.ctEvent(flow(i));
+  const datagrams = a.flush();
+  const stream = new Uint8Array(datagrams.reduce((n, d) => n + d.length, 0));
+  let at = 0;
+  for (const d of datagrams) { stream.set(d, at); at += d.length; }
+  for (let cut = 1; cut < stream.length; cut += 7) {
+    const b = new TestNode("notrack");
+    const feed = (part: Uint8Array) => {
+      b.core.bytes.set(part, b.core.fn.rxPtr());
+      return b.core.fn.engineRxStream(part.length, 0, 1);
+    };
+    assert.ok(feed(stream.subarray(0, cut)) >= 0);
+    assert.ok(feed(stream.subarray(cut)) >= 0);
+    assert.equal(b.count("CACHE_EXTERNAL_CT"), 6, `cut at byte ${cut}`);
+  }
+});
+
+test("a stream whose length field lies is lost; a new connection drops what the old one left half said", () => {
+  const a = new TestNode("notrack"), b = new TestNode("notrack");
+  a.ctEvent(flow(1));
+  const [d] = a.flush();
+  const fn = b.core.fn;
+  const feed = (part: Uint8Array, id: number) => {
+    b.core.bytes.set(part, fn.rxPtr());
+    return fn.engineRxStream(part.length, 3, id);
+  };
+  const bad = new Uint8Array(d);
+  bad[2] = 0; bad[3] = 4; // a message "4 bytes long": no boundary can be found after it
+  assert.equal(feed(bad, 1), b.k("STREAM_LOST"));
+  assert.equal(feed(d.subarray(0, 10), 2), 0, "half a message, held");
+  assert.equal(feed(d, 3), 1, "a new stream starts afresh: the held half is dropped");
+  assert.equal(b.count("CACHE_EXTERNAL_CT"), 1);
 });

@@ -69,6 +69,21 @@ test("a datagram larger than conntrackd's receive buffer is oversized", () => {
   assert.equal(fn.syncNext(), T("MSG_END"));
 });
 
+test("a malformed kernel message is counted apart from malformed peer datagrams", () => {
+  const { fn } = h.core;
+  fn.resetRejects();
+  // A netlink header claiming 24 bytes of which only 20 are there: truncated, from the kernel.
+  const bad = new Uint8Array(20);
+  new DataView(bad.buffer).setUint32(0, 20, true);
+  new DataView(bad.buffer).setUint16(4, (1 << 8) | 0, true); // NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG_CT_NEW
+  h.core.bytes.set(bad, fn.nlPtr());
+  fn.nlOpen(bad.length);
+  for (let r = fn.nlNext(); r !== T("NL_END"); r = fn.nlNext()) { /* drain */ }
+  const kernel = h.core.rejects("kernel").reduce((a, b) => a + b, 0);
+  assert.ok(kernel >= 1, "the kernel's bank counted it");
+  assert.equal(h.core.rejects("sync").reduce((a, b) => a + b, 0), 0, "peers' malformed messages are not");
+});
+
 test("every rejection is counted by reason", () => {
   h.core.fn.resetRejects();
   only(good().subarray(0, 5));

@@ -5,7 +5,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-[ -f build/ctsync.wasm ] || npm run --silent build
+# What the tests need and the machine lacks: Debian packages and node modules.
+bash scripts/setup.sh test
+
+[ -f build/ctsync.wasm ] && [ -x native/build/Release/ctsyncd ] || npm run --silent build
+# The daemon the tests start runs the precompiled host: build it from the sources under test.
+npm run --silent build:host
 
 echo "== type-check (tsc --noEmit)"
 npx tsc --noEmit -p tsconfig.json

@@ -76,14 +76,17 @@ test("an FTP expectation round-trips with its three tuples, helper and NAT tuple
 
 test("control messages: ACK and NACK carry a range, ALIVE and HELLO do not", () => {
   const { fn } = h.core;
-  fn.txReset(1472);
-  assert.equal(fn.txAppendCtl(T("F_ACK"), 10, 100, 200), 1);
-  assert.equal(fn.txAppendCtl(T("F_NACK"), 11, 5, 6), 1);
-  assert.equal(fn.txAppendCtl(T("F_ALIVE"), 12, 0, 0), 1);
-  assert.equal(fn.txAppendCtl(T("F_HELLO"), 13, 0, 0), 1);
-  assert.equal(fn.txAppendCtl(T("F_RESYNC"), 14, 0, 0), 1);
-  assert.equal(fn.txLen(), 16 + 16 + 8 + 8 + 16);
-  const out = h.decode(h.core.bytes.slice(fn.txPtr(), fn.txPtr() + fn.txLen()));
+  fn.outClear();
+  fn.outSetPayload(1472);
+  assert.equal(fn.outCtl(T("F_ACK"), 10, 100, 200), 1);
+  assert.equal(fn.outCtl(T("F_NACK"), 11, 5, 6), 1);
+  assert.equal(fn.outCtl(T("F_ALIVE"), 12, 0, 0), 1);
+  assert.equal(fn.outCtl(T("F_HELLO"), 13, 0, 0), 1);
+  assert.equal(fn.outCtl(T("F_RESYNC"), 14, 0, 0), 1);
+  const [datagram, ...rest] = h.core.takeOutbox();
+  assert.equal(rest.length, 0);
+  assert.equal(datagram.length, 16 + 16 + 8 + 8 + 16);
+  const out = h.decode(datagram);
   assert.deepEqual(out.map((m) => [m.result, m.flags, m.seq, m.from, m.to]), [
     [T("MSG_CTL"), T("F_ACK"), 10, 100, 200],
     [T("MSG_CTL"), T("F_NACK"), 11, 5, 6],
@@ -93,17 +96,19 @@ test("control messages: ACK and NACK carry a range, ALIVE and HELLO do not", () 
   ]);
 });
 
-test("messages are packed into one datagram until the next would reach the payload size", () => {
+test("messages are packed into a datagram until the next would reach the payload size, then into the next", () => {
   const { fn } = h.core;
-  h.view.writeCt(tcpFlow);
   const one = h.encodeCt(tcpFlow, 0, 1).length;
-  fn.txReset(1472);
-  let packed = 0;
-  while (fn.txCt(T("T_CT_NEW"), 0, packed) === 1) packed++;
+  h.view.writeCt(tcpFlow);
+  fn.outClear();
+  fn.outSetPayload(1472);
+  const total = 3 * Math.floor(1471 / one) + 2;
+  for (let seq = 0; seq < total; seq++) assert.equal(fn.outCt(T("T_CT_NEW"), 0, seq), 1);
+  const datagrams = h.core.takeOutbox();
   // conntrackd keeps buffer length + message length strictly below the size.
-  assert.equal(packed, Math.floor(1471 / one));
-  assert.ok(fn.txLen() < 1472);
-  const msgs = h.decode(h.core.bytes.slice(fn.txPtr(), fn.txPtr() + fn.txLen()));
-  assert.equal(msgs.length, packed);
+  assert.deepEqual(datagrams.map((d) => d.length / one), [1, 1, 1].map(() => Math.floor(1471 / one)).concat([2]));
+  assert.ok(datagrams.every((d) => d.length < 1472));
+  const msgs = datagrams.flatMap((d) => h.decode(d));
+  assert.equal(msgs.length, total);
   assert.ok(msgs.every((m, i) => m.result === T("MSG_CT") && m.seq === i));
 });

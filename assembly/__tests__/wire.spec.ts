@@ -1,5 +1,5 @@
 // Unit tests of the sync codec inside the core, without a host.
-import { encodeCtl, encodeCt, openDatagram, nextMessage, MSG_CTL, MSG_CT, MSG_END, F_ACK, F_ALIVE, T_CT_NEW, hdrFrom, hdrTo, hdrSeq, hdrFlags } from "../wire";
+import { encodeCtl, encodeCt, openDatagram, nextMessage, staticReader, MSG_CTL, MSG_CT, MSG_END, F_ACK, F_ALIVE, T_CT_NEW } from "../wire";
 import { CT_RECORD_SIZE, EXP_RECORD_SIZE, CT_FAMILY, CT_L4PROTO, CT_SRC, CT_DST, CT_SPORT, CT_DPORT, CT_STATUS, CTF_ORIG, CTF_L4PROTO, CTF_PORTS, CTF_STATUS, AF_INET } from "../layout";
 import { loadBe16, loadBe32, storeBe16, storeBe32, align4, bswap16 } from "../bytes";
 import { R_BAD_SIZE, R_NO_ROOM, R_INCOMPLETE } from "../reasons";
@@ -7,6 +7,7 @@ import { R_BAD_SIZE, R_NO_ROOM, R_INCOMPLETE } from "../reasons";
 const buf = memory.data(4096);
 const ct = memory.data(CT_RECORD_SIZE);
 const exp = memory.data(EXP_RECORD_SIZE);
+const r = staticReader();
 
 describe("bytes", () => {
   it("swaps and aligns", () => {
@@ -25,13 +26,13 @@ describe("control messages", () => {
   it("an ACK is 16 bytes and decodes to its range", () => {
     const n = encodeCtl(buf, 64, F_ACK, 77, 10, 20);
     expect(n).toBe(16);
-    openDatagram(buf, <u32>n);
-    expect(nextMessage(ct, exp)).toBe(MSG_CTL);
-    expect(hdrFlags).toBe(F_ACK);
-    expect(hdrSeq).toBe(77);
-    expect(hdrFrom).toBe(10);
-    expect(hdrTo).toBe(20);
-    expect(nextMessage(ct, exp)).toBe(MSG_END);
+    openDatagram(r, buf, <u32>n);
+    expect(nextMessage(r, ct, exp)).toBe(MSG_CTL);
+    expect(r.flags).toBe(F_ACK);
+    expect(r.seq).toBe(77);
+    expect(r.from).toBe(10);
+    expect(r.to).toBe(20);
+    expect(nextMessage(r, ct, exp)).toBe(MSG_END);
   });
 
   it("an ALIVE is a bare header", () => {
@@ -45,8 +46,8 @@ describe("control messages", () => {
   it("an ACK claiming 8 bytes is a bad size", () => {
     encodeCtl(buf, 64, F_ACK, 1, 0, 0);
     store<u8>(buf + 3, 8);
-    openDatagram(buf, 16);
-    expect(nextMessage(ct, exp)).toBe(-R_BAD_SIZE);
+    openDatagram(r, buf, 16);
+    expect(nextMessage(r, ct, exp)).toBe(-R_BAD_SIZE);
   });
 });
 
@@ -68,8 +69,8 @@ describe("conntrack messages", () => {
     expect(loadBe16(buf + 20 + 2)).toBe(5); // NTA_STATUS
     expect(loadBe16(buf + 28 + 2)).toBe(2); // NTA_L4PROTO
     expect(loadBe16(buf + 36 + 2)).toBe(3); // NTA_PORT
-    openDatagram(buf, <u32>n);
-    expect(nextMessage(ct, exp)).toBe(MSG_CT);
+    openDatagram(r, buf, <u32>n);
+    expect(nextMessage(r, ct, exp)).toBe(MSG_CT);
     expect(loadBe16(ct + CT_DPORT)).toBe(80);
   });
 
@@ -77,7 +78,7 @@ describe("conntrack messages", () => {
     memory.fill(ct, 0, CT_RECORD_SIZE);
     store<u32>(ct, CTF_STATUS);
     const n = encodeCt(ct, buf, 4096, T_CT_NEW, 0, 3);
-    openDatagram(buf, <u32>n);
-    expect(nextMessage(ct, exp)).toBe(-R_INCOMPLETE);
+    openDatagram(r, buf, <u32>n);
+    expect(nextMessage(r, ct, exp)).toBe(-R_INCOMPLETE);
   });
 });

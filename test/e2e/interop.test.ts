@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { writeFile } from "node:fs/promises";
-import { Lab, SyncNode, missing, must, run, sleep, until, ROOT, type Impl, type Mode, type Transport } from "../support/interop-lab.ts";
+import { Lab, SyncNode, missing, must, run, sleep, until, sendDatagram, ROOT, type Impl, type Mode, type Transport } from "../support/interop-lab.ts";
 import { ctMap, expList, cacheActive, netCounters } from "../support/interop-lines.ts";
 
 const lacking = await missing();
@@ -369,11 +369,6 @@ describe("interop: four nodes over multicast", { skip, concurrency: 1 }, () => {
 
 /** A conntrackd 1.4.7 NOTRACK CT_NEW datagram (udp 192.0.2.10:5000 -> 198.51.100.20:53, mark 1), from test/fixtures/sync. */
 const CT_NEW_HEX = "1000004c6b086ec8000c0000c000020ac6336414000800050000000800050002110000000008000313880035000800060000001e00080007000000010010001f000000000000000000000000";
-
-function sendDatagram(ns: string, from: string, to: string, hex: string): Promise<string> {
-  const py = `import socket,sys\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind((sys.argv[1],0))\ns.sendto(bytes.fromhex(sys.argv[3]),(sys.argv[2],${3780}))\n`;
-  return must(["python3", "-c", py, from, to, hex], ns);
-}
 
 describe("interop: sender filter and malformed datagrams (ctsyncd receiving, conntrackd peer, NOTRACK over UDP)", { skip, concurrency: 1 }, () => {
   let lab: Lab;

@@ -8,7 +8,7 @@
 //        {op:"blast", n, size}       n datagrams as fast as the link takes them
 //        {op:"quiet"}                stop reporting each datagram received
 //        {op:"stats"} | {op:"close"}
-//   out: {ev:"ready", warnings, payload} {ev:"recv", i, hex} {ev:"drop", i, address}
+//   out: {ev:"ready", warnings, payload} {ev:"recv", i, hex, stream?} {ev:"drop", i, address}
 //        {ev:"switch", ...SwitchEvent} {ev:"stats", links, current} {ev:"error", message}
 import { createInterface } from "node:readline";
 import dgram from "node:dgram";
@@ -32,10 +32,10 @@ async function main(): Promise<void> {
   }
   let quiet = false; // for rate measures: count only, print nothing per datagram
   let rxFirst = 0, rxLast = 0; // when the first and the last datagram came, for rates
-  m.onReceive((b, i) => {
+  m.onReceive((b, i, stream) => {
     rxLast = performance.now();
     if (rxFirst === 0) rxFirst = rxLast;
-    if (!quiet) out({ ev: "recv", i, hex: hex(b) });
+    if (!quiet) out({ ev: "recv", i, hex: hex(b), stream });
   });
   m.channels.forEach((c, i) => c.onDrop((from) => out({ ev: "drop", i, address: from.address })));
   m.onSwitch((e) => out({ ev: "switch", ...e }));

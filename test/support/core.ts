@@ -53,7 +53,7 @@ export class CoreHarness {
    */
   reencode(datagram: Uint8Array): Uint8Array {
     const { fn } = this.core;
-    fn.txReset(65536);
+    this.openOutbox();
     this.core.bytes.set(datagram, fn.rxPtr());
     fn.syncOpen(datagram.length);
     for (;;) {
@@ -61,31 +61,44 @@ export class CoreHarness {
       if (r === this.k("MSG_END")) break;
       const type = fn.msgType(), flags = fn.msgFlags(), seq = fn.msgSeq();
       let ok: number;
-      if (r === this.k("MSG_CT")) ok = fn.txCt(type, flags, seq);
-      else if (r === this.k("MSG_EXP")) ok = fn.txExp(type, flags, seq);
-      else if (r === this.k("MSG_CTL")) ok = fn.txAppendCtl(flags, seq, fn.msgFrom(), fn.msgTo());
+      if (r === this.k("MSG_CT")) ok = fn.outCt(type, flags, seq);
+      else if (r === this.k("MSG_EXP")) ok = fn.outExp(type, flags, seq);
+      else if (r === this.k("MSG_CTL")) ok = fn.outCtl(flags, seq, fn.msgFrom(), fn.msgTo());
       else throw new Error(`message rejected: ${this.core.reasonName(-r)}`);
       if (ok !== 1) throw new Error(`re-encode failed: ${ok}`);
     }
-    return this.core.bytes.slice(fn.txPtr(), fn.txPtr() + fn.txLen());
+    return this.oneDatagram();
+  }
+
+  /** An empty outbox whose datagrams may be as large as the format allows. */
+  private openOutbox(): void {
+    this.core.fn.outClear();
+    this.core.fn.outSetPayload(65535);
+  }
+
+  /** The outbox's one datagram: the bytes the daemon would send. */
+  private oneDatagram(): Uint8Array {
+    const out = this.core.takeOutbox();
+    if (out.length !== 1) throw new Error(`expected one datagram in the outbox, found ${out.length}`);
+    return out[0];
   }
 
   /** Encodes one conntrack as a datagram of one message. */
   encodeCt(ct: Conntrack, type: number, seq: number, flags = 0): Uint8Array {
     const { fn } = this.core;
     this.view.writeCt(ct);
-    fn.txReset(65536);
-    const r = fn.txCt(type, flags, seq);
+    this.openOutbox();
+    const r = fn.outCt(type, flags, seq);
     if (r !== 1) throw new Error(`encode failed: ${r}`);
-    return this.core.bytes.slice(fn.txPtr(), fn.txPtr() + fn.txLen());
+    return this.oneDatagram();
   }
 
   encodeExp(exp: Expectation, type: number, seq: number, flags = 0): Uint8Array {
     const { fn } = this.core;
     this.view.writeExp(exp);
-    fn.txReset(65536);
-    const r = fn.txExp(type, flags, seq);
+    this.openOutbox();
+    const r = fn.outExp(type, flags, seq);
     if (r !== 1) throw new Error(`encode failed: ${r}`);
-    return this.core.bytes.slice(fn.txPtr(), fn.txPtr() + fn.txLen());
+    return this.oneDatagram();
   }
 }

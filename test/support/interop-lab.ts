@@ -50,6 +50,12 @@ export async function must(argv: string[], ns?: string, timeoutMs?: number): Pro
   return r.stdout;
 }
 
+/** Sends one UDP datagram (hex) from `from` (an address of namespace `ns`) to `to`'s sync port. */
+export function sendDatagram(ns: string, from: string, to: string, hex: string): Promise<string> {
+  const py = `import socket,sys\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind((sys.argv[1],0))\ns.sendto(bytes.fromhex(sys.argv[3]),(sys.argv[2],${SYNC_PORT}))\n`;
+  return must(["python3", "-c", py, from, to, hex], ns);
+}
+
 /** What is missing on this machine for the lab (empty when all is there). */
 export async function missing(): Promise<string[]> {
   const out: string[] = [];
@@ -237,6 +243,12 @@ export class Lab {
     await this.plug(ns, "px", "10.99.0.99/24");
     this.intruderNs = ns;
     return ns;
+  }
+
+  /** Lets the intruder send from `addr` too (another node's address: UDP's source is whatever the sender writes). */
+  async spoof(addr: string): Promise<void> {
+    if (!this.intruderNs) throw new Error("no intruder: addIntruder() first");
+    await must(["ip", "addr", "add", `${addr}/32`, "dev", "sync0", "nodad"], this.intruderNs);
   }
 
   /** How loss() made its losses: "netem" (tc) or "nft" (numgen drop, where the kernel has no sch_netem). */

@@ -15,7 +15,7 @@ const conntrack = (...args: string[]) => execFileSync("conntrack", args, { encod
 
 function node() {
   const core = loadCore();
-  core.fn.engineInit(core.k("MODE_FTFW"), 65536, 1 << 22, 300, 131072, 60, 180, 1, 1, 1000);
+  core.fn.engineInit(core.k("MODE_FTFW"), 65536, 1 << 22, 300, 131072, 60, 180, 1, 1, 1_000_000);
   return core;
 }
 

@@ -15,7 +15,7 @@ export class TestNode {
     this.view = new RecordView(this.core);
     const m = { notrack: "MODE_NOTRACK", alarm: "MODE_ALARM", ftfw: "MODE_FTFW" }[mode];
     this.core.fn.engineInit(this.k(m), opts.hashSize ?? 1024, 1 << 20, opts.ackWindow ?? 300, opts.rsQueue ?? 131072,
-      opts.refresh ?? 60, opts.cacheTimeout ?? 180, 1, opts.firstSeq ?? 5000, this.now);
+      opts.refresh ?? 60, opts.cacheTimeout ?? 180, 1, opts.firstSeq ?? 5000, this.now * 1000);
   }
 
   k(name: string): number {
@@ -84,9 +84,10 @@ export class TestNode {
     }
   }
 
+  /** Lets `seconds` pass on this node's clock, in one step. */
   tick(seconds = 1): void {
     this.now += seconds;
-    this.core.fn.engineTick(this.now);
+    this.core.fn.handleTimeout(this.now * 1000);
   }
 
   dump(which: "CACHE_INTERNAL_CT" | "CACHE_EXTERNAL_CT" | "CACHE_INTERNAL_EXP" | "CACHE_EXTERNAL_EXP"): (Conntrack | Expectation)[] {

@@ -19,6 +19,12 @@ export interface PairOptions {
   extraSections?: string;
   /** NetlinkBufferSize and NetlinkBufferSizeMaxGrowth (default 2 MiB and 8 MiB). */
   netlinkBuffer?: [number, number];
+  /**
+   * General { HashSize } (default 8192). conntrackd 1.4.7's commit never
+   * finishes with HashSize <= 8192 (see ClusterOptions.hashSize in cluster.ts):
+   * a test that drives conntrackd through -c and then -f needs more.
+   */
+  hashSize?: number;
 }
 
 export interface Side {
@@ -62,11 +68,13 @@ export class Pair {
 \tOptions { ExpectationSync ${opts.expectationSync === false ? "Off" : "On"} }
 }
 General {
-\tHashSize 8192
+\tHashSize ${opts.hashSize ?? 8192}
 \tHashLimit 131072
 \tLogFile ${s.log}
 \tLockFile ${s.lock}
-\tUNIX { Path ${s.sock} }
+\tUNIX {
+\t\tPath ${s.sock}
+\t}
 \tNetlinkBufferSize ${opts.netlinkBuffer?.[0] ?? 2097152}
 \tNetlinkBufferSizeMaxGrowth ${opts.netlinkBuffer?.[1] ?? 8388608}
 ${opts.extraGeneral ?? ""}
@@ -98,13 +106,27 @@ ${opts.extraSections ?? ""}
     return existsSync(side.log) ? readFileSync(side.log, "utf8") : "";
   }
 
-  /** Stops every daemon this pair started (by the PID in its lock file) and removes everything. */
+  /** Kills every process left in a side's namespace (this pair made it: all of them are ours). */
+  static killAllIn(side: Side): void {
+    const pids = spawnSync("ip", ["netns", "pids", side.ns.name], { encoding: "utf8" }).stdout ?? "";
+    for (const pid of pids.split("\n").map(Number).filter((p) => Number.isInteger(p) && p > 0)) {
+      try { process.kill(pid, "SIGKILL"); } catch { /* already gone */ }
+    }
+  }
+
+  /**
+   * Stops every daemon this pair started (by the PID in its lock file, and
+   * whatever else still runs in its namespaces: conntrackd writes no PID) and
+   * removes everything.
+   */
   close(): void {
     for (const s of [this.a, this.b]) {
       if (existsSync(s.lock)) {
+        // conntrackd leaves its lock file empty: no PID, and kill(0) would hit our own process group
         const pid = Number(readFileSync(s.lock, "utf8").trim());
-        try { process.kill(pid, "SIGKILL"); } catch { /* already gone */ }
+        if (Number.isInteger(pid) && pid > 0) try { process.kill(pid, "SIGKILL"); } catch { /* already gone */ }
       }
+      Pair.killAllIn(s);
       s.ns.delete();
     }
     rmSync(this.dir, { recursive: true, force: true });

@@ -1,0 +1,128 @@
+// The failover path as an HA manager meets it: each client command, timed as
+// a whole process (start-up included), against a running daemon holding N
+// entries (10,000 by default), ctsyncd and conntrackd side by side, plus the
+// daemon's own start with -d (until the command returns with the control
+// socket answering) and -k.
+//
+//   npx tsx bench/client.ts [--entries 10000] [--runs 15]
+//
+// Both daemons run FTFW over UDP in the namespaces of bench/cluster.ts: node a
+// holds N flows in its kernel and internal cache, node b the same N in its
+// external cache. The client runs outside the namespaces: a client command
+// only talks to the UNIX socket, whose path is in the file system.
+import { spawnSync } from "node:child_process";
+import { BenchCluster, CTSYNCD, injectIn, until, type Impl, type NodeName } from "./cluster.ts";
+import { formatTable, type Row } from "./table.ts";
+
+/** The commands, in the order each round runs them; the destructive ones last, b refilled after. */
+const COMMANDS: [string, NodeName, string[]][] = [
+  ["-s", "b", ["-s"]],
+  ["-s network", "b", ["-s", "network"]],
+  ["-s cache", "b", ["-s", "cache"]],
+  ["-i (N lines)", "a", ["-i"]],
+  ["-e (N lines)", "b", ["-e"]],
+  ["-i expect (empty)", "a", ["-i", "expect"]],
+  ["-n", "b", ["-n"]],
+  ["-t", "b", ["-t"]],
+  ["-R", "b", ["-R"]],
+  ["-c (N entries into b's kernel)", "b", ["-c"]],
+  ["-F", "b", ["-F"]],
+  ["-f", "b", ["-f"]],
+  ["-B", "a", ["-B"]],
+];
+
+const clientOf = (impl: Impl) => (impl === "conntrackd" ? "conntrackd" : CTSYNCD);
+
+/** Wall time of one client process in ms, or throws with what it said. */
+function timeCommand(impl: Impl, conf: string, args: string[]): number {
+  const t0 = performance.now();
+  const r = spawnSync(clientOf(impl), ["-C", conf, ...args], { stdio: ["ignore", "ignore", "pipe"], encoding: "utf8", timeout: 60_000 });
+  const ms = performance.now() - t0;
+  if (r.status !== 0) throw new Error(`${impl} ${args.join(" ")} exited ${r.status}: ${r.stderr.trim()}`);
+  return ms;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+function summary(xs: number[]): string {
+  if (xs.length === 0) return "failed";
+  return `${median(xs).toFixed(1)} (${Math.min(...xs).toFixed(1)}-${Math.max(...xs).toFixed(1)})`;
+}
+
+export interface ClientBenchOptions {
+  entries: number;
+  runs: number;
+  progress: (msg: string) => void;
+}
+
+type Samples = Map<string, number[]>;
+
+async function measure(impl: Impl, o: ClientBenchOptions): Promise<Samples> {
+  const c = new BenchCluster("FTFW", o.entries);
+  const got: Samples = new Map();
+  const add = (k: string, ms: number) => got.set(k, [...(got.get(k) ?? []), ms]);
+  try {
+    await c.start("a", impl);
+    await c.start("b", impl);
+    await injectIn(c.ns.a, o.entries);
+    await until(async () => (await c.active("b", "external")) >= o.entries, 60_000, 150, `${impl}: b's external cache complete`);
+    for (let run = 0; run < o.runs; run++) {
+      o.progress(`client commands: ${impl}, run ${run + 1} of ${o.runs}`);
+      for (const [label, node, args] of COMMANDS) add(label, timeCommand(impl, c.conf(node), args));
+      // -f emptied b's caches: -B from a refills them before the next round.
+      await until(async () => (await c.active("b", "external")) >= o.entries, 60_000, 50, `${impl}: b refilled by -B`);
+    }
+    await c.stop("a");
+    for (let run = 0; run < o.runs; run++) {
+      o.progress(`daemon start: ${impl}, run ${run + 1} of ${o.runs}`);
+      add("-d (until the control socket answers)", timeStart(impl, c));
+      add("-k", timeCommand(impl, c.conf("a"), ["-k"]));
+      await until(async () => !isRunning(c.conf("a"), impl), 10_000, 20, `${impl} stopped by -k`);
+    }
+  } finally {
+    await c.destroy();
+  }
+  return got;
+}
+
+/** -d in node a's namespace: the time until its control socket answers (conntrackd's -d returns before). */
+function timeStart(impl: Impl, c: BenchCluster): number {
+  const t0 = performance.now();
+  const r = spawnSync("ip", ["netns", "exec", c.ns.a, clientOf(impl), "-C", c.conf("a"), "-d"], { stdio: ["ignore", "ignore", "pipe"], encoding: "utf8", timeout: 30_000 });
+  if (r.status !== 0) throw new Error(`${impl} -d exited ${r.status}: ${r.stderr.trim()}`);
+  while (!isRunning(c.conf("a"), impl)) {
+    if (performance.now() - t0 > 30_000) throw new Error(`${impl} -d: the control socket does not answer`);
+  }
+  return performance.now() - t0;
+}
+
+function isRunning(conf: string, impl: Impl): boolean {
+  const r = spawnSync(clientOf(impl), ["-C", conf, "-s", "runtime"], { encoding: "utf8", timeout: 5000 });
+  return r.status === 0 && r.stdout.length > 0;
+}
+
+/** Rows: one per command, each daemon's median (min-max) in ms, and the ratio of the medians. */
+export async function clientRows(o: ClientBenchOptions): Promise<Row[]> {
+  const ours = await measure("ctsyncd", o);
+  const theirs = await measure("conntrackd", o);
+  return [...ours.keys()].map((k) => {
+    const a = ours.get(k) ?? [], b = theirs.get(k) ?? [];
+    return {
+      command: k.replace("N", o.entries.toLocaleString("en-US")),
+      "ctsyncd ms, median (min-max)": summary(a),
+      "conntrackd ms": summary(b),
+      "ctsyncd / conntrackd": a.length && b.length ? (median(a) / median(b)).toFixed(2) : "-",
+    };
+  });
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const argv = process.argv.slice(2);
+  const opt = (name: string, dflt: number) => (argv.includes(name) ? Number(argv[argv.indexOf(name) + 1]) : dflt);
+  const entries = opt("--entries", 10_000), runs = opt("--runs", 15);
+  process.on("SIGINT", () => { BenchCluster.killAllSync(); process.exit(130); });
+  const rows = await clientRows({ entries, runs, progress: (m) => process.stderr.write(`${m}\n`) });
+  console.log(`Client commands against a daemon holding ${entries.toLocaleString("en-US")} entries (FTFW over UDP), `
+    + `wall time of the whole command in ms, ${runs} runs each`);
+  console.log(formatTable(rows));
+}

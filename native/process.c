@@ -1,0 +1,111 @@
+// ctsync_process: the few system calls the daemon's process needs that Node
+// lacks, as a small N-API addon in plain C.
+//
+// - lock(path): the LockFile, held with flock(). conntrackd creates its lock
+//   with O_EXCL and refuses to start while the file exists, so after a crash
+//   (SIGKILL, the OOM killer) someone must delete it by hand. A flock is
+//   released by the kernel when the holder dies, so a lock file nobody holds
+//   is stale by definition and can be taken over.
+// - notify(message): sd_notify() from the daemon's own process (Type=notify
+//   with NotifyAccess=main accepts nothing from a helper like systemd-notify).
+// - quietStdio(): points stdin, stdout and stderr at /dev/null once a
+//   background daemon has said READY to the command that started it.
+// Errors are returned as negative errno values, never thrown.
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <node_api.h>
+
+static napi_value num(napi_env env, double x) {
+  napi_value v;
+  napi_create_double(env, x, &v);
+  return v;
+}
+
+/** The string argument `i`, copied into buf; 0 if it is not a string or does not fit. */
+static int string_arg(napi_env env, napi_callback_info info, size_t i, char *buf, size_t len) {
+  size_t argc = 2;
+  napi_value argv[2];
+  size_t got = 0;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (i >= argc) return 0;
+  if (napi_get_value_string_utf8(env, argv[i], buf, len, &got) != napi_ok) return 0;
+  return got < len - 1;
+}
+
+/**
+ * lock(path) -> fd, or -errno: opens (creating, 0600) and flocks the file
+ * without blocking; -EWOULDBLOCK when a live process holds the lock.
+ */
+static napi_value Lock(napi_env env, napi_callback_info info) {
+  char path[4096];
+  if (!string_arg(env, info, 0, path, sizeof path)) return num(env, -EINVAL);
+  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return num(env, -errno);
+  if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+    int err = errno;
+    close(fd);
+    return num(env, -err);
+  }
+  return num(env, fd);
+}
+
+/** unlock(fd): releases and closes (the caller removes the file first). */
+static napi_value Unlock(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t fd = -1;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc >= 1) napi_get_value_int32(env, argv[0], &fd);
+  if (fd >= 0) close(fd);
+  return NULL;
+}
+
+/** notify(message) -> 0, 1 when there is no NOTIFY_SOCKET, or -errno. */
+static napi_value Notify(napi_env env, napi_callback_info info) {
+  char msg[1024];
+  const char *where = getenv("NOTIFY_SOCKET");
+  if (!string_arg(env, info, 0, msg, sizeof msg)) return num(env, -EINVAL);
+  if (!where || !where[0]) return num(env, 1);
+  struct sockaddr_un sun = {.sun_family = AF_UNIX};
+  size_t len = strlen(where);
+  if (len >= sizeof sun.sun_path) return num(env, -ENAMETOOLONG);
+  memcpy(sun.sun_path, where, len);
+  if (sun.sun_path[0] == '@') sun.sun_path[0] = 0; // abstract namespace
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return num(env, -errno);
+  socklen_t salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len);
+  ssize_t n = sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sun, salen);
+  int err = errno;
+  close(fd);
+  return num(env, n < 0 ? -err : 0);
+}
+
+/** quietStdio() -> 0 or -errno. */
+static napi_value QuietStdio(napi_env env, napi_callback_info info) {
+  int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (fd < 0) return num(env, -errno);
+  for (int i = 0; i < 3; i++) dup2(fd, i);
+  close(fd);
+  return num(env, 0);
+}
+
+NAPI_MODULE_INIT() {
+  napi_property_descriptor fns[] = {
+    {"lock", NULL, Lock, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"unlock", NULL, Unlock, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"notify", NULL, Notify, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"quietStdio", NULL, QuietStdio, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns);
+  return exports;
+}

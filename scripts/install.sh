@@ -1,0 +1,12 @@
+#!/bin/sh
+# npm's install step. In a checkout (the sources are here) it builds all of
+# ctsync: the Wasm core, the precompiled host and the native parts. From a
+# packed tarball (npm pack; npm install -g), which ships the core and the host
+# already built, it builds only the native parts for this machine.
+set -e
+cd "$(dirname "$0")/.."
+if [ -d assembly ] && [ -d host ]; then
+  npm run --silent build:wasm
+  npm run --silent build:host
+fi
+npm run --silent build:native

@@ -1,0 +1,152 @@
+// ctsyncd as a process an HA manager handles: -d returns once the control
+// socket answers, the process is called ctsyncd and leaves no helper behind,
+// its files are private, a SIGKILL is not an outage (the next start takes the
+// lock over and the peer ends complete), and a client command facing no
+// daemon, a stale socket or a stopped daemon fails at once with a message.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Pair, CTSYNCD, until } from "../support/pair.ts";
+import { isRoot, ROOT } from "../support/netns.ts";
+
+const skip = isRoot() ? false : "needs root (network namespaces)";
+const external = (p: Pair) => Number(/cache:external\tactive objects:\s+(\d+)/.exec(Pair.ctl(p.b, "-s", "cache").stdout)?.[1] ?? -1);
+const mode = (path: string) => statSync(path).mode & 0o777;
+const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+
+/** Injects `count` conntracks into a side's kernel at `rate` a second, in the background. */
+function injectInBackground(side: Pair["a"], count: number, base: number, rate: number): Promise<number | null> {
+  const child = spawn("ip", ["netns", "exec", side.ns.name, process.execPath, "--import", "tsx",
+    join(ROOT, "bench/injector.ts"), String(count), String(base), String(rate)], { stdio: "ignore" });
+  return new Promise((resolve) => child.on("close", resolve));
+}
+
+test("-d returns with the control socket answering; ps, pgrep and pidof see ctsyncd; no helper process; files 0600", { skip }, () => {
+  const p = new Pair("pn");
+  try {
+    const pid = Pair.start(p.a);
+    assert.equal(Pair.ctl(p.a, "-s", "runtime").status, 0, "answers as soon as -d returned");
+    assert.equal(readFileSync(`/proc/${pid}/comm`, "utf8").trim(), "ctsyncd");
+    assert.match(readFileSync(`/proc/${pid}/cmdline`, "utf8"), /^ctsyncd/);
+    assert.ok(spawnSync("pgrep", ["-x", "ctsyncd"], { encoding: "utf8" }).stdout.split("\n").includes(String(pid)), "pgrep -x ctsyncd");
+    assert.ok(spawnSync("pidof", ["ctsyncd"], { encoding: "utf8" }).stdout.trim().split(" ").includes(String(pid)), "pidof ctsyncd");
+    const children = spawnSync("ps", ["--ppid", String(pid), "-o", "comm="], { encoding: "utf8" }).stdout.trim();
+    assert.equal(children, "", "the daemon runs no child process (no esbuild, no loader)");
+    for (const f of [p.a.log, p.a.lock, p.a.sock]) assert.equal(mode(f), 0o600, `${f} is 0600`);
+  } finally {
+    p.close();
+  }
+});
+
+test("a SIGKILLed daemon, primary then backup, restarts over its stale lock and socket; the backup ends complete", { skip }, async () => {
+  const p = new Pair("pk");
+  try {
+    Pair.start(p.a);
+    Pair.start(p.b);
+    for (const [victim, base] of [[p.a, 0], [p.b, 20000]] as const) {
+      const first = Number(readFileSync(victim.lock, "utf8").trim());
+      const done = injectInBackground(p.a, 20000, base, 10000);
+      await new Promise((r) => setTimeout(r, 700));
+      process.kill(first, "SIGKILL");
+      assert.ok(await until(() => !alive(first)), "killed");
+      assert.ok(existsSync(victim.lock) && existsSync(victim.sock), "the lock and the socket are left behind");
+      const second = Pair.start(victim); // nobody removed them
+      assert.notEqual(second, first);
+      assert.match(Pair.logOf(victim), new RegExp(`took over the stale lockfile .* of pid ${first}`));
+      assert.equal(await done, 0, "the injector finished");
+      const want = base + 20000;
+      assert.ok(await until(() => external(p) === want, 30_000), `B holds ${external(p)} of ${want} after ${victim === p.a ? "A" : "B"} was killed`);
+    }
+  } finally {
+    p.close();
+  }
+});
+
+test("a live daemon's lock is refused, naming the holder", { skip }, () => {
+  const p = new Pair("pl");
+  try {
+    const pid = Pair.start(p.a);
+    const r = Pair.ctl(p.a, "-d");
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, new RegExp(`lockfile \`.*' exists, perhaps conntrackd already running\\? \\(held by pid ${pid}\\)`));
+    assert.ok(alive(pid), "the running daemon is untouched");
+  } finally {
+    p.close();
+  }
+});
+
+test("an empty lock file is conntrackd's: refused while a daemon answers on the socket, taken over when none does", { skip }, () => {
+  const p = new Pair("pe");
+  try {
+    writeFileSync(p.a.lock, "");
+    const pid = Pair.start(p.a);
+    assert.match(Pair.logOf(p.a), /took over the stale lockfile .* \(empty, and no daemon answers on the control socket\)/);
+    // The same file, empty again, while a daemon answers: left alone.
+    const other = join(p.dir, "other.lock");
+    writeFileSync(other, "");
+    const conf = join(p.dir, "other.conf");
+    writeFileSync(conf, readFileSync(p.a.conf, "utf8").replace(p.a.lock, other).replace(p.a.log, join(p.dir, "other.log")));
+    const r = Pair.run(p.a, CTSYNCD, ["-C", conf, "-d"]);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /lockfile `.*other\.lock' exists, perhaps conntrackd already running\?/);
+    assert.equal(readFileSync(other, "utf8"), "", "conntrackd's lock file is left as it was");
+    assert.ok(alive(pid));
+  } finally {
+    p.close();
+  }
+});
+
+test("a client command with no daemon, a stale socket or a stopped daemon fails with conntrackd's message, never hangs", { skip }, () => {
+  const p = new Pair("pc");
+  try {
+    const cases: [string, RegExp][] = [];
+    let r = Pair.ctl(p.a, "-s");
+    cases.push(["no daemon", /can't connect: is ctsyncd running\? appropriate permissions\? \(.*: No such file or directory\)/]);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, cases[0][1]);
+
+    const pid = Pair.start(p.a);
+    process.kill(pid, "SIGKILL");
+    assert.ok(spawnSync("sh", ["-c", `while kill -0 ${pid} 2>/dev/null; do sleep 0.05; done`]).status === 0);
+    r = Pair.ctl(p.a, "-c");
+    assert.equal(r.status, 1, "a stale socket");
+    assert.match(r.stderr, /can't connect: is ctsyncd running\? appropriate permissions\? \(.*: Connection refused\)/);
+
+    // -k on what a crash left: already stopped, and the stale socket goes (an HA manager's stop must end).
+    const k = Pair.ctl(p.a, "-k");
+    assert.equal(k.status, 0, k.stderr);
+    assert.match(k.stderr, /no daemon was listening on .*: it is not running; removed its stale socket/);
+    assert.ok(!existsSync(p.a.sock), "the stale socket is gone");
+
+    const live = Pair.start(p.a);
+    process.kill(live, "SIGSTOP");
+    try {
+      for (const flag of ["-s", "-c", "-i"]) {
+        r = Pair.ctl(p.a, flag);
+        assert.equal(r.status, 1, `${flag} against a stopped daemon`);
+        assert.match(r.stderr, new RegExp(`the daemon at .* \\(pid ${live}\\) is not answering \\(it is stopped\\)`));
+      }
+    } finally {
+      process.kill(live, "SIGCONT");
+    }
+    assert.equal(Pair.ctl(p.a, "-s").status, 0, "answers again once continued");
+  } finally {
+    p.close();
+  }
+});
+
+test("a log file that cannot be created stops the daemon at start with the path and the reason", { skip }, () => {
+  const p = new Pair("pf");
+  try {
+    const conf = join(p.dir, "bad-log.conf");
+    writeFileSync(conf, readFileSync(p.a.conf, "utf8").replace(p.a.log, "/nonexistent-dir/ctsyncd.log"));
+    const r = Pair.run(p.a, CTSYNCD, ["-C", conf, "-d"]);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /cannot open the log file \/nonexistent-dir\/ctsyncd\.log: ENOENT/);
+    assert.ok(!existsSync(p.a.lock), "nothing left behind");
+  } finally {
+    p.close();
+  }
+});

@@ -1,0 +1,50 @@
+// ctsync as an operator installs it: `npm pack` makes a tarball that
+// `npm install -g` turns into a working ctsyncd on the PATH. The install goes
+// into a prefix of the test's own (the global layout, without touching the
+// machine's), and the installed ctsyncd then runs a daemon and answers a
+// client command through the native client.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Pair } from "../support/pair.ts";
+import { isRoot, ROOT } from "../support/netns.ts";
+
+const skip = isRoot() ? false : "needs root (network namespaces)";
+
+test("npm pack, then npm install -g: ctsyncd on the PATH runs a daemon and answers client commands", { skip, timeout: 600_000 }, () => {
+  const dir = mkdtempSync(join(tmpdir(), "ctsync-pack-"));
+  const p = new Pair("pp");
+  try {
+    // The tree was built by the test command; packing it again would rebuild it under the other tests' feet.
+    execFileSync("npm", ["pack", "--ignore-scripts", "--pack-destination", dir], { cwd: ROOT, stdio: "ignore" });
+    const tarball = readdirSync(dir).find((f) => f.endsWith(".tgz"));
+    assert.ok(tarball, "npm pack made a tarball");
+    const prefix = join(dir, "prefix");
+    // npm runs a globally installed package's install script only when allowed: the README says so.
+    execFileSync("npm", ["install", "-g", "--allow-scripts=ctsync", "--no-audit", "--no-fund", "--prefix", prefix, join(dir, tarball)], { stdio: "ignore" });
+    const installed = join(prefix, "lib/node_modules/ctsync");
+    assert.ok(existsSync(join(installed, "native/build/Release/ctsyncd")), "the native client was built at install");
+    assert.ok(!existsSync(join(installed, "host")), "the tarball ships the precompiled host, not its sources");
+    assert.ok(existsSync(join(prefix, "share/man/man8/ctsyncd.8")), "npm linked the manual page (package.json's man)");
+    assert.ok(existsSync(join(installed, "contrib/systemd/ctsyncd.service")), "the systemd unit is in the package");
+
+    const env = { ...process.env, PATH: `${join(prefix, "bin")}:${process.env.PATH}` };
+    const which = spawnSync("sh", ["-c", "command -v ctsyncd"], { env, encoding: "utf8" }).stdout.trim();
+    assert.equal(which, join(prefix, "bin/ctsyncd"));
+    assert.match(spawnSync("ctsyncd", ["-v"], { env, encoding: "utf8" }).stdout, /^ctsyncd v\d/);
+
+    const run = (...args: string[]) => spawnSync("ip", ["netns", "exec", p.a.ns.name, "ctsyncd", "-C", p.a.conf, ...args], { env, encoding: "utf8", timeout: 30_000 });
+    const started = run("-d");
+    assert.equal(started.status, 0, started.stderr);
+    const stats = run("-s");
+    assert.equal(stats.status, 0, stats.stderr);
+    assert.match(stats.stdout, /cache internal:/);
+    assert.equal(run("-k").status, 0);
+  } finally {
+    p.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
