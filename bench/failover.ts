@@ -1,8 +1,9 @@
 // The failover path, keepalived for real: ctsyncd against conntrackd over
 // several failovers each, in fresh network namespaces every time (the
 // cluster of test/support/keepalived.ts: fw1 and fw2 elected by Debian's
-// keepalived 2.2 over VRRPv3, a TCP stream sending 64 bytes every 10 ms both
-// ways through the VIPs, an FTP control connection in passive mode). fw1
+// keepalived 2.2 over VRRPv3, TCP connections (50 by default) each sending
+// 64 bytes every 10 ms both ways through the VIPs, an FTP control connection
+// in passive mode). fw1
 // fails like a firewall losing power (keepalived and the daemon killed, its
 // links down) and the bench reports, per configuration:
 //
@@ -22,7 +23,7 @@
 // reading keepalived's notify FIFO itself (its Keepalived section), no
 // process started, with and without DisableExternalCache.
 //
-//   npx tsx bench/failover.ts [--rounds 5] [--advert 0.5] [--json] [--only ctsyncd-fifo,...]
+//   npx tsx bench/failover.ts [--rounds 5] [--flows 50] [--advert 0.5] [--json] [--only ctsyncd-fifo,...]
 //   (or npm run bench:failover -- --rounds 5)
 //
 // Prints the table (medians, and the range over the rounds) and writes it to
@@ -56,7 +57,8 @@ const MEASURES: [string, string, (o: FailoverObservation) => number | null][] = 
   ["transition start -> commit done", "ms", (o) => o.transition ? o.transition.commitDoneMs - o.transition.startMs : null],
   ["transition start -> its end", "ms", (o) => o.transition ? o.transition.endMs - o.transition.startMs : null],
   ["VIPs up -> commit done", "ms", (o) => o.transition && o.vipsUpMs !== null ? o.transition.commitDoneMs - o.vipsUpMs : null],
-  ["longest stall of the TCP stream", "ms", (o) => o.stream.error ? null : o.stream.maxGapMs],
+  ["longest stall of a TCP connection", "ms", (o) => o.stream.error ? null : o.stream.maxGapMs],
+  ["TCP connections reset or silent after the failover", "connections", (o) => o.stream.errors + o.stream.silentFlows],
   ["ct state invalid on fw2 (a synced flow met fw2 without its state)", "packets", (o) => o.invalid],
   ["FTP data connection through fw2 opened", "yes=1", (o) => (o.ftp.data.ok ? 1 : 0)],
 ];
@@ -68,7 +70,7 @@ const median = (xs: number[]) => {
 };
 const fmt = (v: number) => (Math.abs(v) >= 100 ? Math.round(v).toLocaleString("en-US") : Number.isInteger(v) ? String(v) : v.toFixed(1));
 
-export async function runFailoverBench(opts: { rounds: number; advertInt: number; only?: string[]; progress?: (m: string) => void }) {
+export async function runFailoverBench(opts: { rounds: number; advertInt: number; flows: number; only?: string[]; progress?: (m: string) => void }) {
   const variants = VARIANTS.filter((v) => !opts.only || opts.only.includes(v.key));
   const samples: Record<string, (FailoverObservation | { failed: string })[]> = Object.fromEntries(variants.map((v) => [v.key, []]));
   for (let round = 1; round <= opts.rounds; round++) {
@@ -76,7 +78,7 @@ export async function runFailoverBench(opts: { rounds: number; advertInt: number
     const order = round % 2 ? variants : [...variants].reverse();
     for (const v of order) {
       opts.progress?.(`round ${round}/${opts.rounds}: ${v.label}`);
-      const k = await KeepalivedCluster.create({ ...v.opts, advertInt: opts.advertInt });
+      const k = await KeepalivedCluster.create({ ...v.opts, advertInt: opts.advertInt, flows: opts.flows });
       try {
         samples[v.key].push(await k.failover());
       } catch (e) {
@@ -93,7 +95,7 @@ export async function runFailoverBench(opts: { rounds: number; advertInt: number
       const failed = samples[v.key].filter((s) => "failed" in s).length;
       if (!xs.length) { row[v.label] = "n/a"; continue; }
       if (unit === "yes=1") row[v.label] = `${xs.reduce((a, b) => a + b, 0)}/${xs.length}`;
-      else if (unit === "packets") row[v.label] = `${fmt(median(xs))} (${xs.join(",")})`;
+      else if (unit === "packets" || unit === "connections") row[v.label] = `${fmt(median(xs))} (${xs.join(",")})`;
       else row[v.label] = `${fmt(median(xs))} (${fmt(Math.min(...xs))}-${fmt(Math.max(...xs))})`;
       if (failed) row[v.label] += ` [${failed} failed]`;
     }
@@ -111,14 +113,16 @@ if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith
   const onlyAt = argv.indexOf("--only");
   const rounds = Math.max(1, Math.round(opt("--rounds", 5)));
   const advertInt = opt("--advert", 0.5);
+  const flows = Math.max(1, Math.round(opt("--flows", 50)));
   if (process.getuid?.() !== 0) throw new Error("bench/failover.ts needs root (network namespaces)");
   const t0 = Date.now();
   const r = await runFailoverBench({
-    rounds, advertInt, only: onlyAt >= 0 ? argv[onlyAt + 1].split(",") : undefined,
+    rounds, advertInt, flows, only: onlyAt >= 0 ? argv[onlyAt + 1].split(",") : undefined,
     progress: (m) => process.stderr.write(`${((Date.now() - t0) / 1000).toFixed(0).padStart(4)}s ${m}\n`),
   });
   const text = [
     `keepalived failover, ${rounds} failover(s) per configuration, fresh namespaces each; VRRPv3 advert_int ${advertInt} s; `
+      + `${flows} TCP connection(s) through the VIPs, 64 bytes every 10 ms each way on each; `
       + "FTFW over UDP; median (min-max) over the failovers, times in ms from fw1's failure unless said; "
       + "`npx tsx bench/failover.ts" + (argv.length ? ` ${argv.join(" ")}` : "") + "`",
     formatTable(r.rows),
@@ -127,6 +131,6 @@ if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith
   const dir = join(ROOT, "bench/results");
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, "failover.txt"), text);
-  writeFileSync(join(dir, "failover.json"), JSON.stringify({ date: new Date().toISOString(), rounds, advertInt, ...r }, null, 2) + "\n");
+  writeFileSync(join(dir, "failover.json"), JSON.stringify({ date: new Date().toISOString(), rounds, advertInt, flows, ...r }, null, 2) + "\n");
   console.log(argv.includes("--json") ? JSON.stringify(r, null, 2) : text);
 }

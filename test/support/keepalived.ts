@@ -51,6 +51,8 @@ export interface KeepalivedOptions {
   ageMs?: number;
   /** fw2 (daemon and keepalived) starts only once the flows run through fw1. */
   backupJoinsLate?: boolean;
+  /** TCP connections of the stream (default 1): more flows, more chances for a segment to fall in the race's window. */
+  flows?: number;
 }
 
 /** What one failover did; times in ms from the failure. */
@@ -67,8 +69,11 @@ export interface FailoverObservation {
   transitionLog: string[];
   /** fw2's daemon log lines about the commit */
   commitLog: string[];
-  /** bytes received since the failure, the longest gap between receptions, how long ago the last one was */
-  stream: { bytesAfter: number; maxGapMs: number; lastRxAgeMs: number; error: string | null };
+  /**
+   * bytes received since the failure (all flows), the longest gap between receptions on the worst flow,
+   * how long ago the stalest flow last received, flows that received nothing since the failure, flows that failed
+   */
+  stream: { flows: number; bytesAfter: number; maxGapMs: number; lastRxAgeMs: number; silentFlows: number; errors: number; error: string | null };
   /** packets fw2's forward chain counted as `ct state invalid` since the failure */
   invalid: number;
   ftp: { noop: string; data: { ok: boolean; listing?: string; error?: string; connectedAfter?: number } };
@@ -296,7 +301,7 @@ ${instance("VI_LAN", "lan0", 51, ADDR.lanVip)}${instance("VI_WAN", "wan0", 52, A
     await streamServer.next(5000);
     const ftpServer = new JsonLines(c.spawnIn("server", "ftp-server", ["python3", FTP_PY, "server", ADDR.server, "21"]));
     await ftpServer.next(5000);
-    this.stream = new JsonLines(c.spawnIn("client", "stream-client", ["python3", STREAM_PY, "client", ADDR.server, String(STREAM_PORT)]));
+    this.stream = new JsonLines(c.spawnIn("client", "stream-client", ["python3", STREAM_PY, "client", ADDR.server, String(STREAM_PORT), String(this.opts.flows ?? 1)]));
     const s = await this.stream.next(8000);
     if (!s.ok) throw new Error(`stream: ${JSON.stringify(s)}`);
     this.ftp = new JsonLines(c.spawnIn("client", "ftp-client", ["python3", FTP_PY, "client", ADDR.server, "21"]));
@@ -317,7 +322,8 @@ ${instance("VI_LAN", "lan0", 51, ADDR.lanVip)}${instance("VI_WAN", "wan0", 52, A
       ? async (table: string) => (await run(["conntrack", "-L", ...(table === "exp" ? ["expect"] : [])], { ns: c.ns.fw2 })).stdout
       : async (table: string) => (await c.ctl("fw2", ["-e", table === "exp" ? "expect" : "ct"])).stdout;
     const ct = await where("ct"), exp = await where("exp");
-    return ct.includes(`dport=${STREAM_PORT} `) && ct.includes("dport=21 ") && exp.includes(`dport=${this.pasvPort} `);
+    const streams = ct.split("\n").filter((l) => l.includes(`dport=${STREAM_PORT} `)).length;
+    return streams >= (this.opts.flows ?? 1) && ct.includes("dport=21 ") && exp.includes(`dport=${this.pasvPort} `);
   }
 
   /** Watch fw2's addresses from now on: the time each VIP appears. */
@@ -395,7 +401,10 @@ ${instance("VI_LAN", "lan0", 51, ADDR.lanVip)}${instance("VI_WAN", "wan0", 52, A
       vipsUpMs: vipsUp - failedAt,
       transition, transitionLog, commitLog,
       stream: {
+        flows: Number(st.flows),
         bytesAfter: Number(st.bytes_since_mark),
+        silentFlows: Number(st.flows_silent_since_mark),
+        errors: Number(st.errors),
         // a stall still going on counts too
         maxGapMs: Math.max(Number(st.max_gap_ms), Number(st.last_rx_age_ms)),
         lastRxAgeMs: Number(st.last_rx_age_ms),
