@@ -26,6 +26,9 @@ import {
   TUPLE_ICMP_CODE, TUPLE_SRC, TUPLE_DST, TUPLE_SIZE, TB_IP, TB_L4PROTO, TB_PORTS,
   HELPER_NAME_MAX, AF_INET, AF_INET6, addrLen, IPS_EXPECTED, IPS_CONFIRMED,
   IPS_SRC_NAT_DONE, IPS_DST_NAT_DONE, IPS_NAT_MASK,
+  CTX_PRESENT, CTX_REPLY, CTX_ORIG_PACKETS, CTX_ORIG_BYTES, CTX_REPL_PACKETS, CTX_REPL_BYTES,
+  CTX_TS_START, CTX_TS_STOP, CTX_SECMARK, CTX_USE, CTX_SIZE, CTXF_ORIG_PACKETS, CTXF_ORIG_BYTES,
+  CTXF_REPL_PACKETS, CTXF_REPL_BYTES, CTXF_TS_START, CTXF_TS_STOP, CTXF_SECMARK, CTXF_USE,
 } from "./layout";
 import { AttrTable, AttrDesc, K_FIXED, K_STRING, K_LABELS, ofFamily } from "./attrs";
 import { storeAttr } from "./record";
@@ -68,6 +71,9 @@ const CTA_TUPLE_ORIG = 1, CTA_TUPLE_REPLY = 2, CTA_STATUS = 3, CTA_PROTOINFO = 4
   CTA_HELP = 5, CTA_NAT_SRC = 6, CTA_TIMEOUT = 7, CTA_MARK = 8, CTA_ID = 12,
   CTA_NAT_DST = 13, CTA_TUPLE_MASTER = 14, CTA_SEQ_ADJ_ORIG = 15, CTA_SEQ_ADJ_REPLY = 16,
   CTA_ZONE = 18, CTA_LABELS = 22, CTA_SYNPROXY = 24, CTA_MAX = 27;
+// Only the extras (a destroyed flow's counters and times) come from these.
+const CTA_COUNTERS_ORIG = 9, CTA_COUNTERS_REPLY = 10, CTA_USE = 11, CTA_SECMARK = 17,
+  CTA_TIMESTAMP = 20;
 const CTA_TUPLE_IP = 1, CTA_TUPLE_PROTO = 2;
 const CTA_IP_V4_SRC = 1, CTA_IP_V4_DST = 2, CTA_IP_V6_SRC = 3, CTA_IP_V6_DST = 4;
 const CTA_PROTO_NUM = 1, CTA_PROTO_SRC_PORT = 2, CTA_PROTO_DST_PORT = 3,
@@ -114,8 +120,10 @@ export let nlErrno: u32 = 0;
 let cursor: usize = 0;
 let limit: usize = 0;
 
-// The reply tuple is read into this scratch tuple to learn what NAT did.
-const reply = memory.data(TUPLE_SIZE, 8);
+// The extras of the last conntrack read (layout.ts, CTX_*): its reply tuple,
+// from which NAT is learnt, and what the record has no field for.
+export const ctExtras = memory.data(<i32>CTX_SIZE, 8);
+const reply = ctExtras + CTX_REPLY;
 
 // ---- attribute tables ------------------------------------------------------------
 // Tuple leaves are stored relative to a tuple's base; the rest relative to the record.
@@ -174,6 +182,24 @@ function threeWords(base: u32, bit: u32): AttrTable {
 const seqOrigAttrs = threeWords(CT_NATSEQ, CTF_NATSEQ);
 const seqReplAttrs = threeWords(CT_NATSEQ + 12, CTF_NATSEQ);
 const synproxyAttrs = threeWords(CT_SYNPROXY, CTF_SYNPROXY); // isn, its, tsoff
+
+// Counters: 64-bit leaves, or the 32-bit ones of old kernels into the low half.
+function countersOf(packets: u32, packetsBit: u32, bytes: u32, bytesBit: u32): AttrTable {
+  const t = new AttrTable(5);
+  t.def(1, K_FIXED, 8, packets, packetsBit);
+  t.def(2, K_FIXED, 8, bytes, bytesBit);
+  t.def(3, K_FIXED, 4, packets + 4, packetsBit);
+  t.def(4, K_FIXED, 4, bytes + 4, bytesBit);
+  return t;
+}
+const countersOrigAttrs = countersOf(CTX_ORIG_PACKETS, CTXF_ORIG_PACKETS, CTX_ORIG_BYTES, CTXF_ORIG_BYTES);
+const countersReplAttrs = countersOf(CTX_REPL_PACKETS, CTXF_REPL_PACKETS, CTX_REPL_BYTES, CTXF_REPL_BYTES);
+const timestampAttrs = new AttrTable(3);
+timestampAttrs.def(1, K_FIXED, 8, CTX_TS_START, CTXF_TS_START);
+timestampAttrs.def(2, K_FIXED, 8, CTX_TS_STOP, CTXF_TS_STOP);
+const extraAttrs = new AttrTable(CTA_MAX);
+extraAttrs.def(CTA_USE, K_FIXED, 4, CTX_USE, CTXF_USE);
+extraAttrs.def(CTA_SECMARK, K_FIXED, 4, CTX_SECMARK, CTXF_SECMARK);
 
 const expAttrs = new AttrTable(CTA_EXPECT_MAX);
 expAttrs.def(CTA_EXPECT_TIMEOUT, K_FIXED, 4, EXP_TIMEOUT, EXPF_TIMEOUT);
@@ -303,8 +329,9 @@ function walkProtoinfo(rec: usize, a: usize, end: usize): i32 {
 
 function decodeCt(rec: usize, family: u32, a: usize, end: usize): i32 {
   memory.fill(rec, 0, CT_RECORD_SIZE);
-  memory.fill(reply, 0, TUPLE_SIZE);
+  memory.fill(ctExtras, 0, CTX_SIZE);
   let present: u32 = 0;
+  let extras: u32 = 0;
   let haveReply = false;
   while (end - a >= NLA_HDRLEN) {
     const alen = <u32>load<u16>(a);
@@ -318,9 +345,14 @@ function decodeCt(rec: usize, family: u32, a: usize, end: usize): i32 {
     } else if (id == CTA_TUPLE_REPLY) {
       r = walkTuple(reply, family, inner, innerEnd);
       haveReply = !failed(r) && (r & TB_IP) != 0;
+      if (!failed(r)) extras |= <u32>r & 15;
     } else if (id == CTA_TUPLE_MASTER) {
       r = walkTuple(rec + CT_MASTER, family, inner, innerEnd);
       if (!failed(r)) present |= (<u32>r & 7) << CTF_MASTER_SHIFT;
+    } else if (id == CTA_COUNTERS_ORIG || id == CTA_COUNTERS_REPLY || id == CTA_TIMESTAMP ||
+        id == CTA_USE || id == CTA_SECMARK) {
+      r = walkExtras(id, inner, innerEnd, alen);
+      if (!failed(r)) extras |= <u32>r;
     } else {
       r = walkCtLeafGroup(id, rec, inner, innerEnd, alen);
       if (!failed(r)) present |= <u32>r;
@@ -328,10 +360,21 @@ function decodeCt(rec: usize, family: u32, a: usize, end: usize): i32 {
     if (failed(r)) return rejectKernel(-r);
     a += align4(alen);
   }
+  store<u32>(ctExtras + CTX_PRESENT, extras);
   if ((present & (CTF_ORIG | CTF_L4PROTO)) != (CTF_ORIG | CTF_L4PROTO)) return rejectKernel(R_INCOMPLETE);
   if (haveReply) present |= natFromReply(rec, present);
   store<u32>(rec, present);
   return NL_CT;
+}
+
+/** Counters, timestamps, use and secmark: into the extras, never the record. */
+function walkExtras(id: u32, inner: usize, innerEnd: usize, alen: u32): i32 {
+  if (id == CTA_COUNTERS_ORIG) return walkLeaves(countersOrigAttrs, ctExtras, inner, innerEnd);
+  if (id == CTA_COUNTERS_REPLY) return walkLeaves(countersReplAttrs, ctExtras, inner, innerEnd);
+  if (id == CTA_TIMESTAMP) return walkLeaves(timestampAttrs, ctExtras, inner, innerEnd);
+  const d = extraAttrs.at(<i32>id);
+  const why = storeAttr(d, ctExtras, inner, alen - NLA_HDRLEN);
+  return why != 0 ? -why : <i32>d.bit;
 }
 
 /** The CTF_* bits of an original tuple, ICMP fields included. */

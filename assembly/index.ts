@@ -52,7 +52,7 @@ export {
 export { NETHDR_SIZE, NETHDR_ACK_SIZE, PROTOCOL_VERSION } from "./wire";
 export function filterScratchPtr(): usize { return filterScratch; }
 export {
-  MODE_NOTRACK, MODE_ALARM, MODE_FTFW, S_KERNEL_EVENTS, S_KERNEL_FILTERED, S_MSG_SENT,
+  MODE_NOTRACK, MODE_ALARM, MODE_FTFW, MODE_STATS, STEP_END, STEP_SKIPPED, STEP_DONE, STEP_DESTROYED, S_KERNEL_EVENTS, S_KERNEL_FILTERED, S_MSG_SENT,
   S_MSG_RECV, S_MSG_LOST, S_MSG_BEFORE, S_MSG_DROPPED, S_DATA_APPLIED, S_RESYNC_RECV,
   S_ACK_SENT, S_NACK_SENT, S_ACK_RECV, S_NACK_RECV, S_RESENT, S_RSQUEUE_PURGED,
   S_HELLO_RECV, S_COUNT, RSQ_END, RSQ_OBJECT, RSQ_CONTROL, DUMP_KEEP, DUMP_SEND_CHANGES, DUMP_SEND_ALL, statsPtr, engineInit, engineXmit,
@@ -168,6 +168,15 @@ function cacheOf(which: u32): Cache {
 export function engineKernel(len: u32, dumpSend: u32): u32 {
   return sync.engineKernel(nlRx, min<u32>(len, NL_RX_SIZE), ctRecord, expRecord, dumpSend);
 }
+/**
+ * The Stats mode's engineKernel, one message at a time: after nlOpen(len),
+ * each call reads the next message into the internal caches and returns a
+ * STEP_*; on STEP_DESTROYED the conntrack record and the extras (ctExtrasPtr)
+ * hold the destroy event of a cached flow.
+ */
+export function engineKernelStep(): u32 { return sync.kernelStep(ctRecord, expRecord, sync.DUMP_KEEP); }
+/** The extras of the last conntrack read from ctnetlink (layout CTX_*): reply tuple, counters, timestamps. */
+export function ctExtrasPtr(): usize { return ctnl.ctExtras; }
 /** 1 when the last engineKernel call read the end of a dump. */
 export function engineKernelDone(): u32 { return sync.kernelDumpDone; }
 /** Requests appended to the netlink batch by DisableExternalCache since start, and those that did not fit. */
@@ -223,6 +232,10 @@ export function bodyDecode(isExp: bool, ptr: usize, len: u32): i32 {
   return decodeAttrs(isExp, isExp ? expRecord : ctRecord, ptr, len);
 }
 
+/** The Stats mode: the kernel's id of the entry dumpNext returned (0: none). */
+export function dumpId(): u32 { return sync.statsEntryId(dumpEntry); }
+/** The Stats mode: the flow's start, seconds since the epoch, when a dump told it (0: unknown). */
+export function dumpFlowStart(): u32 { return sync.statsEntryStart(dumpEntry); }
 /** Seconds the entry dumpNext returned has been in its cache. */
 export function dumpAge(): u32 { return sync.entryAge(dumpEntry); }
 /** Seconds since the entry dumpNext returned last changed or was refreshed (ALARM's expiry timer). */

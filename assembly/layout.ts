@@ -109,6 +109,38 @@ export const CTF_ZONE: u32 = 1 << 28;
 export const CTF_TCP_FLAGS: u32 = 1 << 29; //  ctnetlink only
 export const CTF_ID: u32 = 1 << 30; //         ctnetlink only
 
+// ---- conntrack extras -------------------------------------------------------
+// What a ctnetlink message carries beside the record and the record does not
+// keep (the sync protocol has no place for it): the reply tuple as the kernel
+// sent it, the accounting counters and the timestamps of a destroyed flow.
+// Filled by every conntrack the ctnetlink decoder reads; the Stats mode prints
+// it. Same byte orders as the record; CTX_PRESENT is little-endian.
+export const CTX_PRESENT: u32 = 0; //       u32 LE bitmask of CTXF_* below
+export const CTX_REPLY: u32 = 8; //         tuple, reply direction
+export const CTX_ORIG_PACKETS: u32 = 48; // be64
+export const CTX_ORIG_BYTES: u32 = 56; //   be64
+export const CTX_REPL_PACKETS: u32 = 64; // be64
+export const CTX_REPL_BYTES: u32 = 72; //   be64
+export const CTX_TS_START: u32 = 80; //     be64 nanoseconds since the epoch
+export const CTX_TS_STOP: u32 = 88; //      be64 nanoseconds since the epoch
+export const CTX_SECMARK: u32 = 96; //      be32
+export const CTX_USE: u32 = 100; //         be32
+export const CTX_SIZE: u32 = 104;
+
+// The reply tuple's parts are TB_* (plus its ICMP bit, 8); the rest follow.
+export const CTXF_REPLY: u32 = TB_IP;
+export const CTXF_REPLY_L4PROTO: u32 = TB_L4PROTO;
+export const CTXF_REPLY_PORTS: u32 = TB_PORTS;
+export const CTXF_REPLY_ICMP: u32 = 1 << 3;
+export const CTXF_ORIG_PACKETS: u32 = 1 << 4;
+export const CTXF_ORIG_BYTES: u32 = 1 << 5;
+export const CTXF_REPL_PACKETS: u32 = 1 << 6;
+export const CTXF_REPL_BYTES: u32 = 1 << 7;
+export const CTXF_TS_START: u32 = 1 << 8;
+export const CTXF_TS_STOP: u32 = 1 << 9;
+export const CTXF_SECMARK: u32 = 1 << 10;
+export const CTXF_USE: u32 = 1 << 11;
+
 // ---- expectation record ------------------------------------------------------
 // An expectation is four tuples (master, expected, mask, NAT) and a few scalars.
 export const EXP_PRESENT: u32 = 0; //     u32 LE bitmask of EXPF_* below

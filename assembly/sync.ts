@@ -17,7 +17,7 @@
 import {
   Cache, newCache, recordKey, findEntry, upsertEntry, Upserted, KEY_SIZE, unlinkEntry, freeEntry, sameBody,
   entryFlags, setEntryFlags, entryStatus, setEntryStatus, entryBody, entryBodyLen,
-  E_SEQ, E_UPDATED, E_CREATED, EF_IN_TX, EF_IN_RS, EF_CTL, EF_EXP, EF_DEAD, EF_SEEN, ST_NEW, ST_UPD, ST_DEL,
+  E_SEQ, E_QNEXT, E_UPDATED, E_CREATED, EF_IN_TX, EF_IN_RS, EF_CTL, EF_EXP, EF_DEAD, EF_SEEN, ST_NEW, ST_UPD, ST_DEL,
   Cursor, cursorStart, cursorNext,
 } from "./cache";
 import { Queue, newQueue, queueOf, queuePush, queueRemove, queueReplace, queueNext } from "./queue";
@@ -29,8 +29,10 @@ import {
   T_CT_NEW, T_CT_DEL, T_EXP_NEW, T_EXP_DEL, T_CTL, F_ACK, F_NACK, F_RESYNC,
   F_ALIVE, F_HELLO, F_HELLO_BACK, tcpWindowTracking,
 } from "./wire";
-import { openMessages, nextNetlink, NL_CT, NL_EXP, NL_DONE, NL_END, nlEvent, nlPid, EV_DESTROY, EV_UPDATE, EV_DUMP, OP_CREATE, OP_UPDATE, OP_DELETE, O_LIBERAL } from "./ctnetlink";
+import { openMessages, nextNetlink, NL_CT, NL_EXP, NL_DONE, NL_END, nlEvent, nlPid, EV_DESTROY, EV_UPDATE, EV_DUMP, OP_CREATE, OP_UPDATE, OP_DELETE, O_LIBERAL, ctExtras } from "./ctnetlink";
+import { CT_PRESENT, CT_ID, CTF_ID, CTX_PRESENT, CTX_TS_START, CTXF_TS_START } from "./layout";
 import { batchCt, batchExp } from "./nlbatch";
+import { loadBe32 } from "./bytes";
 import { filterCt, filterExp } from "./filter";
 import { logChange, EVOP_NEW, EVOP_UPDATE, EVOP_DESTROY } from "./eventlog";
 import { Ftfw, newFtfw, HELLO_INIT, HELLO_SAY, HELLO_DONE } from "./ftfw";
@@ -39,6 +41,9 @@ import { nowMs, nowSec, setClock, runDue, nextDue, setSilenceLimit, heard, NEVER
 export const MODE_NOTRACK: u32 = 0;
 export const MODE_ALARM: u32 = 1;
 export const MODE_FTFW: u32 = 2;
+// conntrackd's Stats mode: the internal cache only, no peers; the host logs
+// each cached flow the kernel destroys (kernelStep).
+export const MODE_STATS: u32 = 3;
 
 // Engine counters, u32 each at statsPtr(), index below (for "-s" and /metrics).
 export const S_KERNEL_EVENTS: i32 = 0; //   conntrack and expectation events read
@@ -397,6 +402,7 @@ function kernelUpdate(c: Cache, rec: usize, key: usize, isExp: bool, send: u32):
     else c.updatedFailed++;
     return;
   }
+  if (mode == MODE_STATS && !isExp) statsStamp(e, rec, up.movedFrom);
   settleMove(e, up.movedFrom);
   // Alive now: a resync under way must not sweep it, whether the dump or an event showed it.
   setEntryFlags(e, entryFlags(e) | EF_SEEN);
@@ -411,11 +417,34 @@ function kernelUpdate(c: Cache, rec: usize, key: usize, isExp: bool, send: u32):
   if (send == DUMP_SEND_ALL || (send == DUMP_SEND_CHANGES && changed)) enqueue(e);
 }
 
-function kernelDestroy(c: Cache, key: usize, send: bool): void {
+// The Stats mode has no queues, so its entries keep in the queue fields what
+// conntrackd's cache keeps of a flow beyond the sync attributes: the kernel's
+// id (E_SEQ) and the start of the flow in seconds (E_QNEXT; dumps carry it
+// when nf_conntrack_timestamp is on, events do not), for -i and -i -x.
+const E_STATS_ID = E_SEQ;
+const E_STATS_START = E_QNEXT;
+
+/** `old`: the entry's previous block, when it had to grow (else 0). */
+function statsStamp(e: usize, rec: usize, old: usize): void {
+  if ((load<u32>(rec + CT_PRESENT) & CTF_ID) != 0) store<u32>(e + E_STATS_ID, loadBe32(rec + CT_ID));
+  else if (old != 0) store<u32>(e + E_STATS_ID, load<u32>(old + E_STATS_ID));
+  if ((load<u32>(ctExtras + CTX_PRESENT) & CTXF_TS_START) != 0) {
+    store<u32>(e + E_STATS_START, <u32>(bswap<u64>(load<u64>(ctExtras + CTX_TS_START)) / 1_000_000_000));
+  } else if (old != 0) {
+    store<u32>(e + E_STATS_START, load<u32>(old + E_STATS_START));
+  }
+}
+
+/** The Stats mode's kernel id of an entry (0: none). */
+export function statsEntryId(e: usize): u32 { return e != 0 && mode == MODE_STATS ? load<u32>(e + E_STATS_ID) : 0; }
+/** The Stats mode's flow start of an entry, seconds since the epoch (0: unknown). */
+export function statsEntryStart(e: usize): u32 { return e != 0 && mode == MODE_STATS ? load<u32>(e + E_STATS_START) : 0; }
+
+function kernelDestroy(c: Cache, key: usize, send: bool): bool {
   const e = findEntry(c, key);
   if (e == 0) {
     c.destroyedFailed++;
-    return;
+    return false;
   }
   unlinkEntry(c, e);
   c.destroyed++;
@@ -424,6 +453,7 @@ function kernelDestroy(c: Cache, key: usize, send: bool): void {
   setEntryStatus(e, ST_DEL);
   if (send) enqueue(e);
   else if (queueOf(e) == 0) freeEntry(e);
+  return true;
 }
 
 // The netlink port of the daemon's own command socket: events its commits
@@ -462,36 +492,56 @@ export function engineKernel(ptr: usize, len: u32, ctRec: usize, expRec: usize, 
   kernelDumpDone = 0;
   let seen: u32 = 0;
   for (;;) {
-    const r = nextNetlink(ctRec, expRec);
-    if (r == NL_END) break;
-    if (r == NL_DONE) kernelDumpDone = 1;
-    if (r != NL_CT && r != NL_EXP) continue;
-    const isExp = r == NL_EXP;
-    if (isExp && !expSync) continue;
-    seen++;
-    count(S_KERNEL_EVENTS);
-    if (isExp ? !filterExp(expRec) : !filterCt(ctRec)) {
-      count(S_KERNEL_FILTERED);
-      continue;
-    }
-    const rec = isExp ? expRec : ctRec;
-    recordKey(rec, isExp, key);
-    const c = isExp ? internalExp : internalCt;
-    const ev = nlEvent;
-    if (injectPort != 0 && nlPid == injectPort) continue;
-    // A dump's replies carry our port too: only events can be of our own making.
-    const dumped = ev == EV_DUMP;
-    const mine = !dumped && ownPort != 0 && nlPid == ownPort;
-    const send = mine ? DUMP_KEEP : dumped ? dumpSend : DUMP_SEND_ALL;
-    if (bypassInternal) {
-      // No cache to tell a change by: a dump that sends, sends it all.
-      if (send != DUMP_KEEP) sendDirect(rec, isExp, ev == EV_DESTROY ? ST_DEL : ev == EV_UPDATE ? ST_UPD : ST_NEW);
-      continue;
-    }
-    if (ev == EV_DESTROY) kernelDestroy(c, key, send != DUMP_KEEP);
-    else kernelUpdate(c, rec, key, isExp, send);
+    const r = kernelStep(ctRec, expRec, dumpSend);
+    if (r == STEP_END) break;
+    if (r != STEP_SKIPPED) seen++;
   }
   return seen;
+}
+
+// What kernelStep did with one message.
+export const STEP_END: u32 = 0; //       no message left
+export const STEP_SKIPPED: u32 = 1; //   not a conntrack or expectation event (or one not synced)
+export const STEP_DONE: u32 = 2; //      read: filtered, cached, or a destroy of nothing cached
+export const STEP_DESTROYED: u32 = 3; // a cached conntrack was destroyed: the record and extras hold the event
+
+/**
+ * Reads the next message of the buffer openMessages opened into the
+ * internal caches. The Stats mode calls this one message at a time, so the
+ * host can log each destroyed flow while its event is still in the records.
+ */
+export function kernelStep(ctRec: usize, expRec: usize, dumpSend: u32): u32 {
+  const r = nextNetlink(ctRec, expRec);
+  if (r == NL_END) return STEP_END;
+  if (r == NL_DONE) kernelDumpDone = 1;
+  if (r != NL_CT && r != NL_EXP) return STEP_SKIPPED;
+  const isExp = r == NL_EXP;
+  if (isExp && !expSync) return STEP_SKIPPED;
+  // conntrackd counts events only, not the replies of its dumps (start-up, -R, resyncs).
+  const event = nlEvent != EV_DUMP;
+  if (event) count(S_KERNEL_EVENTS);
+  if (isExp ? !filterExp(expRec) : !filterCt(ctRec)) {
+    if (event) count(S_KERNEL_FILTERED);
+    return STEP_DONE;
+  }
+  const rec = isExp ? expRec : ctRec;
+  recordKey(rec, isExp, key);
+  const c = isExp ? internalExp : internalCt;
+  const ev = nlEvent;
+  if (injectPort != 0 && nlPid == injectPort) return STEP_DONE;
+  // A dump's replies carry our port too: only events can be of our own making.
+  const dumped = ev == EV_DUMP;
+  const mine = !dumped && ownPort != 0 && nlPid == ownPort;
+  // The Stats mode has no peers: nothing is ever queued.
+  const send = mode == MODE_STATS || mine ? DUMP_KEEP : dumped ? dumpSend : DUMP_SEND_ALL;
+  if (bypassInternal) {
+    // No cache to tell a change by: a dump that sends, sends it all.
+    if (send != DUMP_KEEP) sendDirect(rec, isExp, ev == EV_DESTROY ? ST_DEL : ev == EV_UPDATE ? ST_UPD : ST_NEW);
+    return STEP_DONE;
+  }
+  if (ev == EV_DESTROY) return kernelDestroy(c, key, send != DUMP_KEEP) && !isExp ? STEP_DESTROYED : STEP_DONE;
+  kernelUpdate(c, rec, key, isExp, send);
+  return STEP_DONE;
 }
 
 /**
@@ -520,7 +570,12 @@ function sweepUnseen(c: Cache, e: usize): u32 {
   c.destroyed++;
   setEntryFlags(e, entryFlags(e) | EF_DEAD);
   setEntryStatus(e, ST_DEL);
-  enqueue(e);
+  // The Stats mode has no peers to tell.
+  if (mode == MODE_STATS) {
+    if (queueOf(e) == 0) freeEntry(e);
+  } else {
+    enqueue(e);
+  }
   return 1;
 }
 
@@ -808,8 +863,8 @@ export function engineRx(ptr: usize, len: u32, ctRec: usize, expRec: usize, link
  */
 export function engineTimeout(ms: f64): void {
   setClock(ms);
-  // conntrackd's ALARM mode has no keep-alive: its refreshes are the sign of life.
-  if (mode != MODE_ALARM && nowMs - lastXmit >= ALIVE_EVERY && ctlq.head == 0 && (txq.head == 0 || holdingData())) {
+  // conntrackd's ALARM mode has no keep-alive: its refreshes are the sign of life; the Stats mode has no peers.
+  if (mode != MODE_ALARM && mode != MODE_STATS && nowMs - lastXmit >= ALIVE_EVERY && ctlq.head == 0 && (txq.head == 0 || holdingData())) {
     if (mode == MODE_FTFW && ftfw.ackFromSet && ftfw.seqSet) {
       enqueueCtl(<u8>F_ACK, ftfw.ackFrom, ftfw.lastSeqRecv);
       count(S_ACK_SENT);
@@ -832,6 +887,7 @@ export function engineTimeout(ms: f64): void {
 /** When the engine next needs engineTimeout (ms, the host's clock), or Infinity. */
 export function engineNextTimeout(): f64 {
   let at = nextDue();
+  if (mode == MODE_STATS) return at;
   if (mode != MODE_ALARM) at = min<f64>(at, lastXmit + ALIVE_EVERY);
   else at = min<f64>(at, lastSlice + SLICE_EVERY);
   return min<f64>(at, ftfw.probeAt);
@@ -883,6 +939,7 @@ export function engineFlushCache(c: Cache): void {
 
 function flushOne(c: Cache, e: usize): u32 {
   unlinkEntry(c, e);
+  c.destroyed++; // conntrackd's cache_flush deletes each entry, and counts it
   if (queueOf(e) == 0) freeEntry(e);
   else setEntryFlags(e, entryFlags(e) | EF_DEAD);
   return 1;

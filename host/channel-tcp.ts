@@ -196,6 +196,10 @@ class TcpChannel implements Channel {
     return !this.closed && this.connected && statusIsUp(this.linkStatus());
   }
 
+  connections(): { server: boolean; client: boolean } {
+    return { server: this.inbound !== null && !this.inbound.destroyed, client: this.connected };
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

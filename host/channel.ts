@@ -67,6 +67,11 @@ export interface Channel {
   linkStatus(): LinkStatus;
   /** The device is up and running, and for TCP the connection to the peer is established. */
   isUp(): boolean;
+  /**
+   * TCP only: whether the peer's connection to our listener (server) and
+   * ours to the peer's (client) are established, as -s shows them.
+   */
+  connections?(): { server: boolean; client: boolean };
   close(): Promise<void>;
 }
 

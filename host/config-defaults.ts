@@ -9,6 +9,7 @@ export const DEFAULTS = {
   lockFile: "/var/lock/conntrackd.lock",
   logFile: "/var/log/conntrackd.log",
   statsLogFile: "/var/log/conntrackd-stats.log",
+  statsJsonLogFile: "/var/log/ctsyncd-stats.jsonl",
   syslog: "daemon",
   netlinkOverrunResync: 30,
   eventIterationLimit: 100,

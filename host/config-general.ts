@@ -46,7 +46,6 @@ export const GENERAL = section<GeneralConfig>("General", {
   },
   NetlinkEventsReliable(r, kw, g) {
     g.netlinkEventsReliable = r.bool(kw);
-    if (g.netlinkEventsReliable) warnUnimplemented(r, kw, "NetlinkEventsReliable");
   },
   PollSecs(r, kw, g) {
     const secs = r.number(kw);

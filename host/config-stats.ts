@@ -1,10 +1,11 @@
-// The Stats section: conntrackd as a logger of flows, instead of a syncer.
-// conntrackd 1.4.7's grammar takes only LogFile and Syslog here, although its
-// manual also lists NetlinkEventsReliable (which belongs in General).
+// The Stats section: conntrackd as a logger of flows, instead of a syncer
+// (host/stats-daemon.ts). conntrackd 1.4.7's grammar takes LogFile and Syslog
+// here (its manual also lists NetlinkEventsReliable, which belongs in
+// General). Without LogFile there is no Stats log file; "LogFile on" is
+// /var/log/conntrackd-stats.log. JSONLogFile is ctsync's own.
 import { section } from "./config-block.ts";
 import { DEFAULTS } from "./config-defaults.ts";
 import { readLogFile, readSyslog } from "./config-logging.ts";
-import { warnUnimplemented } from "./config-unimplemented.ts";
 import type { StatsConfig } from "./config-types.ts";
 
 export const STATS = section<StatsConfig>("Stats", {
@@ -13,6 +14,8 @@ export const STATS = section<StatsConfig>("Stats", {
   },
   Syslog(r, kw, s) {
     s.syslog = readSyslog(r, kw, s.syslog);
-    if (s.syslog) warnUnimplemented(r, kw, "Syslog");
+  },
+  JSONLogFile(r, kw, s) {
+    s.jsonLogFile = readLogFile(r, kw, DEFAULTS.statsJsonLogFile);
   },
 });

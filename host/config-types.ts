@@ -179,8 +179,13 @@ export interface SyncConfig extends Located {
 export interface StatsConfig extends Located {
   /** LogFile: null when off (default); "on" means /var/log/conntrackd-stats.log. */
   logFile: string | null;
-  /** Syslog: null when off (default). */
+  /** Syslog: null when off (default); each destroyed flow at LOG_INFO. */
   syslog: SyslogFacility | null;
+  /**
+   * JSONLogFile (ctsync's own; conntrackd refuses it): the same records as
+   * JSON lines. null when off (default); "on" means /var/log/ctsyncd-stats.jsonl.
+   */
+  jsonLogFile: string | null;
 }
 
 export interface HelperPolicy extends Located {

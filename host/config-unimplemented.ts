@@ -9,11 +9,8 @@ export const NOT_IMPLEMENTED = {
   Nice: "ignored: deprecated, and conntrackd ignores it too (use nice(1))",
   Backlog: "ignored: deprecated, and conntrackd ignores it too",
   IPv6_interface: "ignored: conntrackd ignores it too (Interface is enough)",
-  Syslog: "not implemented yet by ctsync in the Stats section: nothing is sent to syslog",
   PollSecs: "not implemented yet by ctsync: kernel events are used instead of polling",
-  NetlinkEventsReliable: "not implemented yet by ctsync: events are not reliable",
   "From Kernelspace": "not implemented yet by ctsync: the filter is applied in user space",
-  Stats: "not implemented yet by ctsync: the statistics-collector mode does not run",
   Helper: "not implemented yet by ctsync: no user-space helper is loaded",
 } as const;
 

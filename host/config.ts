@@ -46,8 +46,7 @@ const TOP = section<FileState>("the top level", {
   },
   Stats(r, kw, f) {
     if (f.sync) r.fail(kw.line, `cannot use both Sync and Stats sections (Sync at line ${f.sync.sync.line})`);
-    if (!f.config.stats) warnUnimplemented(r, kw, "Stats");
-    f.config.stats ??= { line: kw.line, logFile: null, syslog: null };
+    f.config.stats ??= { line: kw.line, logFile: null, syslog: null, jsonLogFile: null };
     readBlock(r, kw, STATS, f.config.stats);
   },
   Helper(r, kw, f) {

@@ -30,6 +30,12 @@ export interface CtEntry {
    * original tuple (conntrackd's external cache prints none); default true.
    */
   withReply?: boolean;
+  /**
+   * The Stats mode only: seconds since the flow started, when a kernel dump
+   * told its start (nf_conntrack_timestamp); -i prints it as delta-time=N
+   * (XML <deltatime>), as conntrackd's Stats cache does for such entries.
+   */
+  deltaTimeSeconds?: number;
 }
 
 export interface ExpEntry {
@@ -169,8 +175,12 @@ export interface CommitResult {
 }
 
 export interface DaemonControl {
-  /** The sync mode: -n and -B act in FTFW and NOTRACK only, -s rsqueue shows FTFW's queue. */
-  readonly mode: SyncMode;
+  /**
+   * The sync mode: -n and -B act in FTFW and NOTRACK only, -s rsqueue shows
+   * FTFW's queue. "stats": conntrackd's Stats mode, which answers only -i,
+   * -f internal, -F, -R, -k and -s [cache|runtime|process] (stats-daemon.ts).
+   */
+  readonly mode: SyncMode | "stats";
   /** ExpectationSync on: without it conntrackd ignores the expectation requests (dumps, -s expect, -c expect). */
   readonly expectationSync: boolean;
 

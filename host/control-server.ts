@@ -268,6 +268,7 @@ class RequestHandler {
   ) {}
 
   async handle(name: ControlRequestName): Promise<void> {
+    if (this.d.mode === "stats") return this.handleStats(name);
     const exp = this.d.expectationSync;
     switch (name) {
       case "CT_DUMP_INTERNAL": return this.dumpCt("internal", "plain");
@@ -298,6 +299,27 @@ class RequestHandler {
       case "KILL": return this.json ? this.out.write(actionJson(name)) : undefined;
       case "DEBUG_INFO": return this.notAnswered("DEBUG_INFO is not implemented (nor is it in conntrackd)");
       default: return this.stats(name);
+    }
+  }
+
+  /**
+   * The Stats mode answers what conntrackd 1.4.7's does (run.c, ctnl.c,
+   * stats-mode.c): its one cache is the internal one; a plain -f
+   * (ALL_FLUSH_CACHE) and everything about peers or expectations is
+   * closed without a byte.
+   */
+  private async handleStats(name: ControlRequestName): Promise<void> {
+    switch (name) {
+      case "CT_DUMP_INTERNAL": return this.dumpCt("internal", "plain");
+      case "CT_DUMP_INT_XML": return this.dumpCt("internal", "xml");
+      case "CT_FLUSH_CACHE": case "CT_FLUSH_INT_CACHE": return this.act(name, () => this.d.flushCache("internal", ["ct"]));
+      case "CT_FLUSH_MASTER": return this.act(name, () => this.d.flushKernel("ct"));
+      case "EXP_FLUSH_MASTER": return this.act(name, () => this.d.flushKernel("expect"));
+      case "ALL_FLUSH_MASTER": return this.act(name, () => this.d.flushKernel("both"));
+      case "CT_RESYNC_MASTER": case "ALL_RESYNC_MASTER": return this.act(name, () => this.d.resyncWithKernel("ct"));
+      case "KILL": return this.json ? this.out.write(actionJson(name)) : undefined;
+      case "STATS": case "STATS_CACHE": case "STATS_RUNTIME": case "STATS_PROCESS": return this.stats(name);
+      default: return this.notAnswered(`${name} is not answered in the Stats mode`);
     }
   }
 
@@ -369,6 +391,14 @@ export async function gatherStats(
     activeLink: await activeLink(),
     network: await d.network(),
   });
+  if (d.mode === "stats") {
+    switch (name) {
+      case "STATS": return { section: "stats", cache: await d.cacheCounters("internal", "ct"), traffic: await d.traffic() };
+      case "STATS_CACHE": return { section: "stats-cache", cache: await d.cacheCounters("internal", "ct") };
+      case "STATS_RUNTIME": case "STATS_PROCESS": break;
+      default: return `${name} is not answered in the Stats mode`;
+    }
+  }
   switch (name) {
     case "STATS": return summary("general", "ct");
     case "EXP_STATS": return d.expectationSync ? summary("expect", "expect") : "ExpectationSync is off";

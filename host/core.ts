@@ -58,6 +58,12 @@ export interface CoreFunctions {
   engineResyncPending(): number;
   engineKernel(len: number, dumpSend: number): number;
   engineKernelDone(): number;
+  /** The Stats mode: one message of the opened netlink buffer into the caches; a STEP_* constant. */
+  engineKernelStep(): number;
+  ctExtrasPtr(): number;
+  /** The Stats mode: the kernel id and the flow's start (seconds) of the entry dumpNext returned; 0 when unknown. */
+  dumpId(): number;
+  dumpFlowStart(): number;
   engineRx(len: number, link?: number): number;
   engineRxStream(len: number, link: number, stream: number): number;
   engineXmit(): number;

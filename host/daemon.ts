@@ -73,7 +73,7 @@ export class Daemon implements ApiSource {
   }
 
   static async start(config: Config, opts: DaemonOptions): Promise<Daemon> {
-    if (!config.sync) throw new Error("ctsyncd runs in sync mode: the configuration needs a Sync section (the Stats mode is not supported yet)");
+    if (!config.sync) throw new Error("the configuration needs a Sync section (or a Stats section, which host/stats-daemon.ts runs)");
     const syslog = syslogSink(config.general.syslog);
     const log = new Logger(config.general.logFile, opts.console, syslog ? [syslog] : []);
     const d = new Daemon(config, config.sync, log);
@@ -110,6 +110,7 @@ export class Daemon implements ApiSource {
       expectations: this.expectationSync,
       liberal: !sync.tcpWindowTracking,
       inject: sync.disableExternalCache,
+      reliable: general.netlinkEventsReliable,
     }, this.log);
     this.kernel.onActivity = () => this.pump();
     this.kernel.onLoss = (why) => this.lostEvents(why);
@@ -348,6 +349,8 @@ export class Daemon implements ApiSource {
       active: l.role === "ACTIVE",
       sent: { bytes: l.stats.bytesSent, messages: l.stats.packetsSent, errors: l.stats.errorsSend },
       received: { bytes: l.stats.bytesRecv, messages: l.stats.packetsRecv, errors: l.stats.errorsRecv },
+      // Without it -s said "server=disconnected client=disconnected" on every TCP link, connected or not.
+      tcp: l.connections && { serverConnected: l.connections.server, clientConnected: l.connections.client },
     }));
   }
 

@@ -55,7 +55,7 @@ function protoStates(ct: Conntrack): string {
   return s;
 }
 
-function assuredText(status: number): string {
+export function assuredText(status: number): string {
   if (status & IPS_HW_OFFLOAD) return "[HW_OFFLOAD] ";
   if (status & IPS_OFFLOAD) return "[OFFLOAD] ";
   if (status & IPS_ASSURED) return "[ASSURED] ";
@@ -63,7 +63,7 @@ function assuredText(status: number): string {
 }
 
 /** nfct_snprintf(NFCT_O_DEFAULT) without the timeout: fields in its order, one space apart. */
-export function conntrackPlain(ct: Conntrack, withReply = true): string {
+export function conntrackPlain(ct: Conntrack, withReply = true, deltaTime?: number): string {
   const orig = originalTuple(ct);
   const repl = replyTuple(ct);
   const st = ct.status;
@@ -75,6 +75,7 @@ export function conntrackPlain(ct: Conntrack, withReply = true): string {
   if (st !== undefined) s += assuredText(st);
   if (ct.mark !== undefined) s += `mark=${ct.mark} `;
   if (ct.zone !== undefined) s += `zone=${ct.zone} `;
+  if (deltaTime !== undefined) s += `delta-time=${deltaTime} `;
   if (ct.helper !== undefined) s += `helper=${ct.helper} `;
   return s.slice(0, -1);
 }
@@ -90,7 +91,7 @@ function tupleXml(t: PrintTuple, direction: "original" | "reply"): string {
  * The "independent" meta block. libnetfilter_conntrack names SCTP and DCCP
  * states from its TCP table here (a quirk of 1.0.x kept for equal output).
  */
-function independentXml(ct: Conntrack): string {
+function independentXml(ct: Conntrack, deltaTime?: number): string {
   const st = ct.status;
   let s = "";
   if (ct.tcpState !== undefined) s += `<state>${stateName(TCP_STATES, ct.tcpState)}</state>`;
@@ -101,16 +102,17 @@ function independentXml(ct: Conntrack): string {
   if (ct.id !== undefined) s += `<id>${ct.id}</id>`;
   if (st !== undefined && st & IPS_ASSURED) s += "<assured/>";
   if (st !== undefined && !(st & IPS_SEEN_REPLY)) s += "<unreplied/>";
+  if (deltaTime !== undefined) s += `<deltatime>${deltaTime}</deltatime>`;
   const opened = ct.tcpState !== undefined || ct.sctp?.state !== undefined || ct.dccp?.state !== undefined
     || ct.mark !== undefined || ct.zone !== undefined || st !== undefined || ct.id !== undefined
-    || ct.labels !== undefined;
+    || ct.labels !== undefined || deltaTime !== undefined;
   return opened ? `<meta direction="independent">${s}</meta>` : "";
 }
 
 /** nfct_snprintf(NFCT_O_XML) without the timeout. */
-export function conntrackXml(ct: Conntrack, withReply = true): string {
+export function conntrackXml(ct: Conntrack, withReply = true, deltaTime?: number): string {
   let s = "<flow>" + tupleXml(originalTuple(ct), "original") + (withReply ? tupleXml(replyTuple(ct), "reply") : "");
-  s += independentXml(ct);
+  s += independentXml(ct, deltaTime);
   if (ct.helper !== undefined) s += `<helper>${ct.helper}</helper>`;
   return s + "</flow>";
 }
@@ -124,6 +126,7 @@ export function entrySuffix(e: { ageSeconds: number; expiresInSeconds?: number }
 /** One line of -i / -e (ct), newline included. */
 export function conntrackLine(e: CtEntry, format: "plain" | "xml"): string {
   const withReply = e.withReply ?? true;
-  return format === "xml" ? `${conntrackXml(e.ct, withReply)}\n` : `${conntrackPlain(e.ct, withReply)}${entrySuffix(e)}\n`;
+  const dt = e.deltaTimeSeconds;
+  return format === "xml" ? `${conntrackXml(e.ct, withReply, dt)}\n` : `${conntrackPlain(e.ct, withReply, dt)}${entrySuffix(e)}\n`;
 }
 

@@ -17,7 +17,7 @@
 //   a request that cannot be answered: {"error": "why"}.
 import type { CtEntry, ExpEntry } from "./control-api.ts";
 import { replyTuple } from "./format-ct.ts";
-import { hasPorts } from "./format-proto.ts";
+import { hasPorts, type PrintTuple } from "./format-proto.ts";
 import type { StatsData } from "./format-stats.ts";
 
 /** JSON.stringify that writes bigints as numbers when exact, else as strings. */
@@ -28,12 +28,16 @@ export function toJson(value: unknown): string {
   });
 }
 
+/** A reply tuple as the JSON answers write it: ports, or ICMP's id/type/code, or addresses alone. */
+export function replyJson(r: PrintTuple): object {
+  if (hasPorts(r.l4proto)) return { src: r.src, dst: r.dst, sport: r.sport, dport: r.dport };
+  if (r.l4proto === 1 || r.l4proto === 58) return { src: r.src, dst: r.dst, icmp: r.icmp };
+  return { src: r.src, dst: r.dst };
+}
+
 export function conntrackJson(e: CtEntry): string {
-  const r = replyTuple(e.ct);
-  const reply = hasPorts(r.l4proto)
-    ? { src: r.src, dst: r.dst, sport: r.sport, dport: r.dport }
-    : r.l4proto === 1 || r.l4proto === 58 ? { src: r.src, dst: r.dst, icmp: r.icmp } : { src: r.src, dst: r.dst };
-  return toJson({ ageSeconds: e.ageSeconds, expiresInSeconds: e.expiresInSeconds, ct: e.ct, reply });
+  const reply = replyJson(replyTuple(e.ct));
+  return toJson({ ageSeconds: e.ageSeconds, expiresInSeconds: e.expiresInSeconds, deltaTimeSeconds: e.deltaTimeSeconds, ct: e.ct, reply });
 }
 
 export function expectationJson(e: ExpEntry): string {

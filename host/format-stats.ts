@@ -19,7 +19,10 @@ export type StatsData =
   | { section: "rsqueue"; items: ResendQueueItem[] }
   | { section: "queue"; queues: QueueStats }
   | { section: "runtime"; runtime: RuntimeCounters; local: LocalCounters; now: number }
-  | { section: "process"; processes: ProcessInfo[] };
+  | { section: "process"; processes: ProcessInfo[] }
+  // The Stats mode: its one cache, named "stats", and the destroyed flows' traffic.
+  | { section: "stats"; cache: CacheCounters; traffic: TrafficCounters }
+  | { section: "stats-cache"; cache: CacheCounters };
 
 const w = (n: Num, width: number) => String(n).padStart(width);
 const u12 = (n: Num) => w(n, 12);
@@ -162,5 +165,7 @@ export function statsText(d: StatsData): string {
     case "queue": return queuesText(d.queues);
     case "runtime": return runtimeText(d.runtime, d.local, d.now);
     case "process": return processesText(d.processes);
+    case "stats": return cacheSummary("stats", d.cache) + trafficText(d.traffic);
+    case "stats-cache": return cacheDetail("stats", d.cache);
   }
 }

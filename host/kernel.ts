@@ -18,6 +18,12 @@ export interface KernelOptions {
   liberal: boolean;
   /** DisableExternalCache: peers' messages are injected into the kernel through a socket of their own. */
   inject?: boolean;
+  /**
+   * NetlinkEventsReliable: NETLINK_BROADCAST_ERROR and NETLINK_NO_ENOBUFS on
+   * the event socket, so the kernel keeps a destroy event it could not
+   * deliver and sends it again, and never reports an overrun.
+   */
+  reliable?: boolean;
 }
 
 export interface CommitResult {
@@ -61,12 +67,17 @@ export class Kernel {
   onActivity: () => void = () => {};
   /** Called when events were lost: the daemon resyncs from a dump. */
   onLoss: (why: string) => void = () => {};
+  /** The Stats mode reads each batch of events itself (engineKernelStep) instead of engineKernel. */
+  handleEvents: ((len: number) => void) | null = null;
 
   private readonly groups: NetlinkGroup[] = ["conntrack-new", "conntrack-update", "conntrack-destroy"];
 
   constructor(private readonly core: Core, private readonly opts: KernelOptions, private readonly log: Logger) {
     if (opts.expectations) this.groups.push("expect-new", "expect-update", "expect-destroy");
-    this.events = NetlinkSocket.open({ groups: this.groups, rcvbuf: opts.bufferSize, force: true });
+    this.events = NetlinkSocket.open({
+      groups: this.groups, rcvbuf: opts.bufferSize, force: true,
+      broadcastError: opts.reliable, noEnobufs: opts.reliable,
+    });
     this.cmd = NetlinkSocket.open({ rcvbuf: 8 << 20, force: true });
     // Events our own commits and flushes cause are not sent back to the peers.
     core.fn.engineSetOwnPort(this.cmd.portId);
@@ -93,13 +104,14 @@ export class Kernel {
         this.lost(n === RECV_OVERRUN ? "netlink event socket overrun (ENOBUFS)" : "netlink event datagram truncated");
         continue;
       }
-      this.core.fn.engineKernel(n, this.core.k("DUMP_KEEP")); // events: sent as they say; only dumps use the mode
+      if (this.handleEvents) this.handleEvents(n);
+      else this.core.fn.engineKernel(n, this.core.k("DUMP_KEEP")); // events: sent as they say; only dumps use the mode
     }
     this.onActivity();
   }
 
-  private lost(why: string): void {
-    this.overruns++;
+  private lost(why: string, overrun = true): void {
+    if (overrun) this.overruns++;
     if (this.events.growRcvBuf(this.opts.maxGrowth)) {
       this.log.notice(`netlink event socket buffer size has been doubled to ${this.events.rcvBuf} bytes`);
     }
@@ -152,7 +164,8 @@ export class Kernel {
     const drops = this.events.drops();
     if (drops > this.lastDrops) {
       this.lastDrops = drops;
-      this.lost(`the kernel dropped ${drops} netlink events so far`);
+      // With reliable events the kernel drops to say it will send again (destroy events): not an overrun, as in conntrackd.
+      this.lost(`the kernel dropped ${drops} netlink events so far`, !this.opts.reliable);
     }
   }
 
@@ -220,13 +233,14 @@ export class Kernel {
    * lost events), what is new or changed also goes to the peers: the lost
    * events would have told them. Returns how many were gone.
    */
-  resync(announce = false): Promise<number> {
+  resync(announce = false, sweep = true): Promise<number> {
     const send: DumpSend = announce ? "changes" : "keep";
     return this.exclusive(async () => {
-      this.core.fn.engineDumpBegin();
+      // Without the sweep (reliable events: the kernel redelivers the destroy events it could not send), entries are only added.
+      if (sweep) this.core.fn.engineDumpBegin();
       await this.dump("ct", send);
       if (this.opts.expectations) await this.dump("expect", send);
-      const gone = this.core.fn.engineDumpEnd();
+      const gone = sweep ? this.core.fn.engineDumpEnd() : 0;
       this.onActivity();
       return gone;
     });

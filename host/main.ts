@@ -54,10 +54,11 @@ async function runDaemon(config: Config, foreground: boolean): Promise<number> {
   const child = process.env[BACKGROUND_CHILD] === "1";
   process.title = "ctsyncd"; // ps, pgrep and pidof see ctsyncd, not node
   // Loaded here only: client commands start faster without the daemon's modules.
-  const { Daemon } = await import("./daemon.ts");
-  let daemon: Awaited<ReturnType<typeof Daemon.start>>;
+  // A Stats section makes conntrackd's flow logger (stats-daemon.ts) instead of the syncer.
+  const start = config.stats ? (await import("./stats-daemon.ts")).StatsDaemon.start : (await import("./daemon.ts")).Daemon.start;
+  let daemon: Awaited<ReturnType<typeof start>>;
   try {
-    daemon = await Daemon.start(config, { console: foreground && !child });
+    daemon = await start(config, { console: foreground && !child });
   } catch (err) {
     process.stderr.write(`ctsyncd: ${(err as Error).message}\n`);
     return 1;

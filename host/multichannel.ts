@@ -44,6 +44,8 @@ export interface LinkReport {
   status: LinkStatus;
   role: "ACTIVE" | "BACKUP";
   stats: ChannelStats;
+  /** TCP links: the two connections' states (conntrackd's server= and client= of -s). */
+  connections?: { server: boolean; client: boolean };
 }
 
 export interface MultichannelOptions extends ChannelOptions {
@@ -149,6 +151,7 @@ export class Multichannel {
       status: c.linkStatus(),
       role: i === this.currentIndex ? "ACTIVE" : "BACKUP",
       stats: c.stats,
+      connections: c.connections?.(),
     }));
   }
 

@@ -79,14 +79,15 @@ test("Debian example sync/notrack: NOTRACK mode", () => {
   assert.equal(config.sync?.channels[0].type, "multicast");
 });
 
-test("Debian example stats: Stats section, warned as not implemented", () => {
+test("Debian example stats: Stats section, with conntrackd's defaults", () => {
   const { config, warnings } = example("stats/conntrackd.conf");
   assert.equal(config.sync, null);
   assert.equal(config.stats?.logFile, DEFAULTS.statsLogFile);
   assert.equal(config.general.hashSize, 8192);
   assert.deepEqual(config.general.filter?.protocol?.protocols, [{ name: "tcp", number: 6 }]);
-  assert.equal(warnings.length, 1);
-  assert.match(warnings[0], /\/stats\/conntrackd\.conf:\d+: "Stats" is accepted but not implemented yet/);
+  assert.equal(config.stats?.syslog, null);
+  assert.equal(config.stats?.jsonLogFile, null);
+  assert.deepEqual(warnings, []);
 });
 
 // --- our own fixtures --------------------------------------------------------
@@ -162,7 +163,7 @@ test("full.conf: each option not acted on yet is warned with its file:line", () 
     return `${m[2]} ${m[3]}`;
   });
   assert.deepEqual(named, [
-    "5 Nice", "13 Backlog", "18 NetlinkEventsReliable", "19 PollSecs",
+    "5 Nice", "13 Backlog", "19 PollSecs",
     "25 From Kernelspace",
   ]);
 });
@@ -392,6 +393,23 @@ test("an unterminated quote is refused", () => {
   assert.throws(() => parseConfig('General {\n LockFile "/x\n}', "q.conf"), {
     message: "q.conf:2: unterminated quote; conntrackd.conf values are written without quotes",
   });
+});
+
+test("Stats: LogFile on is conntrackd's default path, Syslog a facility, JSONLogFile ctsync's own", () => {
+  const { config, warnings } = parseConfig(`Stats {
+  LogFile on
+  Syslog local3
+  JSONLogFile on
+}
+General { UNIX { Path /run/x.ctl } }
+`, "stats.conf");
+  assert.deepEqual(warnings, []);
+  assert.equal(config.stats?.logFile, "/var/log/conntrackd-stats.log");
+  assert.equal(config.stats?.syslog, "local3");
+  assert.equal(config.stats?.jsonLogFile, "/var/log/ctsyncd-stats.jsonl");
+  const none = parseConfig("Stats {\n}\nGeneral { UNIX { Path /run/x.ctl } }\n", "none.conf").config.stats;
+  assert.deepEqual([none?.logFile, none?.syslog, none?.jsonLogFile], [null, null, null], "without LogFile, no Stats log file, as conntrackd");
+  assert.throws(() => parseConfig("Stats {\n NetlinkEventsReliable on\n}\n", "x.conf"), /it belongs in General/);
 });
 
 // --- the Keepalived section (ctsync's own) ------------------------------------

@@ -19,6 +19,8 @@ export interface PairOptions {
   extraSections?: string;
   /** NetlinkBufferSize and NetlinkBufferSizeMaxGrowth (default 2 MiB and 8 MiB). */
   netlinkBuffer?: [number, number];
+  /** The dedicated link's kind. Default UDP. */
+  transport?: "UDP" | "TCP";
   /**
    * General { HashSize } (default 8192). conntrackd 1.4.7's commit never
    * finishes with HashSize <= 8192 (see ClusterOptions.hashSize in cluster.ts):
@@ -59,7 +61,7 @@ export class Pair {
     };
     writeFileSync(s.conf, `Sync {
 \tMode ${opts.mode ?? "FTFW"} { ${opts.modeOptions ?? ""} }
-\tUDP Default {
+\t${opts.transport ?? "UDP"} Default {
 \t\tIPv4_address ${addr}
 \t\tIPv4_Destination_Address ${peer}
 \t\tPort 3780
