@@ -27,9 +27,9 @@ import {
   nextMessage, openDatagram, SyncReader, staticReader, encodeCt, encodeExp,
   MSG_CT, MSG_EXP, MSG_CTL, MSG_END, NETHDR_SIZE, writeHeader, isRangedCtl,
   T_CT_NEW, T_CT_DEL, T_EXP_NEW, T_EXP_DEL, T_CTL, F_ACK, F_NACK, F_RESYNC,
-  F_ALIVE, F_HELLO, F_HELLO_BACK,
+  F_ALIVE, F_HELLO, F_HELLO_BACK, tcpWindowTracking,
 } from "./wire";
-import { openMessages, nextNetlink, NL_CT, NL_EXP, NL_DONE, NL_END, nlEvent, nlPid, EV_DESTROY, EV_UPDATE, EV_DUMP, OP_CREATE, OP_UPDATE, OP_DELETE, ctExtras } from "./ctnetlink";
+import { openMessages, nextNetlink, NL_CT, NL_EXP, NL_DONE, NL_END, nlEvent, nlPid, EV_DESTROY, EV_UPDATE, EV_DUMP, OP_CREATE, OP_UPDATE, OP_DELETE, O_LIBERAL, ctExtras } from "./ctnetlink";
 import { CT_PRESENT, CT_ID, CTF_ID, CTX_PRESENT, CTX_TS_START, CTXF_TS_START } from "./layout";
 import { batchCt, batchExp } from "./nlbatch";
 import { loadBe32 } from "./bytes";
@@ -697,7 +697,9 @@ export let injectOverflow: u32 = 0;
 function inject(m: SyncReader, ctRec: usize, expRec: usize, isExp: bool): void {
   const type = m.type - (isExp ? T_EXP_NEW : T_CT_NEW);
   const op = type == 0 ? OP_CREATE : type == 1 ? OP_UPDATE : OP_DELETE;
-  const r = isExp ? batchExp(expRec, op, 0, injected) : batchCt(ctRec, op, 0, injected);
+  // as a commit does (and conntrackd's external_inject): without TCPWindowTracking the entry is
+  // liberal, or the kernel would judge the flow's next segments against a window it never saw
+  const r = isExp ? batchExp(expRec, op, 0, injected) : batchCt(ctRec, op, tcpWindowTracking ? 0 : O_LIBERAL, injected);
   if (r == 1) injected++;
   else injectOverflow++;
 }

@@ -297,8 +297,12 @@ function decodeBody(
 let ctOmit: u32 = CTF_WSCALE_ORIG | CTF_WSCALE_REPL;
 let expOmit: u32 = 0;
 
-export function setSyncOptions(tcpWindowTracking: bool, commitTimeoutSet: bool): void {
-  ctOmit = (tcpWindowTracking ? 0 : CTF_WSCALE_ORIG | CTF_WSCALE_REPL) | (commitTimeoutSet ? CTF_TIMEOUT : 0);
+/** TCPWindowTracking: off (conntrackd's default) makes entries written into the kernel liberal. */
+export let tcpWindowTracking: bool = false;
+
+export function setSyncOptions(tcpWindowTracking_: bool, commitTimeoutSet: bool): void {
+  tcpWindowTracking = tcpWindowTracking_;
+  ctOmit = (tcpWindowTracking_ ? 0 : CTF_WSCALE_ORIG | CTF_WSCALE_REPL) | (commitTimeoutSet ? CTF_TIMEOUT : 0);
   expOmit = commitTimeoutSet ? EXPF_TIMEOUT : 0;
 }
 

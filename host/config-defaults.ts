@@ -76,5 +76,5 @@ export function defaultSync(line: number): SyncConfig {
 }
 
 export function emptyConfig(): Config {
-  return { general: defaultGeneral(), sync: null, stats: null, helper: null, api: null };
+  return { general: defaultGeneral(), sync: null, stats: null, helper: null, api: null, keepalived: null };
 }

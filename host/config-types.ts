@@ -231,6 +231,18 @@ export interface ApiConfig extends Located {
   maxBackpressure: number;
 }
 
+/**
+ * Keepalived: ctsync's own section (conntrackd has none): follow keepalived's
+ * notify FIFO and run the primary/backup transitions in-process. See
+ * config-keepalived.ts and keepalived-fifo.ts.
+ */
+export interface KeepalivedConfig extends Located {
+  /** NotifyFifo: the FIFO keepalived writes its state changes to (global_defs notify_fifo). */
+  notifyFifo: string;
+  /** SyncGroup: the vrrp_sync_group whose GROUP lines drive the transitions. */
+  syncGroup: string;
+}
+
 /** A whole conntrackd.conf. Sync and Stats exclude each other. */
 export interface Config {
   general: GeneralConfig;
@@ -239,4 +251,6 @@ export interface Config {
   helper: HelperConfig | null;
   /** The API section, null when absent. */
   api: ApiConfig | null;
+  /** The Keepalived section, null when absent. */
+  keepalived: KeepalivedConfig | null;
 }

@@ -13,6 +13,7 @@ import { SYNC, finishSync, type SyncState } from "./config-sync.ts";
 import { STATS } from "./config-stats.ts";
 import { HELPER } from "./config-helper.ts";
 import { API, defaultApi } from "./config-api.ts";
+import { KEEPALIVED, defaultKeepalived, finishKeepalived } from "./config-keepalived.ts";
 import { checkConfig } from "./config-check.ts";
 import { warnUnimplemented } from "./config-unimplemented.ts";
 import type { Config } from "./config-types.ts";
@@ -56,6 +57,12 @@ const TOP = section<FileState>("the top level", {
   API(r, kw, f) {
     f.config.api ??= defaultApi(kw.line);
     readBlock(r, kw, API, f.config.api);
+  },
+  Keepalived(r, kw, f) {
+    if (f.config.keepalived) r.fail(kw.line, `a second Keepalived section (the first at line ${f.config.keepalived.line})`);
+    f.config.keepalived = defaultKeepalived(kw.line);
+    readBlock(r, kw, KEEPALIVED, f.config.keepalived);
+    finishKeepalived(r, f.config.keepalived);
   },
 });
 

@@ -14,6 +14,7 @@ import { applyFilters } from "./filter-setup.ts";
 import { applyScheduler, notifySystemd, syslogSink } from "./process-setup.ts";
 import { ChangeFeed } from "./change-feed.ts";
 import { startApi } from "./api/server.ts";
+import { followKeepalived, type KeepalivedFifo } from "./keepalived-fifo.ts";
 import { CommitLog, changeToEvent, type ApiEvent, type ApiSource, type PeerInfo, type CommitHistory } from "./api/source.ts";
 import type { LocalCounters } from "./control-api.ts";
 import type {
@@ -61,6 +62,7 @@ export class Daemon implements ApiSource {
   private readonly lastSeen: (number | null)[] = [];
   private readonly peerUp: boolean[] = [];
   private api: { close(): Promise<void> } | null = null;
+  private keepalived: KeepalivedFifo | null = null;
 
   private constructor(private readonly config: Config, private readonly sync: SyncConfig, readonly log: Logger) {
     this.mode = sync.mode;
@@ -144,6 +146,8 @@ export class Daemon implements ApiSource {
     }
     if (sync.startupResync && sync.mode !== "alarm") this.requestResync();
     if (this.config.api?.enabled) this.api = await startApi(this, this.config.api, (level, m) => this.log.log(level, m));
+    if (this.config.keepalived) this.keepalived = followKeepalived(this, this.config.keepalived,
+      { expectations: this.expectationSync, disableExternalCache: sync.disableExternalCache }, this.log);
     this.pump(); // arms the timer
     applyScheduler(general.scheduler, this.log);
     this.log.notice("initialization completed");
@@ -281,6 +285,11 @@ export class Daemon implements ApiSource {
   }
 
   private scheduledFlush(): void {
+    if (this.purgeDue === null) return; // called off
+    const early = this.purgeDue - Date.now();
+    // the core keeps the earliest request: this is a called-off flush's moment, the one asked since comes later
+    if (early > 50) return this.core.fn.engineSchedule(this.k("EVENT_KERNEL_FLUSH"), early);
+    this.purgeDue = null;
     this.log.notice("flushing kernel conntrack table (scheduled)");
     this.kernel.flush("ct").catch((e) => this.log.error((e as Error).message));
   }
@@ -411,6 +420,7 @@ export class Daemon implements ApiSource {
       return busy;
     }
     this.committing = true;
+    this.cancelPurge(); // a node that commits is becoming primary: its table is no zombie
     try {
       const wanted = kindsOf(kinds).filter((k) => k === "ct" || this.expectationSync);
       this.log.notice(kinds === "both" ? "committing all external caches" : kinds === "ct" ? "committing conntrack cache" : "committing expectation cache");
@@ -439,6 +449,7 @@ export class Daemon implements ApiSource {
       this.log.error("ignoring flush command, commit still in progress");
       return;
     }
+    if (which !== "external") this.cancelPurge();
     this.log.notice(which === "both" ? "flushing caches" : `flushing ${which} cache`);
     const sides: CacheWhich[] = which === "both" ? ["internal", "external"] : [which];
     for (const side of sides) for (const kind of kinds) this.core.fn.cacheFlush(this.k(CACHE_NAMES[side][kind]));
@@ -478,11 +489,20 @@ export class Daemon implements ApiSource {
     setImmediate(() => this.pump());
   }
 
+  /** When -t's kernel flush is due (ms); null when none is, or a commit or a cache flush called it off, as in conntrackd. */
+  private purgeDue: number | null = null;
+
   resetTimers(): void {
+    if (this.purgeDue !== null) return;
     const secs = this.sync.purgeTimeout;
     this.log.notice(`flushing conntrack table in ${secs} secs`);
+    this.purgeDue = Date.now() + secs * 1000;
     this.core.fn.engineSchedule(this.k("EVENT_KERNEL_FLUSH"), secs * 1000);
     this.pump();
+  }
+
+  private cancelPurge(): void {
+    this.purgeDue = null;
   }
 
   kill(): void {
@@ -540,6 +560,7 @@ export class Daemon implements ApiSource {
     this.stopping = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    this.keepalived?.close();
     await this.api?.close();
     this.api = null;
     await this.control?.close?.();

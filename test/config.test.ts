@@ -411,3 +411,30 @@ General { UNIX { Path /run/x.ctl } }
   assert.deepEqual([none?.logFile, none?.syslog, none?.jsonLogFile], [null, null, null], "without LogFile, no Stats log file, as conntrackd");
   assert.throws(() => parseConfig("Stats {\n NetlinkEventsReliable on\n}\n", "x.conf"), /it belongs in General/);
 });
+
+// --- the Keepalived section (ctsync's own) ------------------------------------
+
+const SYNC_FTFW = `Sync { Mode FTFW { } ${LINK} }\n${UNIX}\n`;
+
+test("Keepalived section: NotifyFifo and SyncGroup; absent, none", () => {
+  assert.equal(parse(SYNC_FTFW).config.keepalived, null);
+  const { config, warnings } = parse(`${SYNC_FTFW}Keepalived {\n NotifyFifo /run/keepalived/notify.fifo\n SyncGroup G1\n}`);
+  assert.deepEqual(warnings, []);
+  assert.deepEqual(config.keepalived, { line: 3, notifyFifo: "/run/keepalived/notify.fifo", syncGroup: "G1" });
+});
+
+test("Keepalived section: each mistake gives file:line", () => {
+  const bad: [string, RegExp][] = [
+    ["Keepalived {\n SyncGroup G1\n}", /^t\.conf:3: the Keepalived section needs NotifyFifo/],
+    ["Keepalived {\n NotifyFifo /run/k.fifo\n}", /^t\.conf:3: the Keepalived section needs SyncGroup/],
+    ["Keepalived {\n NotifyFifo run/k.fifo\n SyncGroup G1\n}", /^t\.conf:4: expected an absolute path after NotifyFifo, found "run\/k\.fifo"/],
+    ["Keepalived {\n NotifyFifo /k\n SyncGroup\n}", /^t\.conf:5: expected the name of a vrrp_sync_group after SyncGroup, found "}"/],
+    ["Keepalived {\n NotifyFifo /k\n Group G1\n}", /^t\.conf:5: unknown option "Group" in Keepalived/],
+    ["Keepalived { NotifyFifo /k SyncGroup G1 }\nKeepalived { NotifyFifo /k SyncGroup G2 }", /^t\.conf:4: a second Keepalived section \(the first at line 3\)/],
+  ];
+  for (const [text, re] of bad) assert.throws(() => parseConfig(`${SYNC_FTFW}${text}`, "t.conf"), (e: Error) => {
+    assert.ok(e instanceof ConfigError, String(e));
+    assert.match(e.message, re);
+    return true;
+  }, text);
+});

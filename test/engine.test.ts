@@ -268,6 +268,48 @@ test("DisableExternalCache: peer messages become kernel requests instead of cach
   assert.equal(creates, 5);
 });
 
+/** The CTA_PROTOINFO_TCP_FLAGS_ORIGINAL value (flags << 8 | mask) of each conntrack request in the node's netlink batch; null when absent. */
+function tcpFlagsOfBatch(n: TestNode): (number | null)[] {
+  const { fn } = n.core;
+  const dv = n.core.view;
+  const found: (number | null)[] = [];
+  const attrs = (from: number, to: number, each: (type: number, at: number, len: number) => void) => {
+    for (let a = from; a + 4 <= to;) {
+      const len = dv.getUint16(a, true);
+      if (len < 4) break;
+      each(dv.getUint16(a + 2, true) & 0x3fff, a + 4, len - 4);
+      a += (len + 3) & ~3;
+    }
+  };
+  for (let at = fn.nlTxPtr(), end = at + fn.nlTxLen(); at < end; at += dv.getUint32(at, true)) {
+    let flags: number | null = null;
+    attrs(at + 20, at + dv.getUint32(at, true), (t, p, l) => {
+      if (t !== 4) return; // CTA_PROTOINFO
+      attrs(p, p + l, (t2, p2, l2) => {
+        if (t2 !== 1) return; // CTA_PROTOINFO_TCP
+        attrs(p2, p2 + l2, (t3, p3) => { if (t3 === 4) flags = dv.getUint16(p3, false); });
+      });
+    });
+    found.push(flags);
+  }
+  return found;
+}
+
+test("DisableExternalCache: injected TCP entries are liberal unless TCPWindowTracking, as a commit's (conntrackd's external_inject too)", () => {
+  for (const tracking of [0, 1]) {
+    const a = new TestNode("ftfw"), b = new TestNode("ftfw");
+    handshake(a, b);
+    b.core.fn.engineSetBypass(0, 1);
+    b.core.fn.setSyncOptions(tracking, 0);
+    for (let i = 0; i < 3; i++) a.ctEvent(flow(i));
+    b.core.fn.nlTxClear();
+    b.receive(a.flush());
+    // IP_CT_TCP_FLAG_BE_LIBERAL (0x08) as flags and mask; without it the backup's kernel judges the
+    // flow's next segments against a window it never saw, and finds them INVALID after a failover
+    assert.deepEqual(tcpFlagsOfBatch(b), tracking ? [null, null, null] : [0x0808, 0x0808, 0x0808], `TCPWindowTracking ${tracking ? "on" : "off"}`);
+  }
+});
+
 test("ftfw: a bulk send larger than ResendQueueSize waits for acknowledgements instead of forgetting", () => {
   const a = new TestNode("ftfw", { rsQueue: 500, ackWindow: 100, hashSize: 8192 }), b = new TestNode("ftfw", { ackWindow: 100, hashSize: 8192 });
   handshake(a, b);

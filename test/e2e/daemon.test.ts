@@ -83,6 +83,30 @@ test("-n asks the peer for everything; -R resyncs with the kernel; -t schedules 
   assert.match(Pair.logOf(A()), /flushing conntrack table in \d+ secs/);
 });
 
+test("-t's scheduled flush is called off by a commit (a backup becoming primary), as in conntrackd; a second -t while one is pending adds none", { skip }, async () => {
+  const p = new Pair("dt", { extraSections: "Sync {\n\tPurgeTimeout 1\n}" });
+  const has = () => Pair.run(p.a, "conntrack", ["-L"]).stdout.includes("src=192.0.2.40");
+  const insert = () => Pair.run(p.a, "conntrack", ["-I", "-p", "udp", "-s", "192.0.2.40", "-d", "198.51.100.40", "--sport", "40", "--dport", "40", "-t", "300"]);
+  try {
+    Pair.start(p.a);
+    insert();
+    // keepalived starts every node as backup (-t), then makes one primary (-c ...)
+    assert.equal(Pair.ctl(p.a, "-t").status, 0);
+    assert.equal(Pair.ctl(p.a, "-t").status, 0);
+    assert.equal(Pair.logOf(p.a).match(/flushing conntrack table in 1 secs/g)?.length, 1, "one flush scheduled");
+    assert.equal(Pair.ctl(p.a, "-c").status, 0);
+    await new Promise((r) => setTimeout(r, 1800));
+    assert.ok(has(), "the primary's kernel table was not flushed");
+    assert.doesNotMatch(Pair.logOf(p.a), /\(scheduled\)/);
+    // a primary that becomes backup again: the flush comes
+    assert.equal(Pair.ctl(p.a, "-t").status, 0);
+    assert.ok(await until(() => !has(), 5000), "flushed PurgeTimeout after -t");
+    assert.match(Pair.logOf(p.a), /flushing kernel conntrack table \(scheduled\)/);
+  } finally {
+    p.close();
+  }
+});
+
 test("a second daemon with the same LockFile refuses to start and says why", { skip }, () => {
   const r = Pair.ctl(A(), "-d");
   assert.equal(r.status, 1);

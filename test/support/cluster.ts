@@ -49,6 +49,12 @@ export interface ClusterOptions {
    * "in progress" for good (a later `-f` is ignored).
    */
   hashSize?: number;
+  /** Where the VIPs start: on fw1 (default), or nowhere, for a VRRP daemon (keepalived.ts) to place them. */
+  vips?: "fw1" | "none";
+  /** `DisableExternalCache on` in the Mode block of both firewalls (FTFW, NOTRACK): entries go into the kernel as they arrive. */
+  disableExternalCache?: boolean;
+  /** Text appended to a firewall's daemon configuration (sections of ctsync's own: ctsyncd only). */
+  extraConfig?: Partial<Record<FwName, string>>;
 }
 
 export interface HelperRule {
@@ -211,9 +217,11 @@ export class Cluster {
       await must(["sysctl", "-qw", "net.netfilter.nf_conntrack_tcp_loose=0"], ns[fw]);
       await writeFile(this.conf(fw), this.daemonConfig(fw));
     }
-    // the VIPs start on fw1
-    await must(["ip", "addr", "add", `${ADDR.lanVip}/24`, "dev", "lan0"], ns.fw1);
-    await must(["ip", "addr", "add", `${ADDR.wanVip}/24`, "dev", "wan0"], ns.fw1);
+    // the VIPs start on fw1, unless a VRRP daemon will place them
+    if ((this.opts.vips ?? "fw1") === "fw1") {
+      await must(["ip", "addr", "add", `${ADDR.lanVip}/24`, "dev", "lan0"], ns.fw1);
+      await must(["ip", "addr", "add", `${ADDR.wanVip}/24`, "dev", "wan0"], ns.fw1);
+    }
     await must(["ip", "addr", "add", `${ADDR.client}/24`, "dev", "eth0"], ns.client);
     await must(["ip", "route", "add", "default", "via", ADDR.lanVip], ns.client);
     await must(["ip", "addr", "add", `${ADDR.server}/24`, "dev", "eth0"], ns.server);
@@ -246,6 +254,8 @@ ${attach}
   chain forward {
     type filter hook forward priority filter; policy drop;
     ct state established,related accept
+    # packets the conntrack could not place (a mid-stream TCP segment of a flow this kernel does not know)
+    ct state invalid counter comment "fwd-invalid"
     iifname "lan0" oifname "wan0" tcp dport 21 tcp flags & (fin|syn|rst|ack) == syn ct state new accept
 ${allow}
     counter drop comment "fwd-drop"
@@ -258,9 +268,10 @@ ${allow}
     const me = ADDR[fw];
     const peer = ADDR[fw === "fw1" ? "fw2" : "fw1"];
     const { mode, transport, expectationSync } = this.opts;
+    const noExternal = this.opts.disableExternalCache ? "on" : "off";
     const modeBlock =
-      mode === "FTFW" ? "Mode FTFW {\n\t\tResendQueueSize 131072\n\t}"
-      : mode === "NOTRACK" ? "Mode NOTRACK {\n\t\tDisableExternalCache off\n\t}"
+      mode === "FTFW" ? `Mode FTFW {\n\t\tResendQueueSize 131072${this.opts.disableExternalCache ? "\n\t\tDisableExternalCache on" : ""}\n\t}`
+      : mode === "NOTRACK" ? `Mode NOTRACK {\n\t\tDisableExternalCache ${noExternal}\n\t}`
       : "Mode ALARM {\n\t\tRefreshTime 5\n\t\tCacheTimeout 30\n\t}";
     const channel = transport === "udp"
       ? `UDP {\n\t\tIPv4_address ${me.sync}\n\t\tIPv4_Destination_Address ${peer.sync}\n\t\tPort ${ADDR.syncPort}\n\t\tInterface sync0\n\t\tChecksum on\n\t}`
@@ -295,7 +306,7 @@ ${ignore.map((a) => `\t\t\tIPv4_address ${a}`).join("\n")}
 		}
 	}
 }
-`;
+${this.opts.extraConfig?.[fw] ?? ""}`;
   }
 
   /** Start fw's daemon in the foreground (we own its PID) and wait until its control socket answers. */
