@@ -23,7 +23,7 @@ export type Impl = "ctsyncd" | "conntrackd";
 export type Mode = "FTFW" | "NOTRACK" | "ALARM";
 export type NodeName = "a" | "b";
 
-/** conntrackd 1.4.7's request codes (include/conntrackd.h), as host/control-requests.ts. */
+/** conntrackd 1.4.7's request codes (include/conntrackd.h), as host/control/requests.ts. */
 export const REQ = {
   FLUSH_MASTER: 0, DUMP_INTERNAL: 16, DUMP_EXTERNAL: 17, COMMIT: 18, STATS: 21, SEND_BULK: 22,
   STATS_CACHE: 29, FLUSH_EXT_CACHE: 34, KILL: 20,

@@ -4,7 +4,7 @@
 // hundred a second; this runs at the kernel's own insert rate.
 import { loadCore, type Core } from "../host/core.ts";
 import { RecordView, type Conntrack } from "../host/record-view.ts";
-import { NetlinkSocket, RECV_AGAIN, SEND_AGAIN } from "../host/netlink.ts";
+import { NetlinkSocket, RECV_AGAIN, SEND_AGAIN } from "../host/kernel/netlink.ts";
 
 /** Conntrack number i of a load: distinct tuples, ESTABLISHED TCP. */
 export function loadFlow(i: number, base = 0): Conntrack {

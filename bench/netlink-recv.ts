@@ -1,4 +1,4 @@
-// Event receive rate of the ctnetlink socket (host/netlink.ts): a second
+// Event receive rate of the ctnetlink socket (host/kernel/netlink.ts): a second
 // process creates N conntracks as fast as batched ctnetlink requests allow
 // while this one reads the NEW events. Each run has a fresh network namespace
 // (nl-bench-<pid>-<run>). Needs root.
@@ -17,7 +17,7 @@ import { fileURLToPath } from "node:url";
 import { dirname, resolve } from "node:path";
 import { endianness } from "node:os";
 import { promisify } from "node:util";
-import { NetlinkSocket, RECV_AGAIN } from "../host/netlink.ts";
+import { NetlinkSocket, RECV_AGAIN } from "../host/kernel/netlink.ts";
 
 const run = promisify(execFile);
 const SELF = fileURLToPath(import.meta.url);

@@ -4,9 +4,9 @@
 //   tsx bench/stats-format.ts [rounds]
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { parseConfig } from "../host/config.ts";
-import { FlowCollector } from "../host/stats-daemon.ts";
-import { flowLine, linePrefix } from "../host/stats-log.ts";
+import { parseConfig } from "../host/config/load.ts";
+import { FlowCollector } from "../host/stats/daemon.ts";
+import { flowLine, linePrefix } from "../host/stats/log.ts";
 import { ROOT } from "./cluster.ts";
 
 const golden = JSON.parse(readFileSync(join(ROOT, "test/fixtures/stats/stats-golden.json"), "utf8")) as { config: string; messages: string[] };

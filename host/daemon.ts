@@ -2,25 +2,25 @@
 // the dedicated links (channels) and the control socket, and owns the clock.
 // Every byte path is: read into the core's memory, call one export, send what
 // the core wrote.
-import type { Config, SyncConfig } from "./config.ts";
+import type { Config, SyncConfig } from "./config/load.ts";
 import { loadCore, type Core } from "./core.ts";
 import { RecordView } from "./record-view.ts";
-import { Kernel } from "./kernel.ts";
-import { Logger } from "./log.ts";
-import { LockFile } from "./lockfile.ts";
-import { openMultichannel, type Multichannel } from "./multichannel.ts";
-import { ControlServer, controlAnswering } from "./control-server.ts";
-import { applyFilters } from "./filter-setup.ts";
-import { applyScheduler, notifySystemd, syslogSink } from "./process-setup.ts";
-import { ChangeFeed } from "./change-feed.ts";
+import { Kernel } from "./kernel/kernel.ts";
+import { Logger } from "./process/log.ts";
+import { LockFile } from "./process/lockfile.ts";
+import { openMultichannel, type Multichannel } from "./links/multichannel.ts";
+import { ControlServer, controlAnswering } from "./control/server.ts";
+import { applyFilters } from "./kernel/filters.ts";
+import { applyScheduler, notifySystemd, syslogSink } from "./process/setup.ts";
+import { ChangeFeed } from "./api/change-feed.ts";
 import { startApi } from "./api/server.ts";
-import { followKeepalived, type KeepalivedFifo } from "./keepalived-fifo.ts";
+import { followKeepalived, type KeepalivedFifo } from "./keepalived/fifo.ts";
 import { CommitLog, changeToEvent, type ApiEvent, type ApiSource, type PeerInfo, type CommitHistory } from "./api/source.ts";
-import type { LocalCounters } from "./control-api.ts";
+import type { LocalCounters } from "./control/api.ts";
 import type {
   DaemonControl, CacheWhich, RecordKind, KindSet, CtEntry, ExpEntry, CacheCounters, LinkStats,
   NetworkCounters, RuntimeCounters, QueueStats, CommitResult, ResendQueueItem, TrafficCounters, ProcessInfo,
-} from "./control-api.ts";
+} from "./control/api.ts";
 
 const CACHE_NAMES = {
   internal: { ct: "CACHE_INTERNAL_CT", expect: "CACHE_INTERNAL_EXP" },
@@ -73,7 +73,7 @@ export class Daemon implements ApiSource {
   }
 
   static async start(config: Config, opts: DaemonOptions): Promise<Daemon> {
-    if (!config.sync) throw new Error("the configuration needs a Sync section (or a Stats section, which host/stats-daemon.ts runs)");
+    if (!config.sync) throw new Error("the configuration needs a Sync section (or a Stats section, which host/stats/daemon.ts runs)");
     const syslog = syslogSink(config.general.syslog);
     const log = new Logger(config.general.logFile, opts.console, syslog ? [syslog] : []);
     const d = new Daemon(config, config.sync, log);

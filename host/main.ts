@@ -2,9 +2,9 @@
 // daemon (in the foreground, or in the background with -d); with one it sends
 // the request to the running daemon over the UNIX socket and prints the reply.
 import { spawn } from "node:child_process";
-import { parseCli, usage, CliError } from "./cli.ts";
-import { loadConfig, ConfigError, type Config } from "./config.ts";
-import { runClient } from "./control-client.ts";
+import { parseCli, usage, CliError } from "./control/cli.ts";
+import { loadConfig, ConfigError, type Config } from "./config/load.ts";
+import { runClient } from "./control/client.ts";
 import { loadProcessAddon } from "./native.ts";
 
 const VERSION = "ctsyncd v0.1.0, the conntrackd 1.4.7 protocol, command line and configuration";
@@ -55,7 +55,7 @@ async function runDaemon(config: Config, foreground: boolean): Promise<number> {
   process.title = "ctsyncd"; // ps, pgrep and pidof see ctsyncd, not node
   // Loaded here only: client commands start faster without the daemon's modules.
   // A Stats section makes conntrackd's flow logger (stats-daemon.ts) instead of the syncer.
-  const start = config.stats ? (await import("./stats-daemon.ts")).StatsDaemon.start : (await import("./daemon.ts")).Daemon.start;
+  const start = config.stats ? (await import("./stats/daemon.ts")).StatsDaemon.start : (await import("./daemon.ts")).Daemon.start;
   let daemon: Awaited<ReturnType<typeof start>>;
   try {
     daemon = await start(config, { console: foreground && !child });

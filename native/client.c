@@ -35,7 +35,7 @@
 #include <unistd.h>
 
 #define DEFAULT_CONFIG "/etc/conntrackd/conntrackd.conf"
-#define JSON_FLAG 0x100          // ctsync's own: a JSON answer (host/control-requests.ts)
+#define JSON_FLAG 0x100          // ctsync's own: a JSON answer (host/control/requests.ts)
 #define ACCEPT_TIMEOUT_MS 1000   // a live daemon reads a request at once
 #define STALL_CHECK_MS 1000      // while waiting for an answer, look at the daemon this often
 #define MAX_CONFIG (4 << 20)
@@ -164,7 +164,7 @@ static int is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == 
 
 /**
  * Finds the control socket's path in conntrackd.conf: words, braces and
- * comments, as the host's lexer (host/config-lexer.ts) splits them. 1 when
+ * comments, as the host's lexer (host/config/lexer.ts) splits them. 1 when
  * found; 0 for anything unusual (unreadable file, a quote, unbalanced braces,
  * no Path), which the host then reports with file:line.
  */

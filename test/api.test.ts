@@ -9,12 +9,12 @@ import { connect, type Socket } from "node:net";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { loadConfig, parseConfig, ConfigError } from "../host/config.ts";
-import { defaultApi } from "../host/config-api.ts";
+import { loadConfig, parseConfig, ConfigError } from "../host/config/load.ts";
+import { defaultApi } from "../host/config/api.ts";
 import { startApi, type ApiServer } from "../host/api/server.ts";
 import { uwsIsNative } from "../host/api/http-adapter.ts";
 import { FakeSource, flow } from "../host/api/fake-source.ts";
-import type { ApiConfig } from "../host/config-types.ts";
+import type { ApiConfig } from "../host/config/types.ts";
 
 const FIXTURES = fileURLToPath(new URL("./fixtures/conf", import.meta.url));
 const TOKEN = "t0ken-for-the-tests-0123";

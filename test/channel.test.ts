@@ -1,4 +1,4 @@
-// The dedicated links (host/channel*.ts, host/multichannel.ts). Pure parts
+// The dedicated links (host/links/channel*.ts, host/links/multichannel.ts). Pure parts
 // (stream framing, payload size, address matching, open errors) run here;
 // traffic runs between two network namespaces of our own, ch-<pid>-a and
 // ch-<pid>-b, joined by two veth pairs, each end a child process
@@ -15,9 +15,9 @@ import { join, resolve, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createInterface } from "node:readline";
 import { promisify } from "node:util";
-import { AddressSet, ChannelError, payloadSizeFor, deviceMtu } from "../host/channel.ts";
-import { openChannel } from "../host/multichannel.ts";
-import type { Channel as ChannelConfig } from "../host/config-types.ts";
+import { AddressSet, ChannelError, payloadSizeFor, deviceMtu } from "../host/links/channel.ts";
+import { openChannel } from "../host/links/multichannel.ts";
+import type { Channel as ChannelConfig } from "../host/config/types.ts";
 
 const run = promisify(execFile);
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { CliError, DEFAULT_CONFIG_PATH, parseCli, usage, type ClientRequest } from "../host/cli.ts";
-import { CONTROL_REQUEST, CTSYNC_JSON_FLAG, requestCode, requestName } from "../host/control-requests.ts";
+import { CliError, DEFAULT_CONFIG_PATH, parseCli, usage, type ClientRequest } from "../host/control/cli.ts";
+import { CONTROL_REQUEST, CTSYNC_JSON_FLAG, requestCode, requestName } from "../host/control/requests.ts";
 
 const words = (line: string) => (line ? line.split(" ") : []);
 const action = (line: string) => parseCli(words(line)).action;

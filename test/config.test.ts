@@ -3,8 +3,8 @@ import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ConfigError, DEFAULTS, loadConfig, parseConfig } from "../host/config.ts";
-import type { Config, MulticastChannel, UnicastChannel } from "../host/config.ts";
+import { ConfigError, DEFAULTS, loadConfig, parseConfig } from "../host/config/load.ts";
+import type { Config, MulticastChannel, UnicastChannel } from "../host/config/load.ts";
 
 const FIXTURES = fileURLToPath(new URL("./fixtures/conf", import.meta.url));
 const EXAMPLES = "/usr/share/doc/conntrackd/examples";

@@ -10,13 +10,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 import { Writable } from "node:stream";
-import { parseCli, type ClientRequest } from "../host/cli.ts";
-import { CONTROL_REQUEST, CTSYNC_JSON_FLAG } from "../host/control-requests.ts";
-import { ControlServer, ControlSocketError, encodeRequest } from "../host/control-server.ts";
-import { exchange, runClient } from "../host/control-client.ts";
+import { parseCli, type ClientRequest } from "../host/control/cli.ts";
+import { CONTROL_REQUEST, CTSYNC_JSON_FLAG } from "../host/control/requests.ts";
+import { ControlServer, ControlSocketError, encodeRequest } from "../host/control/server.ts";
+import { exchange, runClient } from "../host/control/client.ts";
 import { FakeDaemon } from "./support/control-fake.ts";
 import { WITNESS_FLOWS, conntrackdClient, haveConntrackd, isRoot, startConntrackd, writeConntrackdConf } from "./support/control-conntrackd.ts";
-import { conntrackLine, conntrackXml } from "../host/format-ct.ts";
+import { conntrackLine, conntrackXml } from "../host/formats/ct.ts";
 import { FIXTURES } from "./support/fixtures.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "ctl-test-"));

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type BrowserContext } from "playwright-core";
 import { startApi } from "../host/api/server.ts";
-import { defaultApi } from "../host/config-api.ts";
+import { defaultApi } from "../host/config/api.ts";
 import { FakeSource, flow } from "../host/api/fake-source.ts";
 
 const CHROMIUM = "/usr/bin/chromium";

@@ -220,7 +220,7 @@ test("the resend queue can be walked oldest first (-s rsqueue)", () => {
 });
 
 test("the change feed reports what entered and left the caches, only while someone listens", async () => {
-  const { ChangeFeed } = await import("../host/change-feed.ts");
+  const { ChangeFeed } = await import("../host/api/change-feed.ts");
   const a = new TestNode("notrack"), b = new TestNode("notrack");
   const feedA = new ChangeFeed(a.core), feedB = new ChangeFeed(b.core);
   a.ctEvent(flow(0)); // nobody listens yet: not logged

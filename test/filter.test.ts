@@ -3,8 +3,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { TestNode, flow } from "./support/node.ts";
-import { applyFilters } from "../host/filter-setup.ts";
-import { parseConfig } from "../host/config.ts";
+import { applyFilters } from "../host/kernel/filters.ts";
+import { parseConfig } from "../host/config/load.ts";
 import type { Expectation } from "../host/record-view.ts";
 
 function nodeWith(filterText: string, expectationSync = "On") {

@@ -5,11 +5,11 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { conntrackLine, conntrackPlain, conntrackXml, replyTuple } from "../host/format-ct.ts";
-import { expectationLine, expectationPlain, expectationXml } from "../host/format-exp.ts";
-import { ipv6Groups, ntop6, printAddr } from "../host/format-addr.ts";
-import { statsText, uptimeText, type StatsData } from "../host/format-stats.ts";
-import { conntrackJson, statsJson, toJson } from "../host/format-json.ts";
+import { conntrackLine, conntrackPlain, conntrackXml, replyTuple } from "../host/formats/ct.ts";
+import { expectationLine, expectationPlain, expectationXml } from "../host/formats/exp.ts";
+import { ipv6Groups, ntop6, printAddr } from "../host/formats/addr.ts";
+import { statsText, uptimeText, type StatsData } from "../host/formats/stats.ts";
+import { conntrackJson, statsJson, toJson } from "../host/formats/json.ts";
 import { FIXTURES } from "./support/fixtures.ts";
 import {
   CAPTURED_CACHES, CAPTURED_CONNTRACKS, CAPTURED_EXPECTATIONS, CAPTURED_LINK, CAPTURED_QUEUES,

@@ -1,4 +1,4 @@
-// ctsyncd's reader of keepalived's notify FIFO (host/keepalived-fifo.ts): the
+// ctsyncd's reader of keepalived's notify FIFO (host/keepalived/fifo.ts): the
 // line format of keepalived.conf(5), the transitions of primary-backup.sh run
 // on a fake daemon, and a real FIFO that appears late, carries lines split
 // across writes, garbage, other groups, and is removed and recreated as
@@ -10,7 +10,7 @@ import { execFileSync } from "node:child_process";
 import { closeSync, constants, mkdtempSync, openSync, rmSync, unlinkSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { KeepalivedFifo, parseNotifyLine, runTransition, transitionFor, type Transition, type TransitionTarget } from "../host/keepalived-fifo.ts";
+import { KeepalivedFifo, parseNotifyLine, runTransition, transitionFor, type Transition, type TransitionTarget } from "../host/keepalived/fifo.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

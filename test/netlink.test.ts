@@ -1,4 +1,4 @@
-// The ctnetlink socket (native/netlink.c via host/netlink.ts) against the real
+// The ctnetlink socket (native/netlink.c via host/kernel/netlink.ts) against the real
 // kernel, in network namespaces of its own (nl-<pid>-<scenario>), with the
 // `conntrack` tool as the independent witness of kernel state.
 //
@@ -13,7 +13,7 @@ import { fileURLToPath } from "node:url";
 import { dirname, resolve } from "node:path";
 import { endianness } from "node:os";
 import { promisify } from "node:util";
-import { NetlinkSocket, RECV_AGAIN, RECV_OVERRUN } from "../host/netlink.ts";
+import { NetlinkSocket, RECV_AGAIN, RECV_OVERRUN } from "../host/kernel/netlink.ts";
 import { loadNetlinkAddon } from "../host/native.ts";
 
 const run = promisify(execFile);

@@ -9,8 +9,8 @@ import { spawnSync } from "node:child_process";
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
-import { usage } from "../host/cli.ts";
-import { API } from "../host/config-api.ts";
+import { usage } from "../host/control/cli.ts";
+import { API } from "../host/config/api.ts";
 import { ROOT } from "./support/proc.ts";
 import { unitFile, unitSections, unitValues } from "./support/unit.ts";
 

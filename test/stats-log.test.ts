@@ -9,11 +9,11 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { parseConfig } from "../host/config.ts";
-import { FlowCollector } from "../host/stats-daemon.ts";
-import { deltaTime, flowJson, flowLine, flowText, type FlowExtras } from "../host/stats-log.ts";
+import { parseConfig } from "../host/config/load.ts";
+import { FlowCollector } from "../host/stats/daemon.ts";
+import { deltaTime, flowJson, flowLine, flowText, type FlowExtras } from "../host/stats/log.ts";
 import type { Conntrack } from "../host/record-view.ts";
-import { ctime } from "../host/log.ts";
+import { ctime } from "../host/process/log.ts";
 
 interface Golden { config: string; messages: string[]; log: string[] }
 const golden = JSON.parse(readFileSync(fileURLToPath(new URL("./fixtures/stats/stats-golden.json", import.meta.url)), "utf8")) as Golden;

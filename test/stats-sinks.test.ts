@@ -7,8 +7,8 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { StatsSinks, StatsLogError } from "../host/stats-sinks.ts";
-import type { StatsConfig } from "../host/config-types.ts";
+import { StatsSinks, StatsLogError } from "../host/stats/sinks.ts";
+import type { StatsConfig } from "../host/config/types.ts";
 
 const cfg = (c: Partial<StatsConfig>): StatsConfig => ({ line: 1, logFile: null, syslog: null, jsonLogFile: null, ...c });
 const LINE = "Sun Nov 29 17:56:36 2026\tudp      17 src=1.1.1.1 dst=2.2.2.2 sport=1 dport=2 packets=1 bytes=30 delta-time=0\n";

@@ -10,7 +10,7 @@
 // The stream's messages: {"type":"hello","types":[...]} first, then one
 // ApiEvent per message (source.ts), and {"type":"dropped","count":N} after a
 // loss.
-import { toJson } from "../format-json.ts";
+import { toJson } from "../formats/json.ts";
 import type { StreamClient } from "./http-adapter.ts";
 import { EVENT_KINDS, type ApiEvent, type ApiEventType, type ApiSource, type EventKind } from "./source.ts";
 

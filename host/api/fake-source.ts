@@ -5,8 +5,8 @@
 import type {
   CacheCounters, CacheWhich, CommitResult, CtEntry, ExpEntry, KindSet, LinkStats, LocalCounters,
   NetworkCounters, ProcessInfo, QueueStats, RecordKind, ResendQueueItem, RuntimeCounters, TrafficCounters,
-} from "../control-api.ts";
-import type { SyncMode } from "../config-types.ts";
+} from "../control/api.ts";
+import type { SyncMode } from "../config/types.ts";
 import type { Conntrack } from "../record-view.ts";
 import { CommitLog, type ApiEvent, type ApiSource, type CommitHistory, type PeerInfo } from "./source.ts";
 
@@ -132,7 +132,7 @@ export class FakeSource implements ApiSource {
 // `tsx host/api/fake-source.ts [port]`: the dashboard on simulated traffic.
 if (import.meta.url === `file://${process.argv[1]}`) {
   const { startApi } = await import("./server.ts");
-  const { defaultApi } = await import("../config-api.ts");
+  const { defaultApi } = await import("../config/api.ts");
   const src = new FakeSource();
   const cfg = { ...defaultApi(0), port: Number(process.argv[2] ?? 8080), token: "demo-token-0123456789" };
   const api = await startApi(src, cfg, (level, msg) => console.log(`[${level}] ${msg}`));

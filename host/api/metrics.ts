@@ -1,6 +1,6 @@
 // /metrics: the daemon's counters in the Prometheus text exposition format
 // (version 0.0.4). Names start with ctsync_; counters end in _total.
-import type { CacheWhich, RecordKind } from "../control-api.ts";
+import type { CacheWhich, RecordKind } from "../control/api.ts";
 import type { EventHubCounters } from "./events.ts";
 import { COMMIT_BUCKETS, type ApiSource } from "./source.ts";
 

@@ -3,11 +3,11 @@
 // token. Answers are JSON (format-json.ts's shapes for entries and stats),
 // errors {"error": "why", ...} with the matching status.
 import { timingSafeEqual, createHash } from "node:crypto";
-import type { CacheWhich, KindSet, RecordKind } from "../control-api.ts";
-import { gatherStats } from "../control-server.ts";
-import { requestName } from "../control-requests.ts";
-import type { StatsSection } from "../cli.ts";
-import { conntrackJson, expectationJson, toJson } from "../format-json.ts";
+import type { CacheWhich, KindSet, RecordKind } from "../control/api.ts";
+import { gatherStats } from "../control/server.ts";
+import { requestName } from "../control/requests.ts";
+import type { StatsSection } from "../control/cli.ts";
+import { conntrackJson, expectationJson, toJson } from "../formats/json.ts";
 import type { HttpAnswer, HttpRequest } from "./http-adapter.ts";
 import type { ApiSource } from "./source.ts";
 import type { EventHubCounters } from "./events.ts";

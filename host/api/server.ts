@@ -2,7 +2,7 @@
 // the dashboard (dashboard.ts), served by uWebSockets.js (http-adapter.ts)
 // on the API section's address. The daemon calls startApi() when the
 // configuration has an enabled API section, and close() when it stops.
-import type { ApiConfig } from "../config-types.ts";
+import type { ApiConfig } from "../config/types.ts";
 import { startHttpServer, uwsIsNative } from "./http-adapter.ts";
 import { EventHub, parseKinds } from "./events.ts";
 import { error, Router } from "./routes.ts";

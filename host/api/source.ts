@@ -7,8 +7,8 @@
 // or the links itself. Every method may answer synchronously or with a promise.
 import type {
   CacheWhich, CommitResult, DaemonControl, KindSet, LinkStats, LocalCounters,
-} from "../control-api.ts";
-import type { Change } from "../change-feed.ts";
+} from "../control/api.ts";
+import type { Change } from "./change-feed.ts";
 import type { Conntrack, Expectation } from "../record-view.ts";
 
 type MaybePromise<T> = T | Promise<T>;

@@ -13,8 +13,8 @@
 import { createInterface } from "node:readline";
 import dgram from "node:dgram";
 import net from "node:net";
-import { loadConfig } from "../../host/config.ts";
-import { openMultichannel, type Multichannel } from "../../host/multichannel.ts";
+import { loadConfig } from "../../host/config/load.ts";
+import { openMultichannel, type Multichannel } from "../../host/links/multichannel.ts";
 
 const out = (o: object) => process.stdout.write(JSON.stringify(o) + "\n");
 const hex = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");

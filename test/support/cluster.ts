@@ -98,7 +98,7 @@ export function splitCommand(s: string): string[] {
 /**
  * The daemon for each firewall: CTSYNC_E2E_FW1 / CTSYNC_E2E_FW2, else
  * CTSYNC_E2E_DAEMON, else `conntrackd`. E.g.
- * CTSYNC_E2E_FW2="node --import tsx /work/main/host/ctsyncd.ts" for a mixed cluster.
+ * CTSYNC_E2E_FW2=/path/to/another/ctsyncd for a mixed cluster.
  */
 /** ctsyncd of this checkout: what the stories run unless told otherwise. */
 export const CTSYNCD_BIN = fileURLToPath(new URL("../../bin/ctsyncd", import.meta.url));

@@ -5,8 +5,8 @@ import type {
   CacheCounters, CacheWhich, CommitResult, CtEntry, DaemonControl, ExpEntry, KindSet,
   LinkStats, NetworkCounters, ProcessInfo, QueueStats, RecordKind, ResendQueueItem,
   RuntimeCounters, TrafficCounters,
-} from "../../host/control-api.ts";
-import type { SyncMode } from "../../host/config-types.ts";
+} from "../../host/control/api.ts";
+import type { SyncMode } from "../../host/config/types.ts";
 import type { Conntrack, Expectation } from "../../host/record-view.ts";
 
 const CONFIRMED = 1 << 3, SEEN_REPLY = 1 << 1, ASSURED = 1 << 2;

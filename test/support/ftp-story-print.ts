@@ -6,7 +6,7 @@
 //   tsx test/support/ftp-story-print.ts [--mode FTFW|NOTRACK|ALARM] [--multicast] [--negative]
 //
 // The daemons come from CTSYNC_E2E_DAEMON / CTSYNC_E2E_FW1 / CTSYNC_E2E_FW2
-// (default conntrackd). host/demo.ts will reuse this as `npm run demo`.
+// (default conntrackd). scripts/demo.sh runs it as `npm run demo`.
 import { isRoot, missingTools, daemonsFromEnv, type SyncMode } from "./cluster.ts";
 import { runFtpStory, StoryError, type FtpTranscript, type StepRecord } from "./ftp-story.ts";
 

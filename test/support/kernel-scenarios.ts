@@ -3,8 +3,8 @@
 import { execFileSync } from "node:child_process";
 import { loadCore } from "../../host/core.ts";
 import { RecordView, type Conntrack, type Expectation } from "../../host/record-view.ts";
-import { Kernel } from "../../host/kernel.ts";
-import { Logger } from "../../host/log.ts";
+import { Kernel } from "../../host/kernel/kernel.ts";
+import { Logger } from "../../host/process/log.ts";
 import { inject } from "../../bench/injector.ts";
 import { TestNode, flow } from "./node.ts";
 
@@ -27,7 +27,7 @@ async function until(cond: () => boolean, ms: number): Promise<number> {
 
 /** Sends the core's netlink batch on a fresh socket and returns the errnos of the answers. */
 async function request(core: ReturnType<typeof node>, build: () => void): Promise<number[]> {
-  const { NetlinkSocket, RECV_AGAIN } = await import("../../host/netlink.ts");
+  const { NetlinkSocket, RECV_AGAIN } = await import("../../host/kernel/netlink.ts");
   const sock = NetlinkSocket.open({});
   const { fn } = core;
   fn.nlTxClear();

@@ -1,0 +1,57 @@
+// ctsync's JSON answers (conntrackd has none). A client asks for one by
+// OR-ing CTSYNC_JSON_FLAG (0x100) into conntrackd's request code; the daemon
+// answers one JSON document and a newline, then closes:
+//
+//   dumps (-i/-e [ct|expect] -j): an array, one element per cache entry,
+//     {"ageSeconds": 5, "ct": {...}} or {"ageSeconds": 5, "exp": {...}},
+//     plus "expiresInSeconds" in ALARM's external cache. "ct" and "exp" are
+//     record-view.ts's Conntrack and Expectation (addresses as text, the
+//     kernel's numbers as numbers: status bits, TCP state, ...); a conntrack
+//     also gets "reply", its derived reply tuple {src, dst, sport, dport} or
+//     {src, dst, icmp}.
+//   stats (-s [section] -j): the section's StatsData (format-stats.ts), with
+//     "section" first; 64-bit counters are numbers, or decimal strings once
+//     beyond 2^53.
+//   actions (-c, -f, -F, -R, -n, -B, -t, -k with the flag): {"ok": true,
+//     "request": "CT_COMMIT"}, and for a commit its CommitResult fields.
+//   a request that cannot be answered: {"error": "why"}.
+import type { CtEntry, ExpEntry } from "../control/api.ts";
+import { replyTuple } from "./ct.ts";
+import { hasPorts, type PrintTuple } from "./proto.ts";
+import type { StatsData } from "./stats.ts";
+
+/** JSON.stringify that writes bigints as numbers when exact, else as strings. */
+export function toJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => {
+    if (typeof v !== "bigint") return v;
+    return v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= -BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString();
+  });
+}
+
+/** A reply tuple as the JSON answers write it: ports, or ICMP's id/type/code, or addresses alone. */
+export function replyJson(r: PrintTuple): object {
+  if (hasPorts(r.l4proto)) return { src: r.src, dst: r.dst, sport: r.sport, dport: r.dport };
+  if (r.l4proto === 1 || r.l4proto === 58) return { src: r.src, dst: r.dst, icmp: r.icmp };
+  return { src: r.src, dst: r.dst };
+}
+
+export function conntrackJson(e: CtEntry): string {
+  const reply = replyJson(replyTuple(e.ct));
+  return toJson({ ageSeconds: e.ageSeconds, expiresInSeconds: e.expiresInSeconds, deltaTimeSeconds: e.deltaTimeSeconds, ct: e.ct, reply });
+}
+
+export function expectationJson(e: ExpEntry): string {
+  return toJson({ ageSeconds: e.ageSeconds, expiresInSeconds: e.expiresInSeconds, exp: e.exp });
+}
+
+export function statsJson(d: StatsData): string {
+  return `${toJson(d)}\n`;
+}
+
+export function actionJson(request: string, result: object = {}): string {
+  return `${toJson({ ok: true, request, ...result })}\n`;
+}
+
+export function errorJson(message: string): string {
+  return `${toJson({ error: message })}\n`;
+}

@@ -1,0 +1,386 @@
+// The kernel side of the daemon: the ctnetlink event socket feeding the
+// core's internal caches, and a command socket for dumps, commits and
+// flushes. Bytes go from the socket straight into the core's netlink buffer;
+// the core parses every message and builds every request.
+import { NetlinkSocket, RECV_AGAIN, RECV_OVERRUN, RECV_TRUNCATED, SEND_AGAIN, type NetlinkGroup } from "./netlink.ts";
+import type { Core } from "../core.ts";
+import type { Logger } from "../process/log.ts";
+import { constants as os } from "node:os";
+
+export interface KernelOptions {
+  /** NetlinkBufferSize (bytes); 0: the system default. */
+  bufferSize: number;
+  /** NetlinkBufferSizeMaxGrowth (bytes). */
+  maxGrowth: number;
+  /** Synchronize expectations: subscribe to their events and dump them. */
+  expectations: boolean;
+  /** Disable TCP window tracking on committed entries (conntrackd without TCPWindowTracking). */
+  liberal: boolean;
+  /** DisableExternalCache: peers' messages are injected into the kernel through a socket of their own. */
+  inject?: boolean;
+  /**
+   * NetlinkEventsReliable: NETLINK_BROADCAST_ERROR and NETLINK_NO_ENOBUFS on
+   * the event socket, so the kernel keeps a destroy event it could not
+   * deliver and sends it again, and never reports an overrun.
+   */
+  reliable?: boolean;
+}
+
+export interface CommitResult {
+  ok: number;
+  failed: number;
+  seconds: number;
+}
+
+const errnoName = (n: number): string => {
+  for (const [name, v] of Object.entries(os.errno)) if (v === n) return name;
+  return `errno ${n}`;
+};
+
+const ERRNO_TEXT: Record<string, string> = {
+  EEXIST: "File exists", ENOENT: "No such file or directory", EINVAL: "Invalid argument",
+  EBUSY: "Device or resource busy", EOPNOTSUPP: "Operation not supported", ENOTSUP: "Operation not supported", // one number on Linux
+  ENOMEM: "Cannot allocate memory",
+  ETIME: "Timer expired", EPERM: "Operation not permitted", ENOSPC: "No space left on device",
+};
+export const strerror = (n: number): string => ERRNO_TEXT[errnoName(n)] ?? errnoName(n);
+
+export class Kernel {
+  readonly events: NetlinkSocket;
+  private readonly cmd: NetlinkSocket;
+  private readonly injector: NetlinkSocket | null = null;
+  /** Injected requests the kernel refused (DisableExternalCache), by reason. */
+  readonly injectFailures = new Map<string, number>();
+  private seq = 1;
+  /** The command socket serves one request (dump, flush, commit) at a time: replies must not mix. */
+  private busy: Promise<unknown> = Promise.resolve();
+
+  private exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.busy.then(work, work);
+    this.busy = run.catch(() => undefined);
+    return run;
+  }
+  /** Events lost to overruns, as far as the kernel tells (ENOBUFS reports and socket drops). */
+  overruns = 0;
+  private lastDrops = 0;
+  /** Called after the core took in events (the daemon then sends what the engine queued). */
+  onActivity: () => void = () => {};
+  /** Called when events were lost: the daemon resyncs from a dump. */
+  onLoss: (why: string) => void = () => {};
+  /** The Stats mode reads each batch of events itself (engineKernelStep) instead of engineKernel. */
+  handleEvents: ((len: number) => void) | null = null;
+
+  private readonly groups: NetlinkGroup[] = ["conntrack-new", "conntrack-update", "conntrack-destroy"];
+
+  constructor(private readonly core: Core, private readonly opts: KernelOptions, private readonly log: Logger) {
+    if (opts.expectations) this.groups.push("expect-new", "expect-update", "expect-destroy");
+    this.events = NetlinkSocket.open({
+      groups: this.groups, rcvbuf: opts.bufferSize, force: true,
+      broadcastError: opts.reliable, noEnobufs: opts.reliable,
+    });
+    this.cmd = NetlinkSocket.open({ rcvbuf: 8 << 20, force: true });
+    // Events our own commits and flushes cause are not sent back to the peers.
+    core.fn.engineSetOwnPort(this.cmd.portId);
+    if (opts.inject) {
+      this.injector = NetlinkSocket.open({ rcvbuf: 8 << 20, force: true });
+      core.fn.engineSetInjectPort(this.injector.portId);
+      this.injector.onReadable(() => this.readInjectErrors());
+    }
+    if (opts.bufferSize > 0) log.notice(`netlink event socket buffer size has been set to ${opts.bufferSize} bytes`);
+    this.events.onReadable(() => this.readEvents());
+  }
+
+  /** A view of the core's netlink receive buffer (taken anew: the memory may have grown). */
+  private rxView(): Uint8Array {
+    const { fn } = this.core;
+    return new Uint8Array(this.core.bytes.buffer, fn.nlPtr(), fn.nlSize());
+  }
+
+  private readEvents(): void {
+    for (let round = 0; round < 64; round++) {
+      const n = this.events.recvInto(this.rxView(), 64);
+      if (n === RECV_AGAIN) break;
+      if (n === RECV_OVERRUN || n === RECV_TRUNCATED) {
+        this.lost(n === RECV_OVERRUN ? "netlink event socket overrun (ENOBUFS)" : "netlink event datagram truncated");
+        continue;
+      }
+      if (this.handleEvents) this.handleEvents(n);
+      else this.core.fn.engineKernel(n, this.core.k("DUMP_KEEP")); // events: sent as they say; only dumps use the mode
+    }
+    this.onActivity();
+  }
+
+  private lost(why: string, overrun = true): void {
+    if (overrun) this.overruns++;
+    if (this.events.growRcvBuf(this.opts.maxGrowth)) {
+      this.log.notice(`netlink event socket buffer size has been doubled to ${this.events.rcvBuf} bytes`);
+    }
+    this.onLoss(why);
+  }
+
+  /** DisableExternalCache: sends the requests the engine built from peers' messages. */
+  inject(): void {
+    const { fn } = this.core;
+    if (!this.injector) return;
+    const overflow = fn.engineInjectOverflow();
+    if (overflow > this.injectOverflowSeen) {
+      this.injectFailed("the request batch was full", overflow - this.injectOverflowSeen);
+      this.injectOverflowSeen = overflow;
+    }
+    if (fn.nlTxLen() === 0) return;
+    const view = new Uint8Array(this.core.bytes.buffer, fn.nlTxPtr(), fn.nlTxLen());
+    if (this.injector.send(view) === SEND_AGAIN) this.injectFailed("ENOBUFS", 1);
+    fn.nlTxClear();
+  }
+
+  private injectOverflowSeen = 0;
+
+  /** Counts an injection the kernel refused or that never left; logs each reason at its first and every 1000th. */
+  private injectFailed(why: string, n: number): void {
+    const before = this.injectFailures.get(why) ?? 0;
+    this.injectFailures.set(why, before + n);
+    if (before === 0 || Math.floor((before + n) / 1000) > Math.floor(before / 1000)) {
+      this.log.error(`inject (DisableExternalCache): ${why} (${before + n} entries so far)`);
+    }
+  }
+
+  private readInjectErrors(): void {
+    const { fn } = this.core;
+    for (;;) {
+      const n = this.injector!.recvInto(this.rxView(), 64);
+      if (n === RECV_AGAIN) return;
+      if (n < 0) continue;
+      fn.nlOpen(n);
+      for (let r = fn.nlNext(); r !== this.core.k("NL_END"); r = fn.nlNext()) {
+        if (r === this.core.k("NL_ERROR") && fn.nlErrno() !== 0) {
+          this.injectFailed(strerror(fn.nlErrno()), 1);
+        }
+      }
+    }
+  }
+
+  /** Called every second: events the kernel dropped without telling (NETLINK_NO_ENOBUFS, drops). */
+  checkDrops(): void {
+    const drops = this.events.drops();
+    if (drops > this.lastDrops) {
+      this.lastDrops = drops;
+      // With reliable events the kernel drops to say it will send again (destroy events): not an overrun, as in conntrackd.
+      this.lost(`the kernel dropped ${drops} netlink events so far`, !this.opts.reliable);
+    }
+  }
+
+  /** Sends the netlink batch the core built. */
+  private sendBatch(): void {
+    const { fn } = this.core;
+    const len = fn.nlTxLen();
+    if (len === 0) return;
+    const view = new Uint8Array(this.core.bytes.buffer, fn.nlTxPtr(), len);
+    for (let tries = 0; this.cmd.send(view) === SEND_AGAIN; tries++) giveUpAfter(tries);
+    fn.nlTxClear();
+  }
+
+  /**
+   * Reads replies on the command socket into the core until `done` says so.
+   * `each` sees every reply message (the core's nlNext result).
+   */
+  private async readReplies(each: (r: number) => boolean, feedEngine = false, dumpSend: DumpSend = "keep"): Promise<void> {
+    const { fn } = this.core;
+    const k = (n: string) => this.core.k(n);
+    const deadline = Date.now() + 30000;
+    for (let round = 1; ; round++) {
+      // A long dump must not starve the rest of the daemon (events, peers, clients).
+      if (round % 16 === 0) await new Promise((r) => setImmediate(r));
+      const n = this.cmd.recvInto(this.rxView(), 64);
+      if (n === RECV_AGAIN) {
+        if (Date.now() > deadline) throw new Error("netlink: no answer from the kernel within 30 s");
+        await new Promise((r) => setImmediate(r));
+        continue;
+      }
+      if (n < 0) throw new Error("netlink: the command socket overran while reading replies");
+      if (feedEngine) {
+        fn.engineKernel(n, k(DUMP_SEND[dumpSend]));
+        if (dumpSend !== "keep") this.onActivity();
+        if (fn.engineKernelDone()) return;
+        continue;
+      }
+      fn.nlOpen(n);
+      for (let r = fn.nlNext(); r !== k("NL_END"); r = fn.nlNext()) {
+        if (!each(r)) return;
+      }
+    }
+  }
+
+  /**
+   * Dumps a kernel table into the internal cache; with `send`, every entry
+   * also goes to the peers (a bulk send without an internal cache).
+   */
+  dumpIntoCache(table: "ct" | "expect", send = false): Promise<void> {
+    return this.exclusive(() => this.dump(table, send ? "all" : "keep"));
+  }
+
+  private async dump(table: "ct" | "expect", send: DumpSend): Promise<void> {
+    const { fn } = this.core;
+    fn.nlTxClear();
+    fn.nlPutDump(this.core.k(table === "ct" ? "TABLE_CT" : "TABLE_EXP"), 0, this.seq++);
+    this.sendBatch();
+    await this.readReplies(() => true, true, send);
+  }
+
+  /**
+   * Resynchronizes the internal caches with the kernel (start-up, -R, after
+   * a commit, after lost events): a dump of both tables; entries the kernel
+   * no longer has are destroyed (and the peers told). With `announce` (after
+   * lost events), what is new or changed also goes to the peers: the lost
+   * events would have told them. Returns how many were gone.
+   */
+  resync(announce = false, sweep = true): Promise<number> {
+    const send: DumpSend = announce ? "changes" : "keep";
+    return this.exclusive(async () => {
+      // Without the sweep (reliable events: the kernel redelivers the destroy events it could not send), entries are only added.
+      if (sweep) this.core.fn.engineDumpBegin();
+      await this.dump("ct", send);
+      if (this.opts.expectations) await this.dump("expect", send);
+      const gone = sweep ? this.core.fn.engineDumpEnd() : 0;
+      this.onActivity();
+      return gone;
+    });
+  }
+
+  /** Deletes every entry of a kernel table (conntrackd -F). */
+  flush(table: "ct" | "expect"): Promise<void> {
+    return this.exclusive(() => this.flushTable(table));
+  }
+
+  private async flushTable(table: "ct" | "expect"): Promise<void> {
+    const { fn } = this.core;
+    fn.nlTxClear();
+    fn.nlPutFlush(this.core.k(table === "ct" ? "TABLE_CT" : "TABLE_EXP"), 0, this.seq++);
+    this.sendBatch();
+    let errno = 0;
+    await this.readReplies((r) => {
+      if (r === this.core.k("NL_ERROR")) errno = fn.nlErrno();
+      return r !== this.core.k("NL_ERROR");
+    });
+    if (errno) throw new Error(`the kernel refused to flush the ${table} table: ${strerror(errno)}`);
+  }
+
+  /**
+   * Writes an external cache into the kernel in batches: create requests
+   * sent together, acknowledgements read in bulk. An entry the kernel already
+   * has is updated instead; one it refuses is counted and logged with why.
+   */
+  commit(kind: "ct" | "expect"): Promise<CommitResult> {
+    return this.exclusive(() => this.commitDeaf(kind));
+  }
+
+  private async commitDeaf(kind: "ct" | "expect"): Promise<CommitResult> {
+    // While committing, the event socket leaves its groups: the kernel then
+    // builds no event for each entry written (when no one else listens),
+    // which about halves the commit. Whatever happened meanwhile is learnt
+    // from the dump of the resync that follows (resyncAfterCommit).
+    this.events.setGroups(this.groups, false);
+    try {
+      return await this.commitBatches(kind);
+    } finally {
+      this.events.setGroups(this.groups, true);
+    }
+  }
+
+  /**
+   * The kernel inserts a batch inside the send call, on one CPU (creates are
+   * serialized in the kernel, so two sockets would not go faster). That call
+   * runs on a worker thread while this one builds the next batch, which then
+   * waits until the batch before it is in and its EEXISTs were retried.
+   */
+  private async commitBatches(kind: "ct" | "expect"): Promise<CommitResult> {
+    const { fn } = this.core;
+    const k = (n: string) => this.core.k(n);
+    const start = process.hrtime.bigint();
+    let ok = 0, failed = 0;
+    const reasons = new Map<string, number>();
+    fn.commitBegin(k(kind === "ct" ? "CACHE_EXTERNAL_CT" : "CACHE_EXTERNAL_EXP"), this.opts.liberal ? k("O_LIBERAL") : 0);
+    const refused = (errno: number) => {
+      failed++;
+      reasons.set(strerror(errno), (reasons.get(strerror(errno)) ?? 0) + 1);
+    };
+    let inKernel: Promise<{ base: number; count: number }> | null = null;
+    for (;;) {
+      fn.nlTxClear();
+      const base = this.seq;
+      const count = fn.commitNext(base);
+      this.seq += count;
+      const built = () => new Uint8Array(this.core.bytes.buffer, fn.nlTxPtr(), fn.nlTxLen());
+      let batch: Uint8Array | null = null;
+      if (inKernel) {
+        const done = await inKernel;
+        // Only failures and the batch's last request are answered.
+        const retry: number[] = [];
+        let errors = 0;
+        await this.readUntilSeq(done.base + done.count - 1, (seq, errno) => {
+          if (errno === 0) return;
+          errors++;
+          if (errnoName(errno) === "EEXIST") retry.push(seq);
+          else refused(errno);
+        });
+        ok += done.count - errors;
+        if (retry.length) {
+          batch = built().slice(); // the updates are built where this batch is
+          fn.nlTxClear();
+          for (const seq of retry) fn.commitUpdate(seq);
+          this.sendBatch();
+          await this.collectAcks(retry.length, (_seq, errno) => (errno === 0 ? ok++ : refused(errno)));
+        }
+      }
+      if (count === 0) break;
+      inKernel = this.sendAsync(batch ?? built()).then(() => ({ base, count }));
+    }
+    const skipped = fn.commitSkipped();
+    if (skipped) {
+      failed += skipped;
+      reasons.set("not decodable from the cache", skipped);
+    }
+    for (const [why, n] of reasons) this.log.error(`commit-create: ${why} (${n} entries)`);
+    return { ok, failed, seconds: Number(process.hrtime.bigint() - start) / 1e9 };
+  }
+
+  private async sendAsync(batch: Uint8Array): Promise<void> {
+    for (let tries = 0; (await this.cmd.sendAsync(batch)) === SEND_AGAIN; tries++) giveUpAfter(tries);
+  }
+
+  /** Reads answers (errors, acknowledgements) until the one for request `last`. */
+  private async readUntilSeq(last: number, each: (seq: number, errno: number) => void): Promise<void> {
+    const { fn } = this.core;
+    await this.readReplies((r) => {
+      if (r !== this.core.k("NL_ERROR")) return true;
+      each(fn.nlSeq(), fn.nlErrno());
+      return fn.nlSeq() !== last;
+    });
+  }
+
+  private async collectAcks(expected: number, each: (seq: number, errno: number) => void): Promise<void> {
+    const { fn } = this.core;
+    let seen = 0;
+    await this.readReplies((r) => {
+      if (r === this.core.k("NL_ERROR")) {
+        each(fn.nlSeq(), fn.nlErrno());
+        seen++;
+      }
+      return seen < expected;
+    });
+  }
+
+  close(): void {
+    this.events.close();
+    this.cmd.close();
+    this.injector?.close();
+  }
+}
+
+/** A request batch the kernel keeps refusing for want of memory (ENOBUFS) is an error. */
+function giveUpAfter(tries: number): void {
+  if (tries > 1000) throw new Error("netlink: the kernel keeps refusing the request batch (ENOBUFS)");
+}
+
+/** What a dump sends to the peers (the core's DUMP_* constants). */
+type DumpSend = "keep" | "changes" | "all";
+const DUMP_SEND: Record<DumpSend, string> = { keep: "DUMP_KEEP", changes: "DUMP_SEND_CHANGES", all: "DUMP_SEND_ALL" };

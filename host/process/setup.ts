@@ -1,0 +1,38 @@
+// What the General section asks of the daemon's process beyond sync: the
+// scheduling policy (Scheduler), syslog (Syslog) and systemd's readiness
+// notification (Systemd). Node has no system calls for the first two, so the
+// daemon asks the standard tools (chrt, logger) and says clearly when one is
+// missing rather than ignoring the option; readiness goes through our own
+// addon, from the daemon's own process as a Type=notify unit expects.
+import { spawn, spawnSync } from "node:child_process";
+import { loadProcessAddon } from "../native.ts";
+import type { GeneralConfig } from "../config/load.ts";
+import type { Logger } from "./log.ts";
+
+/** Scheduler { Type RR|FIFO; Priority N }: sets the policy of this process with chrt(1). */
+export function applyScheduler(sched: GeneralConfig["scheduler"], log: Logger): void {
+  if (!sched) return;
+  const r = spawnSync("chrt", [sched.type === "fifo" ? "-f" : "-r", "-p", String(sched.priority), String(process.pid)], { encoding: "utf8" });
+  if (r.error || r.status !== 0) {
+    log.warning(`scheduler configuration failed: ${r.error?.message ?? r.stderr.trim()}. Likely a bug in your system, or chrt(1) is missing`);
+  }
+}
+
+/** Systemd on: tells systemd the daemon is ready (READY=1) or stopping, when it runs under a notify unit. */
+export function notifySystemd(enabled: boolean, state: "READY=1" | "STOPPING=1", log: Logger): void {
+  if (!enabled || !process.env.NOTIFY_SOCKET) return;
+  const r = loadProcessAddon().notify(`${state}\nMAINPID=${process.pid}`);
+  if (r < 0) log.warning(`systemd notification ${state} failed: error ${-r} on ${process.env.NOTIFY_SOCKET}`);
+}
+
+const LEVELS: Record<string, string> = { notice: "notice", warning: "warning", ERROR: "err", info: "info" };
+
+/** Syslog facility: each log line also goes to syslog through logger(1), tagged conntrackd like conntrackd's. */
+export function syslogSink(facility: string | null): ((level: string, message: string) => void) | null {
+  if (!facility) return null;
+  return (level, message) => {
+    const child = spawn("logger", ["-p", `${facility}.${LEVELS[level] ?? "notice"}`, "-t", "conntrackd", "--", message], { stdio: "ignore" });
+    child.on("error", () => { /* no logger(1): the LogFile still has the line */ });
+    child.unref();
+  };
+}

@@ -1,0 +1,356 @@
+// conntrackd's Stats mode: a flow logger instead of a syncer. The daemon
+// keeps a cache of the kernel's live conntracks (the core's internal cache,
+// MODE_STATS: no peers, nothing queued) and writes every cached flow the
+// kernel destroys to the Stats LogFile, syslog, and (ctsync's own) a file of
+// JSON lines. The General section's filters apply to the events as in the
+// sync modes. Control requests are those conntrackd 1.4.7 answers in this
+// mode: -i [-x], -f internal, -F, -R, -k, -s, -s cache, -s runtime, -s process.
+import type { Config, StatsConfig } from "../config/load.ts";
+import { loadCore, type Core } from "../core.ts";
+import { RecordView, type Conntrack } from "../record-view.ts";
+import { Kernel } from "../kernel/kernel.ts";
+import { Logger } from "../process/log.ts";
+import { LockFile } from "../process/lockfile.ts";
+import { ControlServer, controlAnswering } from "../control/server.ts";
+import { applyFilters } from "../kernel/filters.ts";
+import { applyScheduler, notifySystemd, syslogSink } from "../process/setup.ts";
+import { StatsSinks } from "./sinks.ts";
+import { flowJson, flowLine, linePrefix, readExtras, type FlowExtras } from "./log.ts";
+import type {
+  CacheCounters, CacheWhich, CommitResult, CtEntry, DaemonControl, ExpEntry, KindSet, LinkStats, LocalCounters,
+  NetworkCounters, ProcessInfo, QueueStats, RecordKind, ResendQueueItem, RuntimeCounters, TrafficCounters,
+} from "../control/api.ts";
+
+const nowSec = () => Math.floor(Date.now() / 1000);
+const U32 = 0xffffffffn;
+
+/**
+ * The core in MODE_STATS, fed one netlink read at a time; calls `destroyed`
+ * for each cached flow the kernel destroyed, with the core's records filled.
+ * Shared by the daemon and the tests (which feed recorded messages).
+ */
+export class FlowCollector {
+  readonly core: Core;
+  readonly view: RecordView;
+  /** conntrackd's "traffic processed": the destroyed flows' counters, each taken as 32 bits as conntrackd does. */
+  bytes = 0n;
+  packets = 0n;
+
+  constructor(config: Config, core: Core = loadCore()) {
+    this.core = core;
+    this.view = new RecordView(core);
+    const { general } = config;
+    const now = nowSec();
+    core.fn.engineInit(core.k("MODE_STATS"), general.hashSize, general.hashLimit, 1, 1, 1, 1, 0, now, Date.now());
+    applyFilters(core, general.filter, { enabled: false });
+  }
+
+  /**
+   * Reads `len` bytes of netlink messages from the core's netlink buffer;
+   * each cached flow destroyed is counted and handed to `destroyed`.
+   */
+  feed(len: number, destroyed: (ct: Conntrack, x: FlowExtras) => void): void {
+    const { fn } = this.core;
+    fn.handleTimeout(Date.now()); // the cache's clock, for the entries' ages
+    if (fn.nlOpen(len) < 0) return;
+    const DESTROYED = this.core.k("STEP_DESTROYED");
+    const END = this.core.k("STEP_END");
+    for (let r = fn.engineKernelStep(); r !== END; r = fn.engineKernelStep()) {
+      if (r !== DESTROYED) continue;
+      const ct = this.view.readCt();
+      const x = readExtras(this.core, ct.family);
+      this.count(x);
+      destroyed(ct, x);
+    }
+  }
+
+  /** Adds a destroyed flow's counters to the traffic totals. */
+  private count(x: FlowExtras): void {
+    // update_traffic_stats() reads the 64-bit counters with nfct_get_attr_u32.
+    this.bytes += ((x.orig?.bytes ?? 0n) & U32) + ((x.repl?.bytes ?? 0n) & U32);
+    this.packets += ((x.orig?.packets ?? 0n) & U32) + ((x.repl?.packets ?? 0n) & U32);
+  }
+}
+
+export interface StatsDaemonOptions {
+  /** Log to the console too (foreground). */
+  console: boolean;
+}
+
+export class StatsDaemon implements DaemonControl {
+  readonly mode = "stats" as const;
+  readonly expectationSync = false;
+  private readonly flows: FlowCollector;
+  private kernel!: Kernel;
+  private control: ControlServer | null = null;
+  private lock: LockFile | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private readonly startTime = nowSec();
+  private resyncs = 0;
+  private flushes = 0;
+  private resyncPending = false;
+  /** Destroyed flows the daemon could not log: gone from the kernel while events were lost. */
+  missed = 0;
+  private stopped: (() => void) | null = null;
+  readonly done: Promise<void>;
+
+  private constructor(private readonly config: Config, private readonly stats: StatsConfig,
+    private readonly sinks: StatsSinks, readonly log: Logger) {
+    this.flows = new FlowCollector(config);
+    this.done = new Promise((r) => (this.stopped = r));
+    sinks.onError((m) => this.log.error(m));
+  }
+
+  static async start(config: Config, opts: StatsDaemonOptions): Promise<StatsDaemon> {
+    if (!config.stats) throw new Error("the Stats mode needs a Stats section");
+    const syslog = syslogSink(config.general.syslog);
+    const log = new Logger(config.general.logFile, opts.console, syslog ? [syslog] : []);
+    // A log file that cannot be opened stops the daemon before anything else, as in conntrackd.
+    const sinks = StatsSinks.open(config.stats);
+    let d: StatsDaemon;
+    try {
+      d = new StatsDaemon(config, config.stats, sinks, log);
+      d.lock = await LockFile.take(config.general.lockFile, {
+        answering: () => controlAnswering(config.general.unixPath),
+        notice: (m) => log.notice(m),
+      });
+    } catch (err) {
+      sinks.close();
+      throw err;
+    }
+    try {
+      await d.init();
+    } catch (err) {
+      await d.shutdown(false);
+      throw err;
+    }
+    return d;
+  }
+
+  private get core(): Core {
+    return this.flows.core;
+  }
+
+  private async init(): Promise<void> {
+    const { general } = this.config;
+    this.log.notice("using user-space event filtering");
+    this.kernel = new Kernel(this.core, {
+      bufferSize: general.netlinkBufferSize ?? 0,
+      maxGrowth: general.netlinkBufferSizeMaxGrowth ?? 0,
+      expectations: false,
+      liberal: true,
+      reliable: general.netlinkEventsReliable,
+    }, this.log);
+    if (general.netlinkEventsReliable) this.log.notice("reliable ctnetlink event delivery is ENABLED.");
+    this.kernel.handleEvents = (len) => this.fromKernel(len);
+    this.kernel.onLoss = (why) => this.lostEvents(why);
+    // Listen first, then dump: entries made before a listener joined never send events.
+    await this.kernel.resync();
+    if (general.unixPath) {
+      this.control = await ControlServer.start({ path: general.unixPath, daemon: this, onError: (m) => this.log.error(m) });
+    } else {
+      this.log.warning("no UNIX socket Path in the General section: client commands cannot reach this daemon");
+    }
+    if (this.config.api?.enabled) this.log.warning("the API section is not served in the Stats mode (its routes are about the sync caches and links)");
+    this.timer = setInterval(() => this.tick(), 1000);
+    applyScheduler(general.scheduler, this.log);
+    this.log.notice("initialization completed");
+    notifySystemd(general.systemd, "READY=1", this.log);
+  }
+
+  /** A read of events: every cached flow destroyed is logged while its event is in the core's records. */
+  private fromKernel(len: number): void {
+    const now = new Date();
+    const prefix = linePrefix(now);
+    const { sinks, flows } = this;
+    flows.feed(len, (ct, x) => {
+      sinks.write(sinks.wantsText ? flowLine(ct, x, now, prefix) : "", sinks.wantsJson ? flowJson(ct, x, now) : "");
+    });
+    sinks.flush();
+  }
+
+  private tick(): void {
+    this.core.fn.handleTimeout(Date.now());
+    this.kernel.checkDrops();
+  }
+
+  /**
+   * Events were lost: say so, count it (-s runtime's netlink overrun) and
+   * resync the cache from a dump. Flows destroyed meanwhile are gone
+   * without their final counters: counted, not logged. With
+   * NetlinkEventsReliable the kernel keeps each destroyed flow until its
+   * event is delivered; its drops are not overruns (conntrackd counts
+   * none either), and the dump only adds flows whose new event was lost.
+   */
+  private lostEvents(why: string): void {
+    const reliable = this.config.general.netlinkEventsReliable;
+    const delay = this.config.general.netlinkOverrunResync;
+    if (delay === null) {
+      this.log.warning(`${why}; NetlinkOverrunResync is off: destroyed flows may go unlogged until -R`);
+      return;
+    }
+    if (this.resyncPending) return;
+    this.resyncPending = true;
+    const ms = Math.min(delay, 1) * 1000;
+    // With reliable events only new and update events can be lost: the kernel
+    // keeps destroyed flows until their event is delivered, so the dump adds
+    // what is missing and removes nothing.
+    this.log.warning(reliable
+      ? `${why}: new flows may be missing from the cache; adding them from the kernel in ${ms} ms`
+      : `${why}: destroyed flows may go unlogged; resynchronizing the cache with the kernel in ${ms} ms`);
+    setTimeout(() => {
+      this.resyncPending = false;
+      this.kernel.resync(false, !reliable).then(
+        (gone) => {
+          this.resyncs++;
+          this.missed += gone;
+          this.log.notice(`resync with the kernel done: ${gone} flows were destroyed unseen and not logged`);
+        },
+        (err) => this.log.error(`resync with the kernel failed: ${(err as Error).message}`),
+      );
+    }, ms);
+  }
+
+  /**
+   * SIGHUP (host/main.ts): the log files were rotated away; open them anew,
+   * the General LogFile and the Stats files (no line is lost: writes are
+   * synchronous).
+   */
+  reopenLog(): void {
+    try {
+      this.log.reopen();
+      this.log.notice("log file reopened (SIGHUP)");
+    } catch (err) {
+      this.log.error(`${(err as Error).message}; still writing to the old file`);
+    }
+    try {
+      this.sinks.reopen();
+      this.log.notice("Stats log files reopened");
+    } catch (err) {
+      this.log.error(`cannot reopen the Stats log files: ${(err as Error).message}; still writing to the old ones`);
+    }
+  }
+
+  // ---- DaemonControl ----------------------------------------------------------------
+
+  *dumpConntracks(which: CacheWhich): Iterable<CtEntry> {
+    if (which !== "internal") return;
+    const fn = this.core.fn;
+    const now = nowSec();
+    fn.handleTimeout(Date.now()); // "active since" as of now
+    fn.dumpStart(this.core.k("CACHE_INTERNAL_CT"));
+    for (let r = fn.dumpNext(); r !== 0; r = fn.dumpNext()) {
+      const ct = this.flows.view.readCt();
+      // conntrackd's Stats cache keeps the kernel's id, and the flow's start when a dump told it.
+      const id = fn.dumpId() >>> 0, start = fn.dumpFlowStart() >>> 0; // u32s come out of wasm signed
+      if (id !== 0) ct.id = id;
+      yield { ct, ageSeconds: fn.dumpAge(), withReply: true, deltaTimeSeconds: start !== 0 ? Math.max(0, now - start) : undefined };
+    }
+  }
+
+  dumpExpectations(_which: CacheWhich): Iterable<ExpEntry> {
+    return [];
+  }
+
+  cacheCounters(_which: CacheWhich, _kind: RecordKind): CacheCounters {
+    const id = this.core.k("CACHE_INTERNAL_CT");
+    const fn = this.core.fn;
+    const base = fn.cacheCountersPtr(id);
+    const c = (i: number) => this.core.view.getUint32(base + 4 * i, true);
+    const active = fn.cacheCount(id);
+    return {
+      active, objects: active, tableEntries: active,
+      addOk: c(0), addFail: c(1), addFailNoMemory: 0, addFailNoSpace: c(1),
+      updOk: c(2), updFail: c(3), updFailNotFound: 0,
+      delOk: c(4), delFail: c(5), delFailNotFound: c(5),
+    };
+  }
+
+  traffic(): TrafficCounters {
+    return { bytes: this.flows.bytes, packets: this.flows.packets };
+  }
+
+  links(): LinkStats[] {
+    return [];
+  }
+
+  network(): NetworkCounters {
+    return {
+      recvMalformed: 0, recvBadVersion: 0, recvBadHeader: 0, recvBadPayload: 0, recvBadType: 0,
+      recvTruncated: 0, recvBadSize: 0, sendMalformed: 0, recvLost: 0, recvBefore: 0,
+    };
+  }
+
+  runtime(): RuntimeCounters {
+    const s = this.core.engineStats();
+    return {
+      startTime: this.startTime, eventsReceived: s.kernel_events, eventsFiltered: s.kernel_filtered,
+      eventsUnknownType: 0, catchEventFailed: 0, dumpUnknownType: 0, netlinkOverrun: this.kernel.overruns,
+      kernelTableFlush: this.flushes, kernelTableResync: this.resyncs, netlinkBufferSize: this.kernel.events.rcvBuf,
+      childProcessFailed: 0, childProcessSegfault: 0, childProcessTermsig: 0, selectFailed: 0, waitFailed: 0,
+    };
+  }
+
+  resendQueue(): ResendQueueItem[] {
+    return [];
+  }
+
+  queues(): QueueStats {
+    return { allocatedNodes: 0, queues: [] };
+  }
+
+  processes(): ProcessInfo[] {
+    return [];
+  }
+
+  commit(_kinds: KindSet): Promise<CommitResult> {
+    return Promise.resolve({ status: "done", committed: 0, failed: 0, seconds: 0 });
+  }
+
+  /** -f internal (conntrackd's Stats mode ignores a plain -f). */
+  flushCache(_which: CacheWhich | "both", _kinds: readonly RecordKind[]): void {
+    this.log.notice("flushing caches");
+    this.core.fn.cacheFlush(this.core.k("CACHE_INTERNAL_CT"));
+  }
+
+  async flushKernel(kinds: KindSet): Promise<void> {
+    for (const kind of kinds === "both" ? (["ct", "expect"] as const) : [kinds]) {
+      this.log.notice(kind === "ct" ? "flushing kernel conntrack table" : "flushing kernel expect table");
+      await this.kernel.flush(kind);
+      this.flushes++;
+    }
+  }
+
+  async resyncWithKernel(_kinds: KindSet): Promise<void> {
+    this.log.notice("resync with master conntrack table");
+    await this.kernel.resync();
+    this.resyncs++;
+  }
+
+  requestResync(): void {}
+  bulkSend(): void {}
+  resetTimers(): void {}
+
+  kill(): void {
+    void this.shutdown(true);
+  }
+
+  controlCounters(): LocalCounters {
+    return this.control?.counters ?? { localReadFailed: 0, localUnknownRequest: 0 };
+  }
+
+  async shutdown(logIt: boolean): Promise<void> {
+    notifySystemd(this.config.general.systemd, "STOPPING=1", this.log);
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.control?.close?.();
+    this.control = null;
+    this.kernel?.close();
+    this.sinks.close();
+    this.lock?.release();
+    this.lock = null;
+    if (logIt) this.log.notice("---- shutdown received ----");
+    this.log.close();
+    this.stopped?.();
+  }
+}
