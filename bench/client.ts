@@ -11,7 +11,7 @@
 // external cache. The client runs outside the namespaces: a client command
 // only talks to the UNIX socket, whose path is in the file system.
 import { spawnSync } from "node:child_process";
-import { BenchCluster, CTSYNCD, injectIn, until, type Impl, type NodeName } from "./cluster.ts";
+import { BenchCluster, CTSYNCD, LoneNamespace, injectIn, sh, sleep, until, type Impl, type NodeName } from "./cluster.ts";
 import { formatTable, type Row } from "./table.ts";
 
 /** The commands, in the order each round runs them; the destructive ones last, b refilled after. */
@@ -30,6 +30,9 @@ const COMMANDS: [string, NodeName, string[]][] = [
   ["-f", "b", ["-f"]],
   ["-B", "a", ["-B"]],
 ];
+
+/** The pause before each timed command, not timed. */
+const SETTLE_MS = 300;
 
 const clientOf = (impl: Impl) => (impl === "conntrackd" ? "conntrackd" : CTSYNCD);
 
@@ -68,10 +71,16 @@ async function measure(impl: Impl, o: ClientBenchOptions): Promise<Samples> {
     await until(async () => (await c.active("b", "external")) >= o.entries, 60_000, 150, `${impl}: b's external cache complete`);
     for (let run = 0; run < o.runs; run++) {
       o.progress(`client commands: ${impl}, run ${run + 1} of ${o.runs}`);
-      for (const [label, node, args] of COMMANDS) add(label, timeCommand(impl, c.conf(node), args));
+      for (const [label, node, args] of COMMANDS) {
+        // What the last command set off (a flush's 10,000 destroy events, a commit's
+        // resync) settles first: an HA manager's commands come one by one too.
+        await sleep(SETTLE_MS);
+        add(label, timeCommand(impl, c.conf(node), args));
+      }
       // -f emptied b's caches: -B from a refills them before the next round.
       await until(async () => (await c.active("b", "external")) >= o.entries, 60_000, 50, `${impl}: b refilled by -B`);
     }
+    if (impl === "ctsyncd") await kernelAlone(o, add);
     await c.stop("a");
     for (let run = 0; run < o.runs; run++) {
       o.progress(`daemon start: ${impl}, run ${run + 1} of ${o.runs}`);
@@ -101,17 +110,47 @@ function isRunning(conf: string, impl: Impl): boolean {
   return r.status === 0 && r.stdout.length > 0;
 }
 
-/** Rows: one per command, each daemon's median (min-max) in ms, and the ratio of the medians. */
+/**
+ * The kernel's own time for what -c and -F ask of it, with no daemon: a
+ * batched insert of N entries (the injector's own clock) and a flush of N
+ * (`conntrack -F`), in a namespace alone, while node a's copies of the same
+ * tuples are in the kernel as they are for b's commit (they share the hash
+ * table, and slow each other down).
+ */
+async function kernelAlone(o: ClientBenchOptions, add: (k: string, ms: number) => void): Promise<void> {
+  const lone = new LoneNamespace();
+  try {
+    for (let run = 0; run < Math.min(o.runs, 5); run++) {
+      o.progress(`the kernel alone, run ${run + 1}`);
+      add(KERNEL + "-c (N entries into b's kernel)", (await injectIn(lone.name, o.entries)).seconds * 1000);
+      add(KERNEL + "-F", timed(() => sh(["conntrack", "-F"], lone.name)));
+    }
+  } finally {
+    lone.destroy();
+  }
+}
+
+/** The key prefix of the kernel-alone samples. */
+const KERNEL = "kernel:";
+
+function timed(f: () => unknown): number {
+  const t0 = performance.now();
+  f();
+  return performance.now() - t0;
+}
+
+/** Rows: one per command, each daemon's median (min-max) in ms, the ratio of the medians, and the kernel's own share where it has one. */
 export async function clientRows(o: ClientBenchOptions): Promise<Row[]> {
   const ours = await measure("ctsyncd", o);
   const theirs = await measure("conntrackd", o);
-  return [...ours.keys()].map((k) => {
-    const a = ours.get(k) ?? [], b = theirs.get(k) ?? [];
+  return [...ours.keys()].filter((k) => !k.startsWith(KERNEL)).map((k) => {
+    const a = ours.get(k) ?? [], b = theirs.get(k) ?? [], kk = ours.get(KERNEL + k);
     return {
       command: k.replace("N", o.entries.toLocaleString("en-US")),
       "ctsyncd ms, median (min-max)": summary(a),
       "conntrackd ms": summary(b),
       "ctsyncd / conntrackd": a.length && b.length ? (median(a) / median(b)).toFixed(2) : "-",
+      "the kernel alone, ms": kk ? median(kk).toFixed(1) : "",
     };
   });
 }

@@ -182,7 +182,9 @@ export class Daemon implements ApiSource {
   private timerAt = Infinity;
 
   private armTimer(at: number): void {
-    if (this.stopping || at === this.timerAt) return;
+    // A timer that fires too early is harmless (the core runs nothing not yet
+    // due, and says when again); re-arming after every datagram is not.
+    if (this.stopping || at >= this.timerAt) return;
     if (this.timer) clearTimeout(this.timer);
     this.timerAt = at;
     this.timer = at === Infinity ? null : setTimeout(() => {

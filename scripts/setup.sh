@@ -16,7 +16,7 @@ if [ "${1:-demo}" = test ]; then
   # tcpdump and arping on the links, and Chromium for the dashboard; groff
   # and man render the manual page, systemd-analyze checks the unit (the
   # systemd package only: it does not become PID 1).
-  packages+=(conntrackd iptables tcpdump iputils-arping util-linux chromium
+  packages+=(conntrackd iptables tcpdump iputils-arping iputils-ping util-linux chromium
              keepalived resource-agents libxml2-utils groff-base man-db systemd)
 fi
 
