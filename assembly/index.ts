@@ -60,7 +60,7 @@ export {
   rsQueueWalkSeq, rsQueueWalkFlags,
 } from "./sync";
 export { EVENT_NONE, EVENT_PEER_UP, EVENT_PEER_DOWN, EVENT_KERNEL_RESYNC, EVENT_KERNEL_FLUSH, MAX_LINKS, pollEvent } from "./timers";
-import { schedule, resyncPending } from "./timers";
+import { schedule, resyncPending, setClock } from "./timers";
 
 // ---- time ------------------------------------------------------------------------
 
@@ -68,8 +68,15 @@ import { schedule, resyncPending } from "./timers";
 export function handleTimeout(nowMs: f64): void { sync.engineTimeout(nowMs); }
 /** When handleTimeout is next needed (ms, the host's clock), or Infinity when nothing waits. */
 export function pollTimeout(): f64 { return sync.engineNextTimeout(); }
-/** Asks for EVENT_KERNEL_RESYNC or EVENT_KERNEL_FLUSH after `delayMs`; an earlier request stands. */
-export function engineSchedule(event: u32, delayMs: f64): void { schedule(event, delayMs); }
+/**
+ * Asks for EVENT_KERNEL_RESYNC or EVENT_KERNEL_FLUSH `delayMs` after `nowMs`
+ * (the host's clock now: the core's may be stale after a quiet spell); an
+ * earlier request stands.
+ */
+export function engineSchedule(event: u32, nowMs: f64, delayMs: f64): void {
+  setClock(nowMs);
+  schedule(event, delayMs);
+}
 /** 1 while an EVENT_KERNEL_RESYNC is scheduled and not yet due. */
 export function engineResyncPending(): u32 { return resyncPending() ? 1 : 0; }
 

@@ -54,7 +54,7 @@ export interface CoreFunctions {
   handleTimeout(nowMs: number): void;
   pollTimeout(): number;
   pollEvent(): number;
-  engineSchedule(event: number, delayMs: number): void;
+  engineSchedule(event: number, nowMs: number, delayMs: number): void;
   engineResyncPending(): number;
   engineKernel(len: number, dumpSend: number): number;
   engineKernelDone(): number;

@@ -261,7 +261,7 @@ export class Daemon implements ApiSource {
     this.resyncSendsChanges = true;
     const ms = Math.min(delay, 1) * 1000;
     this.log.warning(`${why}: resynchronizing the internal cache with the kernel in ${ms} ms`);
-    this.core.fn.engineSchedule(this.k("EVENT_KERNEL_RESYNC"), ms);
+    this.core.fn.engineSchedule(this.k("EVENT_KERNEL_RESYNC"), Date.now(), ms);
     this.pump();
   }
 
@@ -290,7 +290,7 @@ export class Daemon implements ApiSource {
     if (this.purgeDue === null) return; // called off
     const early = this.purgeDue - Date.now();
     // the core keeps the earliest request: this is a called-off flush's moment, the one asked since comes later
-    if (early > 50) return this.core.fn.engineSchedule(this.k("EVENT_KERNEL_FLUSH"), early);
+    if (early > 50) return this.core.fn.engineSchedule(this.k("EVENT_KERNEL_FLUSH"), Date.now(), early);
     this.purgeDue = null;
     this.log.notice("flushing kernel conntrack table (scheduled)");
     this.kernel.flush("ct").catch((e) => this.log.error((e as Error).message));
@@ -436,7 +436,7 @@ export class Daemon implements ApiSource {
       }
       const result: CommitResult = { status: "done", committed, failed, seconds };
       // The event socket was deaf during the commit: catch up from a dump, once the client has its answer.
-      this.core.fn.engineSchedule(this.k("EVENT_KERNEL_RESYNC"), 100);
+      this.core.fn.engineSchedule(this.k("EVENT_KERNEL_RESYNC"), Date.now(), 100);
       this.pump();
       this.commitLog.record(kinds, result);
       this.emit({ type: "commit", at: Date.now(), kinds, result });
@@ -499,7 +499,7 @@ export class Daemon implements ApiSource {
     const secs = this.sync.purgeTimeout;
     this.log.notice(`flushing conntrack table in ${secs} secs`);
     this.purgeDue = Date.now() + secs * 1000;
-    this.core.fn.engineSchedule(this.k("EVENT_KERNEL_FLUSH"), secs * 1000);
+    this.core.fn.engineSchedule(this.k("EVENT_KERNEL_FLUSH"), Date.now(), secs * 1000);
     this.pump();
   }
 

@@ -390,7 +390,7 @@ test("time belongs to the core: pollTimeout names the next ALIVE, the window pro
   a.core.bytes.set(hello, fn.rxPtr());
   fn.engineRx(hello.length, 2);
   assert.deepEqual(events(), [{ kind: a.k("EVENT_PEER_UP"), link: 2 }]);
-  fn.engineSchedule(a.k("EVENT_KERNEL_RESYNC"), 100);
+  fn.engineSchedule(a.k("EVENT_KERNEL_RESYNC"), alive, 100);
   assert.equal(fn.engineResyncPending(), 1);
   const t0 = alive;
   fn.handleTimeout(t0 + 50);
@@ -454,4 +454,36 @@ test("a stream whose length field lies is lost; a new connection drops what the 
   assert.equal(feed(d.subarray(0, 10), 2), 0, "half a message, held");
   assert.equal(feed(d, 3), 1, "a new stream starts afresh: the held half is dropped");
   assert.equal(b.count("CACHE_EXTERNAL_CT"), 1);
+});
+
+test("data waiting on a full window never makes the core ask for a moment already past (a host timer must not spin)", () => {
+  const a = new TestNode("ftfw", { ackWindow: 4, rsQueue: 64 }), b = new TestNode("ftfw", { ackWindow: 4, rsQueue: 64 });
+  handshake(a, b);
+  const fn = a.core.fn;
+  for (let i = 0; i < 300; i++) a.ctEvent(flow(i));
+  a.flush(); // the window fills: the rest waits, unacknowledged
+  // Seconds pass without an acknowledgement: each deadline the core names lies ahead of the clock it was given.
+  let now = a.now * 1000;
+  for (let step = 0; step < 200; step++) {
+    const at = fn.pollTimeout();
+    assert.ok(at > now, `step ${step}: deadline ${at} is not after ${now}`);
+    now = at;
+    fn.handleTimeout(now);
+    a.flush();
+  }
+  assert.ok(now - a.now * 1000 >= 3000, "the clock moved on: probes and silence came due in turn");
+});
+
+test("kernel work scheduled after a quiet spell comes due after the host's now, not the core's stale clock", () => {
+  const a = new TestNode("ftfw");
+  const fn = a.core.fn;
+  const t0 = a.now * 1000;
+  const drain = () => { const out: number[] = []; for (let e = fn.pollEvent(); e !== 0; e = fn.pollEvent()) out.push(e & 0xff); return out; };
+  drain();
+  // Ten quiet seconds (a long commit, say) without a call into the core, then a resync asked for in 100 ms.
+  fn.engineSchedule(a.k("EVENT_KERNEL_RESYNC"), t0 + 10_000, 100);
+  fn.handleTimeout(t0 + 10_050);
+  assert.deepEqual(drain().filter((k) => k === a.k("EVENT_KERNEL_RESYNC")), [], "not due 50 ms after the request");
+  fn.handleTimeout(t0 + 10_100);
+  assert.deepEqual(drain().filter((k) => k === a.k("EVENT_KERNEL_RESYNC")), [a.k("EVENT_KERNEL_RESYNC")]);
 });
