@@ -47,8 +47,6 @@ export class Daemon implements ApiSource {
   private control: ControlServer | null = null;
   private lock: LockFile | null = null;
   private readonly startTime = nowSec();
-  private resyncs = 0;
-  private flushes = 0;
   /** The scheduled resync follows lost events: it sends the peers what changed. */
   private resyncSendsChanges = false;
   private stopping = false;
@@ -276,7 +274,7 @@ export class Daemon implements ApiSource {
     this.kernel.resync(afterLoss).then(
       (gone) => {
         if (afterLoss) {
-          this.resyncs++;
+          this.kernel.tableResyncs++;
           this.log.notice(`resync with the kernel done (${gone} entries were gone)`);
         } else if (gone) {
           this.log.notice(`resync after commit: ${gone} entries were gone`);
@@ -380,7 +378,7 @@ export class Daemon implements ApiSource {
     return {
       startTime: this.startTime, eventsReceived: s.kernel_events, eventsFiltered: s.kernel_filtered,
       eventsUnknownType: 0, catchEventFailed: this.kernelMalformed(), dumpUnknownType: 0, netlinkOverrun: this.kernel.overruns,
-      kernelTableFlush: this.flushes, kernelTableResync: this.resyncs, netlinkBufferSize: this.kernel.events.rcvBuf,
+      kernelTableFlush: this.kernel.tableFlushes, kernelTableResync: this.kernel.tableResyncs, netlinkBufferSize: this.kernel.events.rcvBuf,
       childProcessFailed: 0, childProcessSegfault: 0, childProcessTermsig: 0, selectFailed: 0, waitFailed: 0,
     };
   }
@@ -458,17 +456,11 @@ export class Daemon implements ApiSource {
   }
 
   async flushKernel(kinds: KindSet): Promise<void> {
-    for (const kind of kindsOf(kinds)) {
-      this.log.notice(kind === "ct" ? "flushing kernel conntrack table" : "flushing kernel expect table");
-      await this.kernel.flush(kind);
-      this.flushes++;
-    }
+    for (const kind of kindsOf(kinds)) await this.kernel.flushTable(kind);
   }
 
   async resyncWithKernel(_kinds: KindSet): Promise<void> {
-    this.log.notice("resync with master conntrack table");
-    await this.kernel.resync();
-    this.resyncs++;
+    await this.kernel.resyncTable();
   }
 
   requestResync(): void {
@@ -513,12 +505,7 @@ export class Daemon implements ApiSource {
 
   /** SIGHUP: logrotate moved the LogFile away; write to a new one. */
   reopenLog(): void {
-    try {
-      this.log.reopen();
-      this.log.notice("log file reopened (SIGHUP)");
-    } catch (err) {
-      this.log.error(`${(err as Error).message}; still writing to the old file`);
-    }
+    this.log.reopenOnSignal();
   }
 
   // ---- ApiSource ------------------------------------------------------------------------

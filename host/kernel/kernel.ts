@@ -247,11 +247,29 @@ export class Kernel {
   }
 
   /** Deletes every entry of a kernel table (conntrackd -F). */
-  flush(table: "ct" | "expect"): Promise<void> {
-    return this.exclusive(() => this.flushTable(table));
+  /** Kernel table work an operator asked for (-F, -R, or after lost events), for -s runtime. */
+  tableFlushes = 0;
+  tableResyncs = 0;
+
+  /** -F: flushes a kernel table, saying so as conntrackd does. */
+  async flushTable(table: "ct" | "expect"): Promise<void> {
+    this.log.notice(table === "ct" ? "flushing kernel conntrack table" : "flushing kernel expect table");
+    await this.flush(table);
+    this.tableFlushes++;
   }
 
-  private async flushTable(table: "ct" | "expect"): Promise<void> {
+  /** -R: resynchronizes the internal cache with the kernel's tables, saying so as conntrackd does. */
+  async resyncTable(): Promise<void> {
+    this.log.notice("resync with master conntrack table");
+    await this.resync();
+    this.tableResyncs++;
+  }
+
+  flush(table: "ct" | "expect"): Promise<void> {
+    return this.exclusive(() => this.flushNow(table));
+  }
+
+  private async flushNow(table: "ct" | "expect"): Promise<void> {
     const { fn } = this.core;
     fn.nlTxClear();
     fn.nlPutFlush(this.core.k(table === "ct" ? "TABLE_CT" : "TABLE_EXP"), 0, this.seq++);

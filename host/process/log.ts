@@ -47,6 +47,16 @@ export class Logger {
     this.fd = fd;
   }
 
+  /** SIGHUP: reopens the LogFile and says so; a failure is logged and the old file kept. */
+  reopenOnSignal(): void {
+    try {
+      this.reopen();
+      this.notice("log file reopened (SIGHUP)");
+    } catch (err) {
+      this.error(`${(err as Error).message}; still writing to the old file`);
+    }
+  }
+
   close(): void {
     if (this.fd >= 0) closeSync(this.fd);
     this.fd = -1;

@@ -86,8 +86,6 @@ export class StatsDaemon implements DaemonControl {
   private lock: LockFile | null = null;
   private timer: NodeJS.Timeout | null = null;
   private readonly startTime = nowSec();
-  private resyncs = 0;
-  private flushes = 0;
   private resyncPending = false;
   /** Destroyed flows the daemon could not log: gone from the kernel while events were lost. */
   missed = 0;
@@ -202,7 +200,7 @@ export class StatsDaemon implements DaemonControl {
       this.resyncPending = false;
       this.kernel.resync(false, !reliable).then(
         (gone) => {
-          this.resyncs++;
+          this.kernel.tableResyncs++;
           this.missed += gone;
           this.log.notice(`resync with the kernel done: ${gone} flows were destroyed unseen and not logged`);
         },
@@ -217,12 +215,7 @@ export class StatsDaemon implements DaemonControl {
    * synchronous).
    */
   reopenLog(): void {
-    try {
-      this.log.reopen();
-      this.log.notice("log file reopened (SIGHUP)");
-    } catch (err) {
-      this.log.error(`${(err as Error).message}; still writing to the old file`);
-    }
+    this.log.reopenOnSignal();
     try {
       this.sinks.reopen();
       this.log.notice("Stats log files reopened");
@@ -286,7 +279,7 @@ export class StatsDaemon implements DaemonControl {
     return {
       startTime: this.startTime, eventsReceived: s.kernel_events, eventsFiltered: s.kernel_filtered,
       eventsUnknownType: 0, catchEventFailed: 0, dumpUnknownType: 0, netlinkOverrun: this.kernel.overruns,
-      kernelTableFlush: this.flushes, kernelTableResync: this.resyncs, netlinkBufferSize: this.kernel.events.rcvBuf,
+      kernelTableFlush: this.kernel.tableFlushes, kernelTableResync: this.kernel.tableResyncs, netlinkBufferSize: this.kernel.events.rcvBuf,
       childProcessFailed: 0, childProcessSegfault: 0, childProcessTermsig: 0, selectFailed: 0, waitFailed: 0,
     };
   }
@@ -314,17 +307,11 @@ export class StatsDaemon implements DaemonControl {
   }
 
   async flushKernel(kinds: KindSet): Promise<void> {
-    for (const kind of kinds === "both" ? (["ct", "expect"] as const) : [kinds]) {
-      this.log.notice(kind === "ct" ? "flushing kernel conntrack table" : "flushing kernel expect table");
-      await this.kernel.flush(kind);
-      this.flushes++;
-    }
+    for (const kind of kinds === "both" ? (["ct", "expect"] as const) : [kinds]) await this.kernel.flushTable(kind);
   }
 
   async resyncWithKernel(_kinds: KindSet): Promise<void> {
-    this.log.notice("resync with master conntrack table");
-    await this.kernel.resync();
-    this.resyncs++;
+    await this.kernel.resyncTable();
   }
 
   requestResync(): void {}
