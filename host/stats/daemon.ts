@@ -85,8 +85,8 @@ export class StatsDaemon implements DaemonControl {
   private control: ControlServer | null = null;
   private lock: LockFile | null = null;
   private timer: NodeJS.Timeout | null = null;
+  private stopping = false;
   private readonly startTime = nowSec();
-  private resyncPending = false;
   /** Destroyed flows the daemon could not log: gone from the kernel while events were lost. */
   missed = 0;
   private stopped: (() => void) | null = null;
@@ -150,7 +150,7 @@ export class StatsDaemon implements DaemonControl {
       this.log.warning("no UNIX socket Path in the General section: client commands cannot reach this daemon");
     }
     if (this.config.api?.enabled) this.log.warning("the API section is not served in the Stats mode (its routes are about the sync caches and links)");
-    this.timer = setInterval(() => this.tick(), 1000);
+    this.arm();
     applyScheduler(general.scheduler, this.log);
     this.log.notice("initialization completed");
     notifySystemd(general.systemd, "READY=1", this.log);
@@ -167,9 +167,25 @@ export class StatsDaemon implements DaemonControl {
     sinks.flush();
   }
 
+  /**
+   * The one timer: the core's next deadline (a scheduled resync), or a
+   * second at most, when the kernel's drop counter is read.
+   */
+  private arm(): void {
+    if (this.stopping) return;
+    const at = Math.min(this.core.fn.pollTimeout(), Date.now() + 1000);
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.tick(), Math.max(0, at - Date.now()));
+  }
+
   private tick(): void {
-    this.core.fn.handleTimeout(Date.now());
+    const fn = this.core.fn;
+    fn.handleTimeout(Date.now());
+    for (let e = fn.pollEvent(); e !== this.core.k("EVENT_NONE"); e = fn.pollEvent()) {
+      if ((e & 0xff) === this.core.k("EVENT_KERNEL_RESYNC")) this.resyncNow();
+    }
     this.kernel.checkDrops();
+    this.arm();
   }
 
   /**
@@ -187,8 +203,8 @@ export class StatsDaemon implements DaemonControl {
       this.log.warning(`${why}; NetlinkOverrunResync is off: destroyed flows may go unlogged until -R`);
       return;
     }
-    if (this.resyncPending) return;
-    this.resyncPending = true;
+    const fn = this.core.fn;
+    if (fn.engineResyncPending()) return;
     const ms = Math.min(delay, 1) * 1000;
     // With reliable events only new and update events can be lost: the kernel
     // keeps destroyed flows until their event is delivered, so the dump adds
@@ -196,17 +212,21 @@ export class StatsDaemon implements DaemonControl {
     this.log.warning(reliable
       ? `${why}: new flows may be missing from the cache; adding them from the kernel in ${ms} ms`
       : `${why}: destroyed flows may go unlogged; resynchronizing the cache with the kernel in ${ms} ms`);
-    setTimeout(() => {
-      this.resyncPending = false;
-      this.kernel.resync(false, !reliable).then(
-        (gone) => {
-          this.kernel.tableResyncs++;
-          this.missed += gone;
-          this.log.notice(`resync with the kernel done: ${gone} flows were destroyed unseen and not logged`);
-        },
-        (err) => this.log.error(`resync with the kernel failed: ${(err as Error).message}`),
-      );
-    }, ms);
+    fn.engineSchedule(this.core.k("EVENT_KERNEL_RESYNC"), Date.now(), ms);
+    this.arm();
+  }
+
+  /** The resync lostEvents asked the core for came due. */
+  private resyncNow(): void {
+    const reliable = this.config.general.netlinkEventsReliable;
+    this.kernel.resync(false, !reliable).then(
+      (gone) => {
+        this.kernel.tableResyncs++;
+        this.missed += gone;
+        this.log.notice(`resync with the kernel done: ${gone} flows were destroyed unseen and not logged`);
+      },
+      (err) => this.log.error(`resync with the kernel failed: ${(err as Error).message}`),
+    );
   }
 
   /**
@@ -328,7 +348,8 @@ export class StatsDaemon implements DaemonControl {
 
   async shutdown(logIt: boolean): Promise<void> {
     notifySystemd(this.config.general.systemd, "STOPPING=1", this.log);
-    if (this.timer) clearInterval(this.timer);
+    this.stopping = true;
+    if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     await this.control?.close?.();
     this.control = null;
