@@ -10,6 +10,9 @@
 //   with NotifyAccess=main accepts nothing from a helper like systemd-notify).
 // - quietStdio(): points stdin, stdout and stderr at /dev/null once a
 //   background daemon has said READY to the command that started it.
+// - syslogOpen(facility) / syslog(level, message): the Syslog option through
+//   syslog(3), tagged conntrackd as conntrackd's lines are, without a
+//   logger(1) process per line.
 // Errors are returned as negative errno values, never thrown.
 
 #define _GNU_SOURCE
@@ -21,6 +24,7 @@
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include <node_api.h>
@@ -99,12 +103,55 @@ static napi_value QuietStdio(napi_env env, napi_callback_info info) {
   return num(env, 0);
 }
 
+typedef struct { const char *name; int value; } named;
+
+static const named FACILITIES[] = {
+  {"daemon", LOG_DAEMON}, {"user", LOG_USER}, {"local0", LOG_LOCAL0}, {"local1", LOG_LOCAL1},
+  {"local2", LOG_LOCAL2}, {"local3", LOG_LOCAL3}, {"local4", LOG_LOCAL4}, {"local5", LOG_LOCAL5},
+  {"local6", LOG_LOCAL6}, {"local7", LOG_LOCAL7}, {"syslog", LOG_SYSLOG}, {"authpriv", LOG_AUTHPRIV},
+  {NULL, 0},
+};
+
+static const named LEVELS[] = {
+  {"notice", LOG_NOTICE}, {"warning", LOG_WARNING}, {"ERROR", LOG_ERR}, {"info", LOG_INFO}, {NULL, 0},
+};
+
+static int lookup(const named *t, const char *name, int otherwise) {
+  for (; t->name; t++) if (!strcmp(t->name, name)) return t->value;
+  return otherwise;
+}
+
+/** syslogOpen(facility) -> 0, or -EINVAL for a facility syslog(3) does not know. */
+static napi_value SyslogOpen(napi_env env, napi_callback_info info) {
+  char facility[32];
+  if (!string_arg(env, info, 0, facility, sizeof facility)) return num(env, -EINVAL);
+  int f = lookup(FACILITIES, facility, -1);
+  if (f < 0) return num(env, -EINVAL);
+  openlog("conntrackd", LOG_PID, f);
+  return num(env, 0);
+}
+
+/** syslog(level, message): level is the log's own (notice, warning, ERROR, info). */
+static napi_value Syslog(napi_env env, napi_callback_info info) {
+  char level[16], msg[2048];
+  if (!string_arg(env, info, 0, level, sizeof level)) return num(env, -EINVAL);
+  size_t argc = 2;
+  napi_value argv[2];
+  size_t got = 0;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 2 || napi_get_value_string_utf8(env, argv[1], msg, sizeof msg, &got) != napi_ok) return num(env, -EINVAL);
+  syslog(lookup(LEVELS, level, LOG_NOTICE), "%s", msg); // a longer message is cut, not lost
+  return num(env, 0);
+}
+
 NAPI_MODULE_INIT() {
   napi_property_descriptor fns[] = {
     {"lock", NULL, Lock, NULL, NULL, NULL, napi_enumerable, NULL},
     {"unlock", NULL, Unlock, NULL, NULL, NULL, napi_enumerable, NULL},
     {"notify", NULL, Notify, NULL, NULL, NULL, napi_enumerable, NULL},
     {"quietStdio", NULL, QuietStdio, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"syslogOpen", NULL, SyslogOpen, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"syslog", NULL, Syslog, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns);
   return exports;

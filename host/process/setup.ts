@@ -1,10 +1,10 @@
 // What the General section asks of the daemon's process beyond sync: the
 // scheduling policy (Scheduler), syslog (Syslog) and systemd's readiness
-// notification (Systemd). Node has no system calls for the first two, so the
-// daemon asks the standard tools (chrt, logger) and says clearly when one is
-// missing rather than ignoring the option; readiness goes through our own
-// addon, from the daemon's own process as a Type=notify unit expects.
-import { spawn, spawnSync } from "node:child_process";
+// notification (Systemd). Node has no system call for the first, so the
+// daemon asks chrt(1) and says clearly when it is missing rather than
+// ignoring the option; syslog and readiness go through our own addon, from
+// the daemon's own process (as a Type=notify unit expects).
+import { spawnSync } from "node:child_process";
 import { loadProcessAddon } from "../native.ts";
 import type { GeneralConfig } from "../config/load.ts";
 import type { Logger } from "./log.ts";
@@ -25,14 +25,14 @@ export function notifySystemd(enabled: boolean, state: "READY=1" | "STOPPING=1",
   if (r < 0) log.warning(`systemd notification ${state} failed: error ${-r} on ${process.env.NOTIFY_SOCKET}`);
 }
 
-const LEVELS: Record<string, string> = { notice: "notice", warning: "warning", ERROR: "err", info: "info" };
-
-/** Syslog facility: each log line also goes to syslog through logger(1), tagged conntrackd like conntrackd's. */
+/**
+ * Syslog facility: each log line also goes to syslog, tagged conntrackd like
+ * conntrackd's, through syslog(3) in our addon. Throws for a facility
+ * syslog(3) does not know.
+ */
 export function syslogSink(facility: string | null): ((level: string, message: string) => void) | null {
   if (!facility) return null;
-  return (level, message) => {
-    const child = spawn("logger", ["-p", `${facility}.${LEVELS[level] ?? "notice"}`, "-t", "conntrackd", "--", message], { stdio: "ignore" });
-    child.on("error", () => { /* no logger(1): the LogFile still has the line */ });
-    child.unref();
-  };
+  const addon = loadProcessAddon();
+  if (addon.syslogOpen(facility) < 0) throw new Error(`Syslog ${facility}: not a syslog facility (daemon, user, local0..local7, ...)`);
+  return (level, message) => void addon.syslog(level, message);
 }
