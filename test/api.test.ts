@@ -520,3 +520,70 @@ test("close() ends the event clients with 1001", async () => {
   assert.equal(c.closeCode, 1001);
   assert.equal(src.listenerCount, 0);
 });
+
+// --- as an adversary uses it (issue 15's attack surface) -----------------------
+
+/** Sends raw bytes on a TCP connection to the API and reads what comes back until it closes (or `ms`). */
+function raw(port: number, chunks: (string | Uint8Array)[], gapMs = 0, ms = 5000): Promise<string> {
+  return new Promise((resolve) => {
+    const s = connect(port, "127.0.0.1");
+    let out = "";
+    s.on("data", (d) => (out += d));
+    s.on("error", () => resolve(out));
+    s.on("close", () => resolve(out));
+    const timer = setTimeout(() => { s.destroy(); resolve(out); }, ms);
+    s.on("close", () => clearTimeout(timer));
+    s.once("connect", async () => {
+      for (const c of chunks) {
+        s.write(c);
+        if (gapMs) await new Promise((r) => setTimeout(r, gapMs));
+      }
+    });
+  });
+}
+
+test("adversary: oversized bodies get 413, paths outside the API 404 (no file is ever served), garbage requests are refused", async () => {
+  await withApi(populated(), {}, async (base, api) => {
+    const huge = "x".repeat(4 << 20);
+    const r = await post(`${base}/api/commit`, huge);
+    assert.equal(r.status, 413);
+    for (const path of ["/../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd", "/api/../../etc/shadow", "/dashboard/../../../etc/hosts", "/index.html"]) {
+      const g = await raw(api.port, [`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`]);
+      assert.match(g, /^HTTP\/1\.1 404 /, `${path}: ${g.slice(0, 80)}`);
+      assert.doesNotMatch(g, /root:|localhost/, `${path} served a file`);
+    }
+    const junk = await raw(api.port, [new Uint8Array(randomBytes(2048))]);
+    assert.doesNotMatch(junk, /^HTTP\/1\.1 200/, "garbage is never answered 200");
+    assert.equal((await get(`${base}/api/stats`)).status, 200, "the API still answers");
+  });
+});
+
+test("adversary: a client trickling its request does not hold up the others", async () => {
+  await withApi(populated(), {}, async (base, api) => {
+    const request = `GET /api/stats HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`;
+    let slowDone = false;
+    const slow = raw(api.port, request.split(""), 50, 10_000).then((r) => { slowDone = true; return r; }); // a byte every 50 ms
+    for (let i = 0; i < 20; i++) assert.equal((await get(`${base}/api/stats`)).status, 200);
+    assert.equal(slowDone, false, "the others were all answered while the slow one was still sending");
+    assert.match(await slow, /^HTTP\/1\.1 200 /, "the slow one is answered in the end");
+  });
+});
+
+test("adversary: a thousand event-stream clients at once are served, then gone, and the API goes on", async () => {
+  const src = populated();
+  await withApi(src, {}, async (base, api) => {
+    const clients = Array.from({ length: 1000 }, () => new WsClient(api.port, "/api/events?kinds=ct"));
+    for (const c of clients) await c.until(() => c.messages.length >= 1, 20_000);
+    assert.equal((await get(`${base}/api/stats`)).status, 200);
+    src.emit({ type: "ct-new", at: Date.now(), cache: "internal", ct: { ...flow(1), id: 1 } });
+    for (const c of clients) await c.until(() => c.events().length === 1, 20_000);
+    assert.match((await get(`${base}/metrics`)).text, /^ctsync_api_event_clients 1000$/m);
+    for (const c of clients) c.close();
+    const deadline = Date.now() + 10_000;
+    while (!/^ctsync_api_event_clients 0$/m.test((await get(`${base}/metrics`)).text) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.match((await get(`${base}/metrics`)).text, /^ctsync_api_event_clients 0$/m, "every client is gone");
+    assert.equal(src.listenerCount, 0, "and the daemon is no longer listened to");
+  });
+});
