@@ -213,3 +213,14 @@ test("JSON requests carry ctsync's flag on top of the plain code", () => {
   assert.equal(requestCode(request("-s rsqueue -j")), 32 | CTSYNC_JSON_FLAG);
   assert.ok(Object.values(CONTROL_REQUEST).every((c) => (c & CTSYNC_JSON_FLAG) === 0));
 });
+
+test("the native client's request codes are control/requests.ts's (one protocol, written twice: C cannot import it)", async () => {
+  const { readFileSync } = await import("node:fs");
+  const { CONTROL_REQUEST, CTSYNC_JSON_FLAG } = await import("../host/control/requests.ts");
+  const c = readFileSync(new URL("../native/client.c", import.meta.url), "utf8");
+  const enumBody = /enum \{([^}]*)\};/.exec(c)?.[1] ?? "";
+  const inC = Object.fromEntries([...enumBody.matchAll(/([A-Z_]+) = (\d+)/g)].map((m) => [m[1], Number(m[2])]));
+  assert.ok(Object.keys(inC).length >= 30, "the C table was read");
+  for (const [name, code] of Object.entries(inC)) assert.equal(code, CONTROL_REQUEST[name as keyof typeof CONTROL_REQUEST], name);
+  assert.equal(Number(/#define JSON_FLAG (0x[0-9a-f]+)/.exec(c)?.[1]), CTSYNC_JSON_FLAG);
+});
