@@ -60,7 +60,7 @@ export {
   rsQueueWalkSeq, rsQueueWalkFlags,
 } from "./sync";
 export { EVENT_NONE, EVENT_PEER_UP, EVENT_PEER_DOWN, EVENT_KERNEL_RESYNC, EVENT_KERNEL_FLUSH, MAX_LINKS, pollEvent } from "./timers";
-import { schedule, resyncPending, setClock } from "./timers";
+import { schedule, unschedule, scheduled, setClock } from "./timers";
 
 // ---- time ------------------------------------------------------------------------
 
@@ -77,8 +77,10 @@ export function engineSchedule(event: u32, nowMs: f64, delayMs: f64): void {
   setClock(nowMs);
   schedule(event, delayMs);
 }
-/** 1 while an EVENT_KERNEL_RESYNC is scheduled and not yet due. */
-export function engineResyncPending(): u32 { return resyncPending() ? 1 : 0; }
+/** 1 while EVENT_KERNEL_RESYNC or EVENT_KERNEL_FLUSH (`event`) is asked for and not yet due. */
+export function engineScheduled(event: u32): u32 { return scheduled(event) ? 1 : 0; }
+/** Calls off EVENT_KERNEL_RESYNC or EVENT_KERNEL_FLUSH if it was asked for and is not yet due. */
+export function engineUnschedule(event: u32): void { unschedule(event); }
 
 // The core's own buffers and records: the host writes input here and reads
 // decoded objects from here, so no bytes are copied across the boundary twice.

@@ -65,9 +65,17 @@ export function schedule(kind: u32, delayMs: f64): void {
   else if (kind == EVENT_KERNEL_FLUSH) flushAt = min<f64>(flushAt, at);
 }
 
-/** Whether a resync is already on its way (the host then need not ask again). */
-export function resyncPending(): bool {
-  return resyncAt != NEVER;
+/** Calls off EVENT_KERNEL_RESYNC or EVENT_KERNEL_FLUSH if it was asked for and is not yet due. */
+export function unschedule(kind: u32): void {
+  if (kind == EVENT_KERNEL_RESYNC) resyncAt = NEVER;
+  else if (kind == EVENT_KERNEL_FLUSH) flushAt = NEVER;
+}
+
+/** Whether EVENT_KERNEL_RESYNC or EVENT_KERNEL_FLUSH is asked for and not yet due (the host then need not ask again). */
+export function scheduled(kind: u32): bool {
+  if (kind == EVENT_KERNEL_RESYNC) return resyncAt != NEVER;
+  if (kind == EVENT_KERNEL_FLUSH) return flushAt != NEVER;
+  return false;
 }
 
 // ---- peer liveness, by link --------------------------------------------------------

@@ -55,7 +55,8 @@ export interface CoreFunctions {
   pollTimeout(): number;
   pollEvent(): number;
   engineSchedule(event: number, nowMs: number, delayMs: number): void;
-  engineResyncPending(): number;
+  engineScheduled(event: number): number;
+  engineUnschedule(event: number): void;
   engineKernel(len: number, dumpSend: number): number;
   engineKernelDone(): number;
   /** The Stats mode: one message of the opened netlink buffer into the caches; a STEP_* constant. */

@@ -255,7 +255,7 @@ export class Daemon implements ApiSource {
       this.log.warning(`${why}; NetlinkOverrunResync is off: the internal cache may miss entries until -R`);
       return;
     }
-    if (this.resyncSendsChanges && this.core.fn.engineResyncPending()) return;
+    if (this.resyncSendsChanges && this.core.fn.engineScheduled(this.k("EVENT_KERNEL_RESYNC"))) return;
     this.resyncSendsChanges = true;
     const ms = Math.min(delay, 1) * 1000;
     this.log.warning(`${why}: resynchronizing the internal cache with the kernel in ${ms} ms`);
@@ -285,11 +285,6 @@ export class Daemon implements ApiSource {
   }
 
   private scheduledFlush(): void {
-    if (this.purgeDue === null) return; // called off
-    const early = this.purgeDue - Date.now();
-    // the core keeps the earliest request: this is a called-off flush's moment, the one asked since comes later
-    if (early > 50) return this.core.fn.engineSchedule(this.k("EVENT_KERNEL_FLUSH"), Date.now(), early);
-    this.purgeDue = null;
     this.log.notice("flushing kernel conntrack table (scheduled)");
     this.kernel.flush("ct").catch((e) => this.log.error((e as Error).message));
   }
@@ -483,20 +478,18 @@ export class Daemon implements ApiSource {
     setImmediate(() => this.pump());
   }
 
-  /** When -t's kernel flush is due (ms); null when none is, or a commit or a cache flush called it off, as in conntrackd. */
-  private purgeDue: number | null = null;
-
+  /** -t: the kernel flush after PurgeTimeout, asked of the core once; a commit or a cache flush calls it off, as in conntrackd. */
   resetTimers(): void {
-    if (this.purgeDue !== null) return;
+    const flush = this.k("EVENT_KERNEL_FLUSH");
+    if (this.core.fn.engineScheduled(flush)) return;
     const secs = this.sync.purgeTimeout;
     this.log.notice(`flushing conntrack table in ${secs} secs`);
-    this.purgeDue = Date.now() + secs * 1000;
-    this.core.fn.engineSchedule(this.k("EVENT_KERNEL_FLUSH"), Date.now(), secs * 1000);
+    this.core.fn.engineSchedule(flush, Date.now(), secs * 1000);
     this.pump();
   }
 
   private cancelPurge(): void {
-    this.purgeDue = null;
+    this.core.fn.engineUnschedule(this.k("EVENT_KERNEL_FLUSH"));
   }
 
   kill(): void {

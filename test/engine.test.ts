@@ -391,13 +391,13 @@ test("time belongs to the core: pollTimeout names the next ALIVE, the window pro
   fn.engineRx(hello.length, 2);
   assert.deepEqual(events(), [{ kind: a.k("EVENT_PEER_UP"), link: 2 }]);
   fn.engineSchedule(a.k("EVENT_KERNEL_RESYNC"), alive, 100);
-  assert.equal(fn.engineResyncPending(), 1);
+  assert.equal(fn.engineScheduled(a.k("EVENT_KERNEL_RESYNC")), 1);
   const t0 = alive;
   fn.handleTimeout(t0 + 50);
   assert.deepEqual(events(), [], "the resync is not due yet");
   fn.handleTimeout(t0 + 150);
   assert.deepEqual(events(), [{ kind: a.k("EVENT_KERNEL_RESYNC"), link: 0 }]);
-  assert.equal(fn.engineResyncPending(), 0);
+  assert.equal(fn.engineScheduled(a.k("EVENT_KERNEL_RESYNC")), 0);
   for (let t = t0 + 1000; t <= t0 + 4000; t += 1000) fn.handleTimeout(t);
   const down = a.k("EVENT_PEER_DOWN");
   assert.deepEqual(events(), [{ kind: down, link: 0 }, { kind: down, link: 2 }], "silent for more than three seconds: both links heard from");
@@ -486,4 +486,12 @@ test("kernel work scheduled after a quiet spell comes due after the host's now, 
   assert.deepEqual(drain().filter((k) => k === a.k("EVENT_KERNEL_RESYNC")), [], "not due 50 ms after the request");
   fn.handleTimeout(t0 + 10_100);
   assert.deepEqual(drain().filter((k) => k === a.k("EVENT_KERNEL_RESYNC")), [a.k("EVENT_KERNEL_RESYNC")]);
+  // Work called off never comes due (-t's flush after a commit).
+  const flush = a.k("EVENT_KERNEL_FLUSH");
+  fn.engineSchedule(flush, t0 + 10_100, 1000);
+  assert.equal(fn.engineScheduled(flush), 1);
+  fn.engineUnschedule(flush);
+  assert.equal(fn.engineScheduled(flush), 0);
+  fn.handleTimeout(t0 + 20_000);
+  assert.deepEqual(drain().filter((k) => k === flush), []);
 });

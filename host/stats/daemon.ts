@@ -204,7 +204,7 @@ export class StatsDaemon implements DaemonControl {
       return;
     }
     const fn = this.core.fn;
-    if (fn.engineResyncPending()) return;
+    if (fn.engineScheduled(this.core.k("EVENT_KERNEL_RESYNC"))) return;
     const ms = Math.min(delay, 1) * 1000;
     // With reliable events only new and update events can be lost: the kernel
     // keeps destroyed flows until their event is delivered, so the dump adds
