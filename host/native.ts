@@ -15,11 +15,12 @@ export interface NetlinkNativeStats {
 export interface NetlinkOpenOptions {
   /** Bit (g-1) joins NFNLGRP g (1 = conntrack new, 2 = update, 4 = destroy, 8/16/32 = expectation new/update/destroy). */
   groups?: number;
-  /** SO_RCVBUF request in bytes; 0 keeps the kernel default. */
+  /** SO_RCVBUF request in bytes (conntrackd NetlinkBufferSize); 0 keeps the kernel default. */
   rcvbuf?: number;
   /** Use SO_RCVBUFFORCE (beyond net.core.rmem_max; needs CAP_NET_ADMIN), falling back to SO_RCVBUF. */
   force?: boolean;
   broadcastError?: boolean;
+  /** NETLINK_NO_ENOBUFS: never report overruns (drops still show in dropCount). */
   noEnobufs?: boolean;
   extAck?: boolean;
   capAck?: boolean;

@@ -1,6 +1,6 @@
 // The host's ctnetlink socket: a thin typed wrapper over the ctsync_netlink
 // addon. It moves bytes only; the Wasm core parses and builds ctnetlink.
-import { loadNetlinkAddon, type NetlinkAddon, type NetlinkNativeStats } from "../native.ts";
+import { loadNetlinkAddon, type NetlinkAddon, type NetlinkNativeStats, type NetlinkOpenOptions } from "../native.ts";
 
 /** nfnetlink multicast groups (NFNLGRP_*), by name. */
 export const NFNLGRP = {
@@ -20,19 +20,9 @@ export const RECV_TRUNCATED = -3; // a datagram outgrew its slot and was dropped
 /** send result when the kernel cannot take the datagram now (EAGAIN / ENOBUFS). */
 export const SEND_AGAIN = -1;
 
-export interface NetlinkSocketOptions {
+/** The addon's options, with the groups named rather than as a bit mask; `force` defaults to true here. */
+export interface NetlinkSocketOptions extends Omit<NetlinkOpenOptions, "groups"> {
   groups?: readonly NetlinkGroup[];
-  /** Receive buffer in bytes (conntrackd NetlinkBufferSize); 0 or absent keeps the default. */
-  rcvbuf?: number;
-  /** SO_RCVBUFFORCE, past net.core.rmem_max (conntrackd NetlinkOverrunResync needs room). Default true. */
-  force?: boolean;
-  broadcastError?: boolean;
-  /** NETLINK_NO_ENOBUFS: never report overruns (drops still show in drops()). */
-  noEnobufs?: boolean;
-  extAck?: boolean;
-  capAck?: boolean;
-  /** Bytes per datagram slot in recvInto's buffer (8192..32768, default 16384). */
-  recvSlot?: number;
 }
 
 export class NetlinkSocket {
