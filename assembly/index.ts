@@ -16,6 +16,8 @@ import { Cache, Cursor, cursorStart, cursorNext, entryBody, entryBodyLen, E_CREA
 import { commitStart, commitFill, commitRetryAsUpdate } from "./commit";
 import * as commit from "./commit";
 import { arenaLiveBytes, arenaChunkBytes } from "./arena";
+import * as dumpText from "./dump-text";
+import { textBuffer } from "./dump-text";
 
 export const ABI_VERSION: u32 = 2;
 
@@ -236,6 +238,20 @@ export function dumpNext(): i32 {
   }
   return 0;
 }
+// -i / -e as text (dump-text.ts): a walk formatting whole entries into the
+// text buffer, a chunk per call.
+export { TEXT_PLAIN, TEXT_XML, TEXT_JSON, TEXT_NO_REPLY, TEXT_STATS, TEXT_JSON_LINES, TEXT_CAP, textDumpCount } from "./dump-text";
+export function textPtr(): usize { return textBuffer(); }
+export function textDumpStart(which: u32, style: u32, opts: u32, expiresAfter: i32): void {
+  dumpText.textDumpStart(cacheOf(which), isExpCache(which), style, opts, expiresAfter);
+}
+export function textDumpNext(maxBytes: u32, maxEntries: u32): u32 { return dumpText.textDumpNext(maxBytes, maxEntries, ctRecord, expRecord); }
+export function textDumpSkip(n: u32): u32 { return dumpText.textDumpSkip(n, ctRecord, expRecord); }
+/** The record of its kind (ctRecPtr / expRecPtr) as a dump line; returns its length at textPtr(). */
+export function textRecord(isExp: bool, style: u32, opts: u32, age: u32, expires: i32, deltaTime: i32): u32 {
+  return dumpText.textRecord(isExp, style, opts, age, expires, deltaTime, isExp ? expRecord : ctRecord);
+}
+
 /** Decodes a cache body (`len` bytes at `ptr`, e.g. from the event log) into the record of its kind. */
 export function bodyDecode(isExp: bool, ptr: usize, len: u32): i32 {
   return decodeAttrs(isExp, isExp ? expRecord : ctRecord, ptr, len);

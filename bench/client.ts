@@ -14,13 +14,21 @@ import { spawnSync } from "node:child_process";
 import { BenchCluster, CTSYNCD, LoneNamespace, injectIn, sh, sleep, until, type Impl, type NodeName } from "./cluster.ts";
 import { formatTable, type Row } from "./table.ts";
 
-/** The commands, in the order each round runs them; the destructive ones last, b refilled after. */
-const COMMANDS: [string, NodeName, string[]][] = [
+/**
+ * The commands, in the order each round runs them; the destructive ones
+ * last, b refilled after. A fourth element is what conntrackd runs instead
+ * (it has no JSON: its plain dump of the same cache).
+ */
+const COMMANDS: [string, NodeName, string[], string[]?][] = [
   ["-s", "b", ["-s"]],
   ["-s network", "b", ["-s", "network"]],
   ["-s cache", "b", ["-s", "cache"]],
   ["-i (N lines)", "a", ["-i"]],
   ["-e (N lines)", "b", ["-e"]],
+  ["-i -x (N lines)", "a", ["-i", "-x"]],
+  ["-e -x (N lines)", "b", ["-e", "-x"]],
+  ["-i -j (N elements; conntrackd: -i)", "a", ["-i", "-j"], ["-i"]],
+  ["-e -j (N elements; conntrackd: -e)", "b", ["-e", "-j"], ["-e"]],
   ["-i expect (empty)", "a", ["-i", "expect"]],
   ["-n", "b", ["-n"]],
   ["-t", "b", ["-t"]],
@@ -71,11 +79,11 @@ async function measure(impl: Impl, o: ClientBenchOptions): Promise<Samples> {
     await until(async () => (await c.active("b", "external")) >= o.entries, 60_000, 150, `${impl}: b's external cache complete`);
     for (let run = 0; run < o.runs; run++) {
       o.progress(`client commands: ${impl}, run ${run + 1} of ${o.runs}`);
-      for (const [label, node, args] of COMMANDS) {
+      for (const [label, node, args, theirs] of COMMANDS) {
         // What the last command set off (a flush's 10,000 destroy events, a commit's
         // resync) settles first: an HA manager's commands come one by one too.
         await sleep(SETTLE_MS);
-        add(label, timeCommand(impl, c.conf(node), args));
+        add(label, timeCommand(impl, c.conf(node), impl === "conntrackd" ? theirs ?? args : args));
       }
       // -f emptied b's caches: -B from a refills them before the next round.
       await until(async () => (await c.active("b", "external")) >= o.entries, 60_000, 50, `${impl}: b refilled by -B`);

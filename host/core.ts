@@ -110,6 +110,12 @@ export interface CoreFunctions {
   dumpNext(): number;
   dumpAge(): number;
   dumpIdle(): number;
+  textPtr(): number;
+  textDumpStart(which: number, style: number, opts: number, expiresAfter: number): void;
+  textDumpNext(maxBytes: number, maxEntries: number): number;
+  textDumpCount(): number;
+  textDumpSkip(n: number): number;
+  textRecord(isExp: number, style: number, opts: number, age: number, expires: number, deltaTime: number): number;
   commitBegin(which: number, opts: number): void;
   commitNext(seqBase: number): number;
   commitUpdate(seq: number): number;

@@ -4,7 +4,7 @@
 // the core wrote.
 import type { Config, SyncConfig } from "./config/load.ts";
 import { loadCore, type Core } from "./core.ts";
-import { RecordView } from "./record-view.ts";
+import { TextDump, type TextStyle, type TextWalk } from "./formats/text-dump.ts";
 import { Kernel } from "./kernel/kernel.ts";
 import { Logger } from "./process/log.ts";
 import { LockFile } from "./process/lockfile.ts";
@@ -18,7 +18,7 @@ import { followKeepalived, type KeepalivedFifo } from "./keepalived/fifo.ts";
 import { CommitLog, changeToEvent, type ApiEvent, type ApiSource, type PeerInfo, type CommitHistory } from "./api/source.ts";
 import type { LocalCounters } from "./control/api.ts";
 import type {
-  DaemonControl, CacheWhich, RecordKind, KindSet, CtEntry, ExpEntry, CacheCounters, LinkStats,
+  DaemonControl, CacheWhich, RecordKind, KindSet, CacheCounters, LinkStats,
   NetworkCounters, RuntimeCounters, QueueStats, CommitResult, ResendQueueItem, TrafficCounters, ProcessInfo,
 } from "./control/api.ts";
 
@@ -41,7 +41,6 @@ export class Daemon implements ApiSource {
   readonly mode: SyncConfig["mode"];
   readonly expectationSync: boolean;
   private readonly core: Core;
-  private readonly view: RecordView;
   private kernel!: Kernel;
   private channels!: Multichannel;
   private control: ControlServer | null = null;
@@ -66,7 +65,6 @@ export class Daemon implements ApiSource {
     this.mode = sync.mode;
     this.expectationSync = sync.expectationSync.enabled;
     this.core = loadCore();
-    this.view = new RecordView(this.core);
     this.done = new Promise((r) => (this.stopped = r));
   }
 
@@ -291,29 +289,12 @@ export class Daemon implements ApiSource {
 
   // ---- DaemonControl -----------------------------------------------------------------
 
-  private *dump(which: string): Generator<number> {
-    const fn = this.core.fn;
-    fn.dumpStart(this.k(which));
-    for (let r = fn.dumpNext(); r !== 0; r = fn.dumpNext()) yield r;
-  }
-
-  *dumpConntracks(which: CacheWhich): Iterable<CtEntry> {
-    const withReply = which === "internal";
-    for (const _ of this.dump(CACHE_NAMES[which].ct)) {
-      yield { ct: this.view.readCt(), ageSeconds: this.core.fn.dumpAge(), withReply, expiresInSeconds: this.expiresIn(which) };
-    }
-  }
-
-  *dumpExpectations(which: CacheWhich): Iterable<ExpEntry> {
-    for (const _ of this.dump(CACHE_NAMES[which].expect)) {
-      yield { exp: this.view.readExp(), ageSeconds: this.core.fn.dumpAge(), expiresInSeconds: this.expiresIn(which) };
-    }
-  }
-
-  /** ALARM's external entries die CacheTimeout seconds after their last refresh: "[expires in Ns]". */
-  private expiresIn(which: CacheWhich): number | undefined {
-    if (this.mode !== "alarm" || which !== "external") return undefined;
-    return Math.max(0, this.sync.cacheTimeout - this.core.fn.dumpIdle());
+  /** conntrackd prints the external cache without reply tuples, and ALARM's external entries with their timer. */
+  textDump(which: CacheWhich, kind: RecordKind, style: TextStyle, jsonLines: boolean): TextWalk {
+    const alarmTimer = this.mode === "alarm" && which === "external";
+    return new TextDump(this.core, this.k(CACHE_NAMES[which][kind]), style, {
+      noReply: which === "external", jsonLines, expiresAfter: alarmTimer ? this.sync.cacheTimeout : undefined,
+    });
   }
 
   cacheCounters(which: CacheWhich, kind: RecordKind): CacheCounters {

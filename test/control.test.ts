@@ -16,7 +16,7 @@ import { ControlServer, ControlSocketError, encodeRequest } from "../host/contro
 import { exchange, runClient } from "../host/control/client.ts";
 import { FakeDaemon } from "./support/control-fake.ts";
 import { WITNESS_FLOWS, conntrackdClient, haveConntrackd, isRoot, startConntrackd, writeConntrackdConf } from "./support/control-conntrackd.ts";
-import { conntrackLine, conntrackXml } from "../host/formats/ct.ts";
+import { conntrackLine, conntrackXml } from "./support/core-format.ts";
 import { FIXTURES } from "./support/fixtures.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "ctl-test-"));

@@ -5,11 +5,12 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { conntrackLine, conntrackPlain, conntrackXml, replyTuple } from "../host/formats/ct.ts";
-import { expectationLine, expectationPlain, expectationXml } from "../host/formats/exp.ts";
+import {
+  conntrackJson, conntrackLine, conntrackPlain, conntrackXml, expectationLine, expectationPlain, expectationXml, replyOf,
+} from "./support/core-format.ts";
 import { ipv6Groups, ntop6, printAddr } from "../host/formats/addr.ts";
 import { statsText, uptimeText, type StatsData } from "../host/formats/stats.ts";
-import { conntrackJson, statsJson, toJson } from "../host/formats/json.ts";
+import { statsJson, toJson } from "../host/formats/json.ts";
 import { FIXTURES } from "./support/fixtures.ts";
 import {
   CAPTURED_CACHES, CAPTURED_CONNTRACKS, CAPTURED_EXPECTATIONS, CAPTURED_LINK, CAPTURED_QUEUES,
@@ -79,13 +80,13 @@ test("the reply tuple is derived from the original and the NAT", () => {
   assert.equal(conntrackPlain(nat),
     "tcp      6 ESTABLISHED src=192.168.1.10 dst=203.0.113.5 sport=5000 dport=80 "
     + "src=203.0.113.5 dst=198.51.100.1 sport=80 dport=61000 [ASSURED]");
-  const dnat = replyTuple({ ...nat, snat: undefined, spat: undefined, dnat: "10.0.0.8", dpat: 8080 });
+  const dnat = replyOf({ ...nat, snat: undefined, spat: undefined, dnat: "10.0.0.8", dpat: 8080 });
   assert.deepEqual([dnat.src, dnat.dst, dnat.sport, dnat.dport], ["10.0.0.8", "192.168.1.10", 8080, 5000]);
 });
 
 test("ICMP replies answer the request type and keep id and code", () => {
   const icmp = (family: "ipv4" | "ipv6", l4proto: number, type: number) =>
-    replyTuple({ family, src: "::1", dst: "::2", l4proto, icmp: { type, code: 0, id: 99 } }).icmp;
+    replyOf({ family, src: "::1", dst: "::2", l4proto, icmp: { type, code: 0, id: 99 } }).icmp!;
   assert.deepEqual(icmp("ipv4", 1, 8), { type: 0, code: 0, id: 99 });
   assert.deepEqual([13, 15, 17].map((t) => icmp("ipv4", 1, t).type), [14, 16, 18]);
   assert.equal(icmp("ipv6", 58, 128).type, 129);

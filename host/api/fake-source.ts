@@ -8,6 +8,8 @@ import type {
 } from "../control/api.ts";
 import type { SyncMode } from "../config/types.ts";
 import type { Conntrack } from "../record-view.ts";
+import { loadCore, type Core } from "../core.ts";
+import { RecordListWalk, type TextStyle, type TextWalk } from "../formats/text-dump.ts";
 import { CommitLog, type ApiEvent, type ApiSource, type CommitHistory, type PeerInfo } from "./source.ts";
 
 export function cacheCounters(active = 0): CacheCounters {
@@ -95,11 +97,12 @@ export class FakeSource implements ApiSource {
   commitHistory(): CommitHistory { return this.commits.snapshot(); }
   controlCounters(): LocalCounters { return { localReadFailed: 1, localUnknownRequest: 2 }; }
 
-  dumpConntracks(which: CacheWhich): Iterable<CtEntry> { return this.ct[which]; }
-  async dumpExpectations(which: CacheWhich): Promise<AsyncIterable<ExpEntry>> {
-    const list = this.exp[which];
-    return (async function* () { yield* list; })();
+  /** The lists formatted by a real core, as the daemon's caches are. */
+  textDump(which: CacheWhich, kind: RecordKind, style: TextStyle, jsonLines: boolean): TextWalk {
+    this.core ??= loadCore();
+    return new RecordListWalk(this.core, kind === "ct" ? this.ct[which] : this.exp[which], style, { jsonLines });
   }
+  private core: Core | undefined;
   cacheCounters(which: CacheWhich, kind: RecordKind): CacheCounters {
     return cacheCounters(kind === "ct" ? this.ct[which].length : this.exp[which].length);
   }

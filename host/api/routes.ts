@@ -7,7 +7,10 @@ import type { CacheWhich, KindSet, RecordKind } from "../control/api.ts";
 import { gatherStats } from "../control/server.ts";
 import { requestName } from "../control/requests.ts";
 import type { StatsSection } from "../control/cli.ts";
-import { conntrackJson, expectationJson, toJson } from "../formats/json.ts";
+import { toJson } from "../formats/json.ts";
+import { page } from "../formats/text-dump.ts";
+
+const utf8 = new TextDecoder();
 import type { HttpAnswer, HttpRequest } from "./http-adapter.ts";
 import type { ApiSource } from "./source.ts";
 import type { EventHubCounters } from "./events.ts";
@@ -139,18 +142,11 @@ export class Router {
     const s = this.o.source;
     if (kind === "expect" && !s.expectationSync) return error(409, "ExpectationSync is off: there is no expectation cache");
     const total = (await s.cacheCounters(which, kind)).active;
-    const items: string[] = [];
-    let index = 0;
-    let more = false;
-    const dump = kind === "ct" ? await s.dumpConntracks(which) : await s.dumpExpectations(which);
-    const render = kind === "ct" ? conntrackJson : expectationJson;
-    for await (const e of dump as AsyncIterable<unknown>) {
-      if (index >= offset + limit) { more = true; break; }
-      if (index >= offset) items.push((render as (x: unknown) => string)(e));
-      index++;
-    }
-    const head = toJson({ cache: which, kind, offset, limit, total, count: items.length, next: more ? offset + limit : null });
-    return rawJson(200, `${head.slice(0, -1)},"entries":[${items.join(",")}]}\n`);
+    const walk = await s.textDump(which, kind, "json", false);
+    walk.skip(offset);
+    const { bytes, entries: count, more } = page(walk, limit);
+    const head = toJson({ cache: which, kind, offset, limit, total, count, next: more ? offset + limit : null });
+    return rawJson(200, `${head.slice(0, -1)},"entries":[${bytes.map((b) => utf8.decode(b)).join("")}]}\n`);
   }
 
   private async cluster(): Promise<HttpAnswer> {

@@ -1,14 +1,14 @@
 // What the daemon offers the control socket (host/control/server.ts): the
 // dumps, the counters and the actions behind conntrackd's client commands.
-// The server owns the wire (request codes, framing, text and JSON formats);
-// the daemon owns every fact and every side effect, including the log lines
-// conntrackd writes for each action (named below, so LogFile stays alike).
+// The server owns the wire (request codes, framing, the stats' text and
+// JSON); the core formats the dumps (host/formats/text-dump.ts); the daemon
+// owns every fact and every side effect, including the log lines conntrackd
+// writes for each action (named below, so LogFile stays alike).
 //
-// Methods may answer synchronously or with a promise; dumps may be sync or
-// async iterables, so the daemon can stream a large cache from the core
-// without building an array.
+// Methods may answer synchronously or with a promise.
 import type { Conntrack, Expectation } from "../record-view.ts";
 import type { SyncMode } from "../config/types.ts";
+import type { TextStyle, TextWalk } from "../formats/text-dump.ts";
 
 export type CacheWhich = "internal" | "external";
 export type RecordKind = "ct" | "expect";
@@ -16,9 +16,7 @@ export type RecordKind = "ct" | "expect";
 export type KindSet = RecordKind | "both";
 
 type MaybePromise<T> = T | Promise<T>;
-type Stream<T> = Iterable<T> | AsyncIterable<T>;
-
-/** One cache entry as -i / -e show it. */
+/** One cache entry as an object (the simulated daemons' lists; RecordListWalk formats them). */
 export interface CtEntry {
   ct: Conntrack;
   /** Seconds since the entry entered the cache: "[active since Ns]". */
@@ -184,10 +182,12 @@ export interface DaemonControl {
   /** ExpectationSync on: without it conntrackd ignores the expectation requests (dumps, -s expect, -c expect). */
   readonly expectationSync: boolean;
 
-  /** -i / -e: the cache's live entries, in any order. */
-  dumpConntracks(which: CacheWhich): MaybePromise<Stream<CtEntry>>;
-  /** -i expect / -e expect. */
-  dumpExpectations(which: CacheWhich): MaybePromise<Stream<ExpEntry>>;
+  /**
+   * -i / -e [expect]: the cache's live entries in any order, formatted by
+   * the core in the given style (JSON: `jsonLines` puts each element on a
+   * line of its own, as the control socket's array has them).
+   */
+  textDump(which: CacheWhich, kind: RecordKind, style: TextStyle, jsonLines: boolean): MaybePromise<TextWalk>;
 
   /** Counters of one cache (-s, -s cache, -s expect). */
   cacheCounters(which: CacheWhich, kind: RecordKind): MaybePromise<CacheCounters>;

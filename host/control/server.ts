@@ -14,11 +14,10 @@
 import { lstat, unlink, chmod, stat } from "node:fs/promises";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { endianness } from "node:os";
-import type { CtEntry, DaemonControl, ExpEntry, KindSet, LocalCounters, RecordKind } from "./api.ts";
+import type { CacheWhich, DaemonControl, KindSet, LocalCounters, RecordKind } from "./api.ts";
 import { CONTROL_REQUEST, CTSYNC_JSON_FLAG, type ControlRequestName } from "./requests.ts";
-import { conntrackLine } from "../formats/ct.ts";
-import { expectationLine } from "../formats/exp.ts";
-import { actionJson, conntrackJson, errorJson, expectationJson, statsJson } from "../formats/json.ts";
+import { chunks } from "../formats/text-dump.ts";
+import { actionJson, errorJson, statsJson } from "../formats/json.ts";
 import { statsText, type StatsData } from "../formats/stats.ts";
 
 /** sun_path holds 108 bytes with the terminating NUL. */
@@ -237,11 +236,21 @@ class Reply {
     if (this.pending.length >= CHUNK) await this.flush();
   }
 
+  /** Bytes go out as they are, after any text before them. */
+  async writeBytes(bytes: Uint8Array): Promise<void> {
+    await this.flush();
+    await this.send(bytes);
+  }
+
   private async flush(): Promise<void> {
     const text = this.pending;
     this.pending = "";
-    if (this.gone || text === "") return;
-    if (!this.sock.write(text)) {
+    if (text !== "") await this.send(text);
+  }
+
+  private async send(data: string | Uint8Array): Promise<void> {
+    if (this.gone) return;
+    if (!this.sock.write(data)) {
       await new Promise<void>((resolve) => {
         const go = () => { this.sock.off("drain", go); this.sock.off("close", go); resolve(); };
         this.sock.on("drain", go);
@@ -271,15 +280,15 @@ class RequestHandler {
     if (this.d.mode === "stats") return this.handleStats(name);
     const exp = this.d.expectationSync;
     switch (name) {
-      case "CT_DUMP_INTERNAL": return this.dumpCt("internal", "plain");
-      case "CT_DUMP_EXTERNAL": return this.dumpCt("external", "plain");
-      case "CT_DUMP_INT_XML": return this.dumpCt("internal", "xml");
-      case "CT_DUMP_EXT_XML": return this.dumpCt("external", "xml");
+      case "CT_DUMP_INTERNAL": return this.dump("internal", "ct", "plain");
+      case "CT_DUMP_EXTERNAL": return this.dump("external", "ct", "plain");
+      case "CT_DUMP_INT_XML": return this.dump("internal", "ct", "xml");
+      case "CT_DUMP_EXT_XML": return this.dump("external", "ct", "xml");
       // conntrackd checks ExpectationSync for the plain dumps, not the XML ones.
-      case "EXP_DUMP_INTERNAL": return exp ? this.dumpExp("internal", "plain") : this.notAnswered("ExpectationSync is off");
-      case "EXP_DUMP_EXTERNAL": return exp ? this.dumpExp("external", "plain") : this.notAnswered("ExpectationSync is off");
-      case "EXP_DUMP_INT_XML": return this.dumpExp("internal", "xml");
-      case "EXP_DUMP_EXT_XML": return this.dumpExp("external", "xml");
+      case "EXP_DUMP_INTERNAL": return exp ? this.dump("internal", "expect", "plain") : this.notAnswered("ExpectationSync is off");
+      case "EXP_DUMP_EXTERNAL": return exp ? this.dump("external", "expect", "plain") : this.notAnswered("ExpectationSync is off");
+      case "EXP_DUMP_INT_XML": return this.dump("internal", "expect", "xml");
+      case "EXP_DUMP_EXT_XML": return this.dump("external", "expect", "xml");
       case "CT_COMMIT": return this.commit(name, "ct");
       case "EXP_COMMIT": return exp ? this.commit(name, "expect") : this.notAnswered("ExpectationSync is off");
       case "ALL_COMMIT": return this.commit(name, exp ? "both" : "ct");
@@ -310,8 +319,8 @@ class RequestHandler {
    */
   private async handleStats(name: ControlRequestName): Promise<void> {
     switch (name) {
-      case "CT_DUMP_INTERNAL": return this.dumpCt("internal", "plain");
-      case "CT_DUMP_INT_XML": return this.dumpCt("internal", "xml");
+      case "CT_DUMP_INTERNAL": return this.dump("internal", "ct", "plain");
+      case "CT_DUMP_INT_XML": return this.dump("internal", "ct", "xml");
       case "CT_FLUSH_CACHE": case "CT_FLUSH_INT_CACHE": return this.act(name, () => this.d.flushCache("internal", ["ct"]));
       case "CT_FLUSH_MASTER": return this.act(name, () => this.d.flushKernel("ct"));
       case "EXP_FLUSH_MASTER": return this.act(name, () => this.d.flushKernel("expect"));
@@ -345,27 +354,17 @@ class RequestHandler {
     if (this.json) await this.out.write(actionJson(name, result));
   }
 
-  private async dumpCt(which: "internal" | "external", format: "plain" | "xml"): Promise<void> {
-    const entries = await this.d.dumpConntracks(which);
-    await this.stream(entries, (e: CtEntry) => (this.json ? conntrackJson(e) : conntrackLine(e, format)));
-  }
-
-  private async dumpExp(which: "internal" | "external", format: "plain" | "xml"): Promise<void> {
-    const entries = await this.d.dumpExpectations(which);
-    await this.stream(entries, (e: ExpEntry) => (this.json ? expectationJson(e) : expectationLine(e, format)));
-  }
-
-  /** Text: one line per entry. JSON: an array, one element per line. */
-  private async stream<T>(entries: Iterable<T> | AsyncIterable<T>, render: (e: T) => string): Promise<void> {
-    let first = true;
+  /** -i / -e [expect]: the core's chunks as they come. JSON: an array, one element per line. */
+  private async dump(which: CacheWhich, kind: RecordKind, format: "plain" | "xml"): Promise<void> {
+    const walk = await this.d.textDump(which, kind, this.json ? "json" : format, true);
     if (this.json) await this.out.write("[");
-    for await (const e of entries) {
+    let empty = true;
+    for (const bytes of chunks(walk)) {
       if (this.out.gone) return;
-      if (this.json) await this.out.write(first ? "\n" : ",\n");
-      await this.out.write(render(e));
-      first = false;
+      await this.out.writeBytes(bytes);
+      empty = false;
     }
-    if (this.json) await this.out.write(first ? "]\n" : "\n]\n");
+    if (this.json) await this.out.write(empty ? "]\n" : "\n]\n");
   }
 
   private async stats(name: ControlRequestName): Promise<void> {

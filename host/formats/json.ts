@@ -8,15 +8,14 @@
 //     record-view.ts's Conntrack and Expectation (addresses as text, the
 //     kernel's numbers as numbers: status bits, TCP state, ...); a conntrack
 //     also gets "reply", its derived reply tuple {src, dst, sport, dport} or
-//     {src, dst, icmp}.
+//     {src, dst, icmp}. The core writes them (assembly/format-ct.ts,
+//     format-exp.ts); the same elements make the API's cache pages.
 //   stats (-s [section] -j): the section's StatsData (format-stats.ts), with
 //     "section" first; 64-bit counters are numbers, or decimal strings once
 //     beyond 2^53.
 //   actions (-c, -f, -F, -R, -n, -B, -t, -k with the flag): {"ok": true,
 //     "request": "CT_COMMIT"}, and for a commit its CommitResult fields.
 //   a request that cannot be answered: {"error": "why"}.
-import type { CtEntry, ExpEntry } from "../control/api.ts";
-import { replyTuple } from "./ct.ts";
 import { hasPorts, type PrintTuple } from "./proto.ts";
 import type { StatsData } from "./stats.ts";
 
@@ -33,15 +32,6 @@ export function replyJson(r: PrintTuple): object {
   if (hasPorts(r.l4proto)) return { src: r.src, dst: r.dst, sport: r.sport, dport: r.dport };
   if (r.l4proto === 1 || r.l4proto === 58) return { src: r.src, dst: r.dst, icmp: r.icmp };
   return { src: r.src, dst: r.dst };
-}
-
-export function conntrackJson(e: CtEntry): string {
-  const reply = replyJson(replyTuple(e.ct));
-  return toJson({ ageSeconds: e.ageSeconds, expiresInSeconds: e.expiresInSeconds, deltaTimeSeconds: e.deltaTimeSeconds, ct: e.ct, reply });
-}
-
-export function expectationJson(e: ExpEntry): string {
-  return toJson({ ageSeconds: e.ageSeconds, expiresInSeconds: e.expiresInSeconds, exp: e.exp });
 }
 
 export function statsJson(d: StatsData): string {

@@ -1,5 +1,6 @@
-// Names and per-protocol tuple fields shared by the conntrack and
-// expectation formats, as libnetfilter_conntrack (1.0.x) prints them.
+// Names and per-protocol tuple fields as libnetfilter_conntrack (1.0.x)
+// prints them, for the Stats log's lines (host/stats/log.ts); the dumps'
+// are the core's (assembly/format-parts.ts).
 import { printAddr } from "./addr.ts";
 import type { Family } from "../record-view.ts";
 
@@ -11,11 +12,6 @@ const L4_NAMES: Record<number, string> = {
 
 export function l4Name(proto: number): string {
   return L4_NAMES[proto] ?? "unknown";
-}
-
-/** AF_INET / AF_INET6, as the XML's layer3 protonum. */
-export function l3Number(family: Family): number {
-  return family === "ipv4" ? 2 : 10;
 }
 
 export const TCP_STATES = [
@@ -66,16 +62,4 @@ export function l4Text(t: PrintTuple): string {
   return "";
 }
 
-/** "<src>A</src>" or "<dst>B</dst>". */
-export function addressXml(t: PrintTuple, which: "src" | "dst"): string {
-  return `<${which}>${printAddr(t[which], t.family)}</${which}>`;
-}
 
-/** The XML's layer-4 fields: ports or GRE keys; ICMP prints none. */
-export function l4Xml(t: PrintTuple): string {
-  if (hasPorts(t.l4proto)) return `<sport>${t.sport}</sport><dport>${t.dport}</dport>`;
-  if (t.l4proto === IPPROTO.GRE) {
-    return `<srckey>0x${t.sport.toString(16)}</srckey><dstkey>0x${t.dport.toString(16)}</dstkey>`;
-  }
-  return "";
-}

@@ -16,8 +16,9 @@ import { applyFilters } from "../kernel/filters.ts";
 import { applyScheduler, notifySystemd, syslogSink } from "../process/setup.ts";
 import { StatsSinks } from "./sinks.ts";
 import { flowJson, flowLine, linePrefix, readExtras, type FlowExtras } from "./log.ts";
+import { RecordListWalk, TextDump, type TextStyle, type TextWalk } from "../formats/text-dump.ts";
 import type {
-  CacheCounters, CacheWhich, CommitResult, CtEntry, DaemonControl, ExpEntry, KindSet, LinkStats, LocalCounters,
+  CacheCounters, CacheWhich, CommitResult, DaemonControl, KindSet, LinkStats, LocalCounters,
   NetworkCounters, ProcessInfo, QueueStats, RecordKind, ResendQueueItem, RuntimeCounters, TrafficCounters,
 } from "../control/api.ts";
 
@@ -246,23 +247,15 @@ export class StatsDaemon implements DaemonControl {
 
   // ---- DaemonControl ----------------------------------------------------------------
 
-  *dumpConntracks(which: CacheWhich): Iterable<CtEntry> {
-    if (which !== "internal") return;
-    const fn = this.core.fn;
-    const now = nowSec();
-    fn.handleTimeout(Date.now()); // "active since" as of now
-    fn.dumpStart(this.core.k("CACHE_INTERNAL_CT"));
-    for (let r = fn.dumpNext(); r !== 0; r = fn.dumpNext()) {
-      const ct = this.flows.view.readCt();
-      // conntrackd's Stats cache keeps the kernel's id, and the flow's start when a dump told it.
-      const id = fn.dumpId() >>> 0, start = fn.dumpFlowStart() >>> 0; // u32s come out of wasm signed
-      if (id !== 0) ct.id = id;
-      yield { ct, ageSeconds: fn.dumpAge(), withReply: true, deltaTimeSeconds: start !== 0 ? Math.max(0, now - start) : undefined };
-    }
-  }
-
-  dumpExpectations(_which: CacheWhich): Iterable<ExpEntry> {
-    return [];
+  /**
+   * -i: the Stats cache, each flow with the kernel's id and, when a dump told
+   * its start, its delta-time; conntrackd's Stats mode has no external or
+   * expectation cache, so those dumps are empty.
+   */
+  textDump(which: CacheWhich, kind: RecordKind, style: TextStyle, jsonLines: boolean): TextWalk {
+    if (which !== "internal" || kind !== "ct") return new RecordListWalk(this.core, [], style);
+    this.core.fn.handleTimeout(Date.now()); // "active since" as of now
+    return new TextDump(this.core, this.core.k("CACHE_INTERNAL_CT"), style, { stats: true, jsonLines });
   }
 
   cacheCounters(_which: CacheWhich, _kind: RecordKind): CacheCounters {

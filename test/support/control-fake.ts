@@ -8,6 +8,8 @@ import type {
 } from "../../host/control/api.ts";
 import type { SyncMode } from "../../host/config/types.ts";
 import type { Conntrack, Expectation } from "../../host/record-view.ts";
+import { loadCore, type Core } from "../../host/core.ts";
+import { RecordListWalk, type TextStyle, type TextWalk } from "../../host/formats/text-dump.ts";
 
 const CONFIRMED = 1 << 3, SEEN_REPLY = 1 << 1, ASSURED = 1 << 2;
 
@@ -93,14 +95,12 @@ export class FakeDaemon implements DaemonControl {
   commitGate: Promise<void> = Promise.resolve();
   processList: ProcessInfo[] = [];
 
-  async *dumpConntracks(which: CacheWhich): AsyncIterable<CtEntry> {
-    this.calls.push(["dumpConntracks", which]);
-    yield* this[which].ct;
+  textDump(which: CacheWhich, kind: RecordKind, style: TextStyle, jsonLines: boolean): TextWalk {
+    this.calls.push(["textDump", which, kind, style]);
+    this.core ??= loadCore();
+    return new RecordListWalk(this.core, kind === "ct" ? this[which].ct : this[which].exp, style, { jsonLines });
   }
-  dumpExpectations(which: CacheWhich): ExpEntry[] {
-    this.calls.push(["dumpExpectations", which]);
-    return this[which].exp;
-  }
+  private core: Core | undefined;
   cacheCounters(which: CacheWhich, kind: RecordKind): CacheCounters { return CAPTURED_CACHES[kind][which]; }
   traffic(): TrafficCounters { return { bytes: 0n, packets: 0 }; }
   links(): LinkStats[] { return [CAPTURED_LINK]; }
