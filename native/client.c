@@ -36,7 +36,7 @@
 
 #define DEFAULT_CONFIG "/etc/conntrackd/conntrackd.conf"
 #define JSON_FLAG 0x100          // ctsync's own: a JSON answer (host/control/requests.ts)
-#define ACCEPT_TIMEOUT_MS 1000   // a live daemon reads a request at once
+#define ACCEPT_TIMEOUT_MS 1000   // a live daemon reads a request at once, or works meanwhile
 #define STALL_CHECK_MS 1000      // while waiting for an answer, look at the daemon this often
 #define MAX_CONFIG (4 << 20)
 
@@ -232,7 +232,8 @@ static long now_ms(void) {
 }
 
 /** The state letter of /proc/PID/stat ('R', 'S', 'T', 'Z', ...), or 0 if the process is gone. */
-static char process_state(pid_t pid) {
+/** A process's state letter (0 when it is gone) and, if asked, its CPU time in clock ticks. */
+static char process_state_cpu(pid_t pid, unsigned long long *cpu) {
   char path[64], buf[512];
   snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
   int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -242,7 +243,17 @@ static char process_state(pid_t pid) {
   if (n <= 0) return 0;
   buf[n] = 0;
   char *paren = strrchr(buf, ')'); // the name may hold spaces and parentheses
-  return paren && paren[1] == ' ' ? paren[2] : 0;
+  if (!paren || paren[1] != ' ') return 0;
+  unsigned long long utime = 0, stime = 0;
+  // Fields after the name: state, then ten more, then utime and stime (proc(5)).
+  if (cpu && sscanf(paren + 2, "%*c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu %llu", &utime, &stime) == 2) {
+    *cpu = utime + stime;
+  }
+  return paren[2];
+}
+
+static char process_state(pid_t pid) {
+  return process_state_cpu(pid, NULL);
 }
 
 static pid_t peer_pid(int fd) {
@@ -308,14 +319,26 @@ static int request(const char *path, int code, int json) {
   pid_t pid = peer_pid(fd);
   struct pollfd pfd = {.fd = fd, .events = POLLIN};
 
-  // A daemon that lives reads the request at once; one that is stopped, or
-  // stuck, leaves it in the socket: give up after a second rather than hang.
+  // A daemon that lives reads the request at once, or soon after the work at
+  // hand (a commit's flood of kernel events); one that is stopped, or stuck
+  // without using the CPU, leaves it in the socket: give up on that after a
+  // second rather than hang.
+  unsigned long long cpu = 0, cpu_before = 0;
+  process_state_cpu(pid, &cpu_before);
   long deadline = now_ms() + ACCEPT_TIMEOUT_MS;
   for (int wait = 1; unread(fd) > 0; wait = wait < 64 ? wait * 2 : wait) {
     if (now_ms() >= deadline) {
-      char state = process_state(pid);
-      say(NOT_ANSWERING, path, (int)pid, stopped(state) ? " (it is stopped)" : ": it took no request within a second");
-      return 1;
+      char state = process_state_cpu(pid, &cpu);
+      if (stopped(state)) {
+        say(NOT_ANSWERING, path, (int)pid, " (it is stopped)");
+        return 1;
+      }
+      if (cpu == cpu_before) {
+        say(NOT_ANSWERING, path, (int)pid, ": it took no request within a second, and did no work");
+        return 1;
+      }
+      cpu_before = cpu; // busy: wait another second
+      deadline = now_ms() + ACCEPT_TIMEOUT_MS;
     }
     if (poll(&pfd, 1, wait) > 0) break; // an answer is coming
   }

@@ -1,6 +1,6 @@
 // The API's HTTP routes: reads (stats, caches, cluster, metrics, the
 // dashboard) open to whoever reaches the address, actions behind the bearer
-// token. Answers are JSON (format-json.ts's shapes for entries and stats),
+// token. Answers are JSON (the core's -j elements for entries, formats/json.ts for stats),
 // errors {"error": "why", ...} with the matching status.
 import { timingSafeEqual, createHash } from "node:crypto";
 import type { CacheWhich, KindSet, RecordKind } from "../control/api.ts";

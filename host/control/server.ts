@@ -10,7 +10,7 @@
 // - a request conntrackd does not answer in the daemon's mode (an expectation
 //   request without ExpectationSync, -n in ALARM mode, an unknown code) is
 //   closed without a byte.
-// ctsync adds JSON answers: the same codes OR CTSYNC_JSON_FLAG (format-json.ts).
+// ctsync adds JSON answers: the same codes OR CTSYNC_JSON_FLAG (formats/json.ts).
 import { lstat, unlink, chmod, stat } from "node:fs/promises";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { endianness } from "node:os";

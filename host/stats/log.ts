@@ -11,7 +11,7 @@
 // the conntrack record and its extras (CTX_* of assembly/layout.ts).
 //
 // ctsync can also write the same records as JSON lines (JSONLogFile): one
-// object per flow, with -i -j's field names (format-json.ts) and the counters.
+// object per flow, with -i -j's field names (assembly/format-ct.ts) and the counters.
 import type { Core } from "../core.ts";
 import type { Conntrack, Family } from "../record-view.ts";
 import { formatAddr } from "../record-view.ts";
