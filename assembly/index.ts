@@ -17,6 +17,11 @@ import { commitStart, commitFill, commitRetryAsUpdate } from "./commit";
 import * as commit from "./commit";
 import { arenaLiveBytes, arenaChunkBytes } from "./arena";
 import * as dumpText from "./dump-text";
+import { holdSetDelay, holdLen } from "./hold";
+/** DelayReplication: a new flow is sent once it has lived `ms` (0: at once, conntrackd's way); `assured`: or as soon as it is ASSURED. */
+export function engineSetDelay(ms: u32, assured: bool): void { holdSetDelay(ms, assured); }
+/** Flows waiting out their delay. */
+export function holdQueueLen(): u32 { return holdLen(); }
 import { textBuffer } from "./dump-text";
 
 export const ABI_VERSION: u32 = 2;
@@ -57,7 +62,7 @@ export {
   MODE_NOTRACK, MODE_ALARM, MODE_FTFW, MODE_STATS, STEP_END, STEP_SKIPPED, STEP_DONE, STEP_DESTROYED, S_KERNEL_EVENTS, S_KERNEL_FILTERED, S_MSG_SENT,
   S_MSG_RECV, S_MSG_LOST, S_MSG_BEFORE, S_MSG_DROPPED, S_DATA_APPLIED, S_RESYNC_RECV,
   S_ACK_SENT, S_NACK_SENT, S_ACK_RECV, S_NACK_RECV, S_RESENT, S_RSQUEUE_PURGED,
-  S_HELLO_RECV, S_COUNT, RSQ_END, RSQ_OBJECT, RSQ_CONTROL, DUMP_KEEP, DUMP_SEND_CHANGES, DUMP_SEND_ALL, statsPtr, engineInit, engineXmit,
+  S_HELLO_RECV, S_HELD_RELEASED, S_HELD_UNSENT, S_COUNT, RSQ_END, RSQ_OBJECT, RSQ_CONTROL, DUMP_KEEP, DUMP_SEND_CHANGES, DUMP_SEND_ALL, statsPtr, engineInit, engineXmit,
   engineBulk, engineRequestResync, txQueueLen, rsQueueLen, engineDumpBegin, engineDumpEnd, engineSetOwnPort, engineSetInjectPort, engineSetBypass, engineSetPeerBuffer, rsQueueWalkStart, rsQueueWalkNext,
   rsQueueWalkSeq, rsQueueWalkFlags,
 } from "./sync";

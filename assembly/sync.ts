@@ -30,7 +30,8 @@ import {
   F_ALIVE, F_HELLO, F_HELLO_BACK, tcpWindowTracking,
 } from "./wire";
 import { openMessages, nextNetlink, NL_CT, NL_EXP, NL_DONE, NL_END, nlEvent, nlPid, EV_DESTROY, EV_UPDATE, EV_DUMP, OP_CREATE, OP_UPDATE, OP_DELETE, O_LIBERAL, ctExtras } from "./ctnetlink";
-import { CT_PRESENT, CT_ID, CTF_ID, CTX_PRESENT, CTX_TS_START, CTXF_TS_START } from "./layout";
+import { CT_PRESENT, CT_ID, CTF_ID, CT_STATUS, CTF_STATUS, CTX_PRESENT, CTX_TS_START, CTXF_TS_START } from "./layout";
+import { EF_IN_HOLD, holding, releaseOnAssured, hold, unhold, holdMoved, holdDue, holdNextDue } from "./hold";
 import { batchCt, batchExp } from "./nlbatch";
 import { loadBe32 } from "./bytes";
 import { filterCt, filterExp } from "./filter";
@@ -62,7 +63,9 @@ export const S_NACK_RECV: i32 = 12;
 export const S_RESENT: i32 = 13; //         messages sent again after a NACK
 export const S_RSQUEUE_PURGED: i32 = 14; // resend queue overflowed: oldest dropped
 export const S_HELLO_RECV: i32 = 15;
-export const S_COUNT: i32 = 16;
+export const S_HELD_RELEASED: i32 = 16; // DelayReplication: flows sent once their delay was over
+export const S_HELD_UNSENT: i32 = 17; //   DelayReplication: flows that ended while held, never sent
+export const S_COUNT: i32 = 18;
 const stats = memory.data(S_COUNT * 4, 8);
 
 @inline function count(i: i32, n: u32 = 1): void {
@@ -175,12 +178,15 @@ export function rsQueueWalkNext(): u32 {
 export function rsQueueWalkSeq(): u32 { return rsWalk ? load<u32>(rsWalk + E_SEQ) : 0; }
 export function rsQueueWalkFlags(): u32 { return rsWalk && (entryFlags(rsWalk) & EF_CTL) ? <u32>load<u8>(rsWalk + CTL_FLAGS) : 0; }
 
+/** The kernel calls a flow ASSURED once it is worth keeping (TCP established, UDP both ways a while). */
+const IPS_ASSURED: u32 = 1 << 2;
+
 // ---- the transmit side -----------------------------------------------------------
 
 /** Queues an entry for the next transmission (once, however often it changes). */
 function enqueue(e: usize): void {
   const q = queueOf(e);
-  if (q == EF_IN_TX) return;
+  if (q == EF_IN_TX || q == EF_IN_HOLD) return; // a held flow goes when its delay is over
   if (q == EF_IN_RS) queueRemove(rsq, e);
   queuePush(txq, e);
 }
@@ -369,6 +375,7 @@ function settleMove(e: usize, old: usize): void {
   const q = queueOf(old);
   if (q == EF_IN_TX) queueReplace(txq, old, e);
   else if (q == EF_IN_RS) queueReplace(rsq, old, e);
+  else if (q == EF_IN_HOLD) holdMoved(old, e);
   setEntryStatus(e, entryStatus(old));
   freeEntry(old);
 }
@@ -386,7 +393,7 @@ function sendDirect(rec: usize, isExp: bool, status: u8): void {
 }
 
 /** A conntrack or expectation seen in the kernel: into the internal cache, and out. */
-function kernelUpdate(c: Cache, rec: usize, key: usize, isExp: bool, send: u32): void {
+function kernelUpdate(c: Cache, rec: usize, key: usize, isExp: bool, send: u32, event: bool): void {
   const len = bodyOf(rec, isExp);
   if (len < 0) return;
   // Only a resync after lost events asks whether the kernel's entry differs from ours.
@@ -411,10 +418,53 @@ function kernelUpdate(c: Cache, rec: usize, key: usize, isExp: bool, send: u32):
     setEntryStatus(e, ST_NEW);
   } else {
     c.updated++;
-    if (!(queueOf(e) == EF_IN_TX && entryStatus(e) == ST_NEW)) setEntryStatus(e, ST_UPD);
+    const q = queueOf(e);
+    if (!((q == EF_IN_TX || q == EF_IN_HOLD) && entryStatus(e) == ST_NEW)) setEntryStatus(e, ST_UPD);
   }
   logChange(isExp, up.created ? EVOP_NEW : EVOP_UPDATE, false, entryBody(e), entryBodyLen(e));
-  if (send == DUMP_SEND_ALL || (send == DUMP_SEND_CHANGES && changed)) enqueue(e);
+  if (send == DUMP_SEND_ALL || (send == DUMP_SEND_CHANGES && changed)) {
+    if (event && holding() && holdOrRelease(e, rec, isExp, up.created)) return;
+    enqueue(e);
+  }
+}
+
+/**
+ * DelayReplication: a flow new in an event waits; a waiting flow that the
+ * kernel now calls ASSURED goes (when asked). True when `e` is (still) held.
+ */
+function holdOrRelease(e: usize, rec: usize, isExp: bool, created: bool): bool {
+  const assured = !isExp && releaseOnAssured() && (load<u32>(rec + CT_PRESENT) & CTF_STATUS) != 0
+    && (loadBe32(rec + CT_STATUS) & IPS_ASSURED) != 0;
+  if (created) {
+    if (assured) return false;
+    hold(e, nowMs);
+    return true;
+  }
+  if (queueOf(e) != EF_IN_HOLD) return false;
+  if (!assured) return true;
+  unhold(e);
+  count(S_HELD_RELEASED);
+  return false;
+}
+
+/** Held flows whose delay is over go out as NEWs; one destroyed meanwhile goes nowhere. */
+function releaseDue(): void {
+  for (let e = holdDue(nowMs); e != 0; e = holdDue(nowMs)) {
+    if (entryFlags(e) & EF_DEAD) {
+      dropHeld(e);
+      continue;
+    }
+    unhold(e);
+    count(S_HELD_RELEASED);
+    enqueue(e);
+  }
+}
+
+/** A held flow that ended (destroyed, or gone from a resync's dump) before it was ever sent. */
+function dropHeld(e: usize): void {
+  unhold(e);
+  count(S_HELD_UNSENT);
+  freeEntry(e);
 }
 
 // The Stats mode has no queues, so its entries keep in the queue fields what
@@ -449,6 +499,10 @@ function kernelDestroy(c: Cache, key: usize, send: bool): bool {
   unlinkEntry(c, e);
   c.destroyed++;
   logChange((entryFlags(e) & EF_EXP) != 0, EVOP_DESTROY, false, entryBody(e), entryBodyLen(e));
+  if (queueOf(e) == EF_IN_HOLD) {
+    dropHeld(e);
+    return true;
+  }
   setEntryFlags(e, entryFlags(e) | EF_DEAD);
   setEntryStatus(e, ST_DEL);
   if (send) enqueue(e);
@@ -540,7 +594,7 @@ export function kernelStep(ctRec: usize, expRec: usize, dumpSend: u32): u32 {
     return STEP_DONE;
   }
   if (ev == EV_DESTROY) return kernelDestroy(c, key, send != DUMP_KEEP) && !isExp ? STEP_DESTROYED : STEP_DONE;
-  kernelUpdate(c, rec, key, isExp, send);
+  kernelUpdate(c, rec, key, isExp, send, !dumped);
   return STEP_DONE;
 }
 
@@ -568,6 +622,10 @@ function sweepUnseen(c: Cache, e: usize): u32 {
   if (entryFlags(e) & EF_SEEN) return 0;
   unlinkEntry(c, e);
   c.destroyed++;
+  if (queueOf(e) == EF_IN_HOLD) {
+    dropHeld(e);
+    return 1;
+  }
   setEntryFlags(e, entryFlags(e) | EF_DEAD);
   setEntryStatus(e, ST_DEL);
   // The Stats mode has no peers to tell.
@@ -875,6 +933,7 @@ export function engineTimeout(ms: f64): void {
     lastXmit = nowMs; // queued: sent by the next engineXmit
   }
   if (nowMs >= ftfw.probeAt) probe();
+  if (holding()) releaseDue();
   if (mode == MODE_ALARM && nowMs - lastSlice >= SLICE_EVERY) {
     const elapsed = nowMs - lastSlice;
     lastSlice = nowMs;
@@ -890,6 +949,7 @@ export function engineNextTimeout(): f64 {
   if (mode == MODE_STATS) return at;
   if (mode != MODE_ALARM) at = min<f64>(at, lastXmit + ALIVE_EVERY);
   else at = min<f64>(at, lastSlice + SLICE_EVERY);
+  if (holding()) at = min<f64>(at, holdNextDue(nowMs));
   return min<f64>(at, ftfw.probeAt);
 }
 

@@ -73,6 +73,8 @@ export interface CoreFunctions {
   engineSetInjectPort(port: number): void;
   engineSetBypass(internal: number, external: number): void;
   engineSetPeerBuffer(bytes: number): void;
+  engineSetDelay(ms: number, assured: number): void;
+  holdQueueLen(): number;
   engineInjected(): number;
   engineInjectOverflow(): number;
   eventLogEnable(on: number): void;

@@ -96,6 +96,11 @@ export class Daemon implements ApiSource {
     fn.setSyncOptions(sync.tcpWindowTracking ? 1 : 0, sync.commitTimeout !== null ? 1 : 0);
     fn.setCommitTimeout(sync.commitTimeout ?? 0);
     fn.engineSetBypass(sync.disableInternalCache ? 1 : 0, sync.disableExternalCache ? 1 : 0);
+    fn.engineSetDelay(sync.delayReplication.ms, sync.delayReplication.assured ? 1 : 0);
+    if (sync.delayReplication.ms > 0) {
+      this.log.notice(`delaying replication: new flows are synchronized after ${sync.delayReplication.ms} ms`
+        + (sync.delayReplication.assured ? " or once ASSURED" : ""));
+    }
     if (sync.disableInternalCache) this.log.notice("disabling internal cache");
     if (sync.disableExternalCache) this.log.notice("disabling external cache");
     applyFilters(this.core, general.filter, sync.expectationSync);

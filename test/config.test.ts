@@ -232,7 +232,7 @@ test("defaults: a minimal sync file gets conntrackd 1.4.7's values", () => {
   assert.deepEqual(sync, {
     line: 1, mode: "ftfw", defaultChannel: 0, resendQueueSize: 131072, ackWindowSize: 300, commitTimeout: null,
     purgeTimeout: 60, refreshTime: 60, cacheTimeout: 180, disableInternalCache: false, disableExternalCache: false,
-    startupResync: false, tcpWindowTracking: false, expectationSync: { enabled: false }, errorQueueLength: 128,
+    startupResync: false, tcpWindowTracking: false, delayReplication: { ms: 0, assured: false }, expectationSync: { enabled: false }, errorQueueLength: 128,
   });
   assert.equal(channels[0].checksum, true);
   assert.equal(channels[0].sndSocketBuffer, null);
@@ -433,6 +433,25 @@ test("Keepalived section: each mistake gives file:line", () => {
     ["Keepalived { NotifyFifo /k SyncGroup G1 }\nKeepalived { NotifyFifo /k SyncGroup G2 }", /^t\.conf:4: a second Keepalived section \(the first at line 3\)/],
   ];
   for (const [text, re] of bad) assert.throws(() => parseConfig(`${SYNC_FTFW}${text}`, "t.conf"), (e: Error) => {
+    assert.ok(e instanceof ConfigError, String(e));
+    assert.match(e.message, re);
+    return true;
+  }, text);
+});
+
+test("Options { DelayReplication ms; DelayReplicationAssured on }: ctsync's own, off by default; mistakes give file:line", () => {
+  assert.deepEqual(parse(SYNC_FTFW).config.sync!.delayReplication, { ms: 0, assured: false });
+  const on = parse(`Sync { Mode FTFW { } ${LINK} Options { DelayReplication 2000 DelayReplicationAssured on } }\n${UNIX}`);
+  assert.deepEqual(on.warnings, []);
+  assert.deepEqual(on.config.sync!.delayReplication, { ms: 2000, assured: true });
+  const alone = parse(`Sync { Mode FTFW { } ${LINK} Options { DelayReplicationAssured on } }\n${UNIX}`);
+  assert.match(alone.warnings.join("\n"), /DelayReplicationAssured without DelayReplication/);
+  const bad: [string, RegExp][] = [
+    [`Sync { Mode FTFW { } ${LINK}\nOptions { DelayReplication soon } }`, /^t\.conf:2: expected a number after DelayReplication/],
+    [`Sync { Mode FTFW { } ${LINK}\nOptions { DelayReplication 3600001 } }`, /^t\.conf:2: DelayReplication must be between 0 and 3600000, got 3600001/],
+    [`Sync { Mode NOTRACK { DisableInternalCache on } ${LINK} Options { DelayReplication 100 } }`, /^t\.conf:1: DelayReplication needs the internal cache/],
+  ];
+  for (const [text, re] of bad) assert.throws(() => parseConfig(`${text}\n${UNIX}`, "t.conf"), (e: Error) => {
     assert.ok(e instanceof ConfigError, String(e));
     assert.match(e.message, re);
     return true;

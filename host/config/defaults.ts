@@ -70,6 +70,7 @@ export function defaultSync(line: number): SyncConfig {
     disableExternalCache: false,
     startupResync: false,
     tcpWindowTracking: false,
+    delayReplication: { ms: 0, assured: false },
     expectationSync: { enabled: false },
     errorQueueLength: DEFAULTS.errorQueueLength,
   };

@@ -106,6 +106,13 @@ const OPTIONS = section<SyncConfig>("Sync.Options", {
   TCPWindowTracking(r, kw, sync) {
     sync.tcpWindowTracking = r.bool(kw);
   },
+  // ctsync's own: conntrackd refuses these two.
+  DelayReplication(r, kw, sync) {
+    sync.delayReplication.ms = r.numberIn(kw, 0, 3_600_000);
+  },
+  DelayReplicationAssured(r, kw, sync) {
+    sync.delayReplication.assured = r.bool(kw);
+  },
   ExpectationSync(r, kw, sync) {
     if (r.peek()?.kind !== "open") {
       sync.expectationSync = r.bool(kw) ? { enabled: true, helpers: "all" } : { enabled: false };
@@ -136,6 +143,12 @@ export function finishSync(r: ConfigReader, s: SyncState): void {
     r.fail(sync.line, "Sync has no dedicated link: add a Multicast, UDP or TCP block");
   }
   sync.mode = pickMode(r, s);
+  if (sync.delayReplication.assured && sync.delayReplication.ms === 0) {
+    r.warn(sync.line, "DelayReplicationAssured without DelayReplication: every flow is synchronized at once");
+  }
+  if (sync.delayReplication.ms > 0 && sync.disableInternalCache) {
+    r.fail(sync.line, "DelayReplication needs the internal cache, where new flows wait: it cannot go with DisableInternalCache");
+  }
   sync.defaultChannel = pickDefault(r, sync);
   if (sync.disableExternalCache && sync.commitTimeout !== null) {
     r.warn(sync.line, "CommitTimeout cannot be combined with DisableExternalCache: CommitTimeout is ignored, as in conntrackd");

@@ -169,6 +169,13 @@ export interface SyncConfig extends Located {
   startupResync: boolean;
   /** Options { TCPWindowTracking }. Default off. */
   tcpWindowTracking: boolean;
+  /**
+   * Options { DelayReplication ms; DelayReplicationAssured on } (ctsync's
+   * own): a new flow is synchronized once it has lived `ms`, or, with
+   * `assured`, once the kernel calls it ASSURED if that comes first. 0: at
+   * once (conntrackd's behaviour, the default).
+   */
+  delayReplication: { ms: number; assured: boolean };
   /** Options { ExpectationSync }. Default off. */
   expectationSync: ExpectationSync;
   /** TCP { ErrorQueueLength }: messages kept while a TCP link is down (global). Default 128. */
