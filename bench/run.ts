@@ -2,7 +2,8 @@
 // ctsyncd against conntrackd in network namespaces (bench/suite.ts), each
 // measure for both in the same invocation, alternating, median of the rounds.
 //
-//   npm run bench [-- --n 1000000] [--rounds 3] [--rate 150000] [--idle 10] [--json] [--codec-only] [--no-codec] [--no-client]
+//   npm run bench [-- --n 1000000] [--rounds 3] [--rate 150000] [--idle 10] [--json] [--codec-only] [--no-codec]
+//                 [--no-client] [--client-entries 10000] [--no-short-flows]
 //
 // Prints text tables (or the JSON with --json) and writes both to
 // bench/results/ (latest.txt, latest.json, and n<N>.txt / n<N>.json).
@@ -16,6 +17,7 @@ import { formatTable, type Row } from "./table.ts";
 import { ROOT } from "./cluster.ts";
 import { runSuite, type SuiteResult } from "./suite.ts";
 import { clientRows } from "./client.ts";
+import { shortFlowRows } from "./short-flows.ts";
 
 const argv = process.argv.slice(2);
 const flag = (name: string) => argv.includes(name);
@@ -74,10 +76,13 @@ else {
   suite = await runSuite({ n, rounds, rate, idleSeconds, progress });
 }
 // The failover path: each client command as an HA manager runs it (bench/client.ts).
-const CLIENT_ENTRIES = 10_000, CLIENT_RUNS = 15;
+const CLIENT_ENTRIES = Math.round(opt("--client-entries", 10_000)), CLIENT_RUNS = 15;
 const client: Row[] = suite && !flag("--no-client")
   ? await clientRows({ entries: CLIENT_ENTRIES, runs: CLIENT_RUNS, progress })
   : [];
+// Short flows with and without DelayReplication (bench/short-flows.ts).
+const SHORT = { rate: 20_000, seconds: 10, short: 0.8 }, SHORT_DELAY_MS = 1000;
+const shortFlows: Row[] = suite && !flag("--no-short-flows") ? await shortFlowRows(SHORT, SHORT_DELAY_MS, progress) : [];
 endProgress();
 
 const text: string[] = [`machine: ${machine.line}`, ""];
@@ -98,7 +103,12 @@ if (client.length) {
     + `the whole command's wall time in ms, ${CLIENT_RUNS} runs each (bench/client.ts)`);
   text.push(formatTable(client), "");
 }
-const result = { machine, date: new Date().toISOString(), n, rounds, rate, idleSeconds, codec, cluster: suite, client, skipped };
+if (shortFlows.length) {
+  text.push(`Short flows: ${SHORT.rate.toLocaleString("en-US")} new flows a second for ${SHORT.seconds} s, ${SHORT.short * 100}% of them `
+    + "living 50-950 ms (bench/short-flows.ts)");
+  text.push(formatTable(shortFlows), "");
+}
+const result = { machine, date: new Date().toISOString(), n, rounds, rate, idleSeconds, codec, cluster: suite, client, shortFlows, skipped };
 
 if (suite || codec.length) {
   const dir = join(ROOT, "bench/results");
