@@ -15,7 +15,7 @@ import { applyScheduler, notifySystemd, syslogSink } from "./process/setup.ts";
 import { ChangeFeed } from "./api/change-feed.ts";
 import { startApi } from "./api/server.ts";
 import { followKeepalived, type KeepalivedFifo } from "./keepalived/fifo.ts";
-import { CommitLog, changeToEvent, type ApiEvent, type ApiSource, type PeerInfo, type CommitHistory } from "./api/source.ts";
+import { CommitLog, changeToEvent, type ApiEvent, type ApiSource, type PeerInfo, type CommitHistory, type DelayedFlows } from "./api/source.ts";
 import type { LocalCounters } from "./control/api.ts";
 import type {
   DaemonControl, CacheWhich, RecordKind, KindSet, CacheCounters, LinkStats,
@@ -362,6 +362,12 @@ export class Daemon implements ApiSource {
       kernelTableFlush: this.kernel.tableFlushes, kernelTableResync: this.kernel.tableResyncs, netlinkBufferSize: this.kernel.events.rcvBuf,
       childProcessFailed: 0, childProcessSegfault: 0, childProcessTermsig: 0, selectFailed: 0, waitFailed: 0,
     };
+  }
+
+  delayedFlows(): DelayedFlows | null {
+    if (this.sync.delayReplication.ms === 0) return null;
+    const s = this.core.engineStats();
+    return { waiting: this.core.fn.holdQueueLen(), released: s.held_released, endedUnsent: s.held_unsent };
   }
 
   resendQueue(): ResendQueueItem[] {

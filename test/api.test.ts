@@ -226,6 +226,7 @@ test("GET /metrics: Prometheus text with the daemon's counters", async () => {
   src.linkList[0].sent.messages = 77;
   src.linkList[0].received.messages = 66;
   src.rsqueue = [{ kind: "object", seq: 1 }];
+  src.delayed = { waiting: 5, released: 40, endedUnsent: 60 };
   await withApi(src, {}, async (base) => {
     await post(`${base}/api/commit`, { kinds: "ct" });
     const r = await get(`${base}/metrics`);
@@ -250,6 +251,9 @@ test("GET /metrics: Prometheus text with the daemon's counters", async () => {
     has('ctsync_commit_duration_seconds_bucket{le="+Inf"} 1');
     has('ctsync_commit_entries_total{result="committed"} 7');
     has("ctsync_api_event_clients 0");
+    has("ctsync_delayed_flows 5");
+    has('ctsync_delayed_flows_total{outcome="sent"} 40');
+    has('ctsync_delayed_flows_total{outcome="ended_unsent"} 60');
     assert.equal(lines.filter((l) => l === "# TYPE ctsync_commit_duration_seconds histogram").length, 1);
   });
 });

@@ -10,7 +10,7 @@ import type { SyncMode } from "../config/types.ts";
 import type { Conntrack } from "../record-view.ts";
 import { loadCore, type Core } from "../core.ts";
 import { RecordListWalk, type TextStyle, type TextWalk } from "../formats/text-dump.ts";
-import { CommitLog, type ApiEvent, type ApiSource, type CommitHistory, type PeerInfo } from "./source.ts";
+import { CommitLog, type ApiEvent, type ApiSource, type CommitHistory, type DelayedFlows, type PeerInfo } from "./source.ts";
 
 export function cacheCounters(active = 0): CacheCounters {
   return {
@@ -96,6 +96,9 @@ export class FakeSource implements ApiSource {
   peers(): PeerInfo[] { return this.peerList; }
   commitHistory(): CommitHistory { return this.commits.snapshot(); }
   controlCounters(): LocalCounters { return { localReadFailed: 1, localUnknownRequest: 2 }; }
+  /** Set it to show DelayReplication's counters. */
+  delayed: DelayedFlows | null = null;
+  delayedFlows(): DelayedFlows | null { return this.delayed; }
 
   /** The lists formatted by a real core, as the daemon's caches are. */
   textDump(which: CacheWhich, kind: RecordKind, style: TextStyle, jsonLines: boolean): TextWalk {

@@ -91,6 +91,13 @@ export async function metricsText(s: ApiSource, hub: EventHubCounters): Promise<
     [{ ...cacheLabels(x), op: "delete", result: "failed" }, x.c.delFail],
   ] as [Labels, Num][]));
 
+  const delayed = await s.delayedFlows();
+  if (delayed) {
+    m.family("ctsync_delayed_flows", "gauge", "New flows waiting out DelayReplication before they are synchronized.", [[undefined, delayed.waiting]]);
+    m.family("ctsync_delayed_flows_total", "counter", "Flows that waited out DelayReplication, by outcome: sent after the wait, or ended first and never sent.", [
+      [{ outcome: "sent" }, delayed.released], [{ outcome: "ended_unsent" }, delayed.endedUnsent],
+    ]);
+  }
   if (rsqueue !== null) m.family("ctsync_resend_queue_length", "gauge", "Messages in FTFW's resend queue awaiting an acknowledgement.", [[undefined, rsqueue]]);
   m.family("ctsync_queue_elements", "gauge", "Elements in each internal queue.", queues.queues.map((q) => [{ queue: q.name }, q.current]));
   m.family("ctsync_queue_full_total", "counter", "Elements refused by each internal queue for lack of space.", queues.queues.map((q) => [{ queue: q.name }, q.noSpaceErrors]));

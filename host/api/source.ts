@@ -141,6 +141,15 @@ export interface ApiSource extends DaemonControl {
 
   /** The control socket's own counters (ControlServer.counters), merged into -s runtime. */
   controlCounters(): MaybePromise<LocalCounters>;
+
+  /** DelayReplication's flows (null when it is off): waiting now, sent after the wait, ended unsent. */
+  delayedFlows(): MaybePromise<DelayedFlows | null>;
+}
+
+export interface DelayedFlows {
+  waiting: number;
+  released: number;
+  endedUnsent: number;
 }
 
 /**

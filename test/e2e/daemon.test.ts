@@ -228,3 +228,24 @@ test("the HTTP API of a running daemon: stats, metrics, and a commit behind the 
     p.close();
   }
 });
+
+test("DelayReplication: a flow reaches the backup once it has lived the delay; one that ends first never does", { skip }, async () => {
+  const p = new Pair("dd", { extraSections: "Sync {\n\tOptions { DelayReplication 3000 }\n}" });
+  const externalCreated = () => Number(/cache external:\ncurrent active connections:\s+\d+\nconnections created:\s+(\d+)/.exec(Pair.ctl(p.b, "-s").stdout)?.[1] ?? -1);
+  try {
+    Pair.start(p.a);
+    Pair.start(p.b);
+    await new Promise((r) => setTimeout(r, 1000)); // FTFW's greeting
+    const udp = (n: number) => ["-p", "udp", "-s", `192.0.2.${n}`, "-d", "198.51.100.30", "--sport", "600", "--dport", "600", "-t", "200"];
+    assert.equal(Pair.run(p.a, "conntrack", ["-I", ...udp(31)]).status, 0);
+    assert.equal(Pair.run(p.a, "conntrack", ["-I", ...udp(32)]).status, 0);
+    assert.equal(Pair.run(p.a, "conntrack", ["-D", ...udp(32).slice(0, 10)]).status, 0); // the short one ends at once
+    assert.equal(lines(Pair.ctl(p.b, "-e").stdout).length, 0, "nothing on the backup within the delay");
+    assert.ok(await until(() => Pair.ctl(p.b, "-e").stdout.includes("src=192.0.2.31"), 15000), "the long flow arrives after the delay");
+    assert.ok(!Pair.ctl(p.b, "-e").stdout.includes("src=192.0.2.32"));
+    assert.equal(externalCreated(), 1, "the short flow never crossed the link");
+    assert.match(Pair.logOf(p.a), /delaying replication: new flows are synchronized after 3000 ms/);
+  } finally {
+    p.close();
+  }
+});
