@@ -29,20 +29,20 @@ const IPS_ASSURED: u32 = 1 << 2;
 const IPS_OFFLOAD: u32 = 1 << 14;
 const IPS_HW_OFFLOAD: u32 = 1 << 15;
 
-const TCP_STATES: StaticArray<string> = [
+export const TCP_STATES: StaticArray<string> = [
   "NONE", "SYN_SENT", "SYN_RECV", "ESTABLISHED", "FIN_WAIT", "CLOSE_WAIT",
   "LAST_ACK", "TIME_WAIT", "CLOSE", "SYN_SENT2",
 ];
-const SCTP_STATES: StaticArray<string> = [
+export const SCTP_STATES: StaticArray<string> = [
   "NONE", "CLOSED", "COOKIE_WAIT", "COOKIE_ECHOED", "ESTABLISHED", "SHUTDOWN_SENT",
   "SHUTDOWN_RECD", "SHUTDOWN_ACK_SENT", "HEARTBEAT_SENT", "HEARTBEAT_ACKED",
 ];
-const DCCP_STATES: StaticArray<string> = [
+export const DCCP_STATES: StaticArray<string> = [
   "NONE", "REQUEST", "RESPOND", "PARTOPEN", "OPEN", "CLOSEREQ", "CLOSING", "TIMEWAIT", "IGNORE", "INVALID",
 ];
 
 /** Out-of-range states print as the table's NONE. */
-function stateName(table: StaticArray<string>, state: u32): string {
+export function stateName(table: StaticArray<string>, state: u32): string {
   return state < <u32>table.length ? table[state] : table[0];
 }
 
@@ -51,7 +51,7 @@ function stateName(table: StaticArray<string>, state: u32): string {
 }
 
 /** The original tuple; absent ports and ICMP fields are 0. */
-function originalTuple(rec: usize, o: PrintTuple): void {
+export function originalTuple(rec: usize, o: PrintTuple): void {
   const p = present(rec);
   o.family = load<u8>(rec + CT_FAMILY);
   o.src = rec + CT_SRC;
@@ -96,14 +96,27 @@ function icmpAnswer(family: u32, type: u32): u32 {
   return 255;
 }
 
-function putAssured(t: Text, status: u32): void {
+export function putAssured(t: Text, status: u32): void {
   if (status & IPS_HW_OFFLOAD) putAscii(t, "[HW_OFFLOAD] ");
   else if (status & IPS_OFFLOAD) putAscii(t, "[OFFLOAD] ");
   else if (status & IPS_ASSURED) putAscii(t, "[ASSURED] ");
 }
 
-function putTagged(t: Text, tag: string, v: u32): void {
+export function putTagged(t: Text, tag: string, v: u32): void {
   putAscii(t, tag); putDec(t, v); putByte(t, 0x20);
+}
+
+/** "tcp      6 ESTABLISHED ": the protocol's name padded to 8, its number, and its states. */
+export function putProtoHead(t: Text, rec: usize, proto: u32): void {
+  putPadded(t, l4Name(proto), 8); putByte(t, 0x20); putDec(t, proto); putByte(t, 0x20);
+  putProtoStates(t, rec);
+}
+
+function putProtoStates(t: Text, rec: usize): void {
+  const p = present(rec);
+  if (p & CTF_TCP_STATE) { putAscii(t, stateName(TCP_STATES, load<u8>(rec + CT_TCP_STATE))); putByte(t, 0x20); }
+  if (p & CTF_SCTP_STATE) { putAscii(t, stateName(SCTP_STATES, load<u8>(rec + CT_SCTP_STATE))); putByte(t, 0x20); }
+  if (p & CTF_DCCP_STATE) { putAscii(t, stateName(DCCP_STATES, load<u8>(rec + CT_DCCP_STATE))); putByte(t, 0x20); }
 }
 
 /** nfct_snprintf(NFCT_O_DEFAULT) without the timeout, then the suffixes. */
@@ -112,10 +125,7 @@ export function formatCtPlain(t: Text, rec: usize, line: EntryLine): void {
   const o = printTuple(0), r = printTuple(1);
   originalTuple(rec, o);
   replyTuple(rec, o, r);
-  putPadded(t, l4Name(o.proto), 8); putByte(t, 0x20); putDec(t, o.proto); putByte(t, 0x20);
-  if (p & CTF_TCP_STATE) { putAscii(t, stateName(TCP_STATES, load<u8>(rec + CT_TCP_STATE))); putByte(t, 0x20); }
-  if (p & CTF_SCTP_STATE) { putAscii(t, stateName(SCTP_STATES, load<u8>(rec + CT_SCTP_STATE))); putByte(t, 0x20); }
-  if (p & CTF_DCCP_STATE) { putAscii(t, stateName(DCCP_STATES, load<u8>(rec + CT_DCCP_STATE))); putByte(t, 0x20); }
+  putProtoHead(t, rec, o.proto);
   putAddrText(t, o, "src", "dst"); putL4Text(t, o);
   const status = loadBe32(rec + CT_STATUS);
   if (p & CTF_STATUS && !(status & IPS_SEEN_REPLY)) putAscii(t, "[UNREPLIED] ");
@@ -243,7 +253,7 @@ function putJsonDccp(t: Text, rec: usize, p: u32): void {
 }
 
 /** The record as host/record-view.ts's Conntrack, members in its order. */
-function putJsonCt(t: Text, rec: usize, line: EntryLine): void {
+export function putJsonCt(t: Text, rec: usize, line: EntryLine, withTimeout: bool = true): void {
   const p = present(rec);
   const family = <u32>load<u8>(rec + CT_FAMILY);
   putAscii(t, "{\"family\":\""); putAscii(t, familyName(family)); putByte(t, 0x22);
@@ -265,7 +275,7 @@ function putJsonCt(t: Text, rec: usize, line: EntryLine): void {
   if (p & (CTF_SCTP_STATE | CTF_SCTP_VTAG_ORIG | CTF_SCTP_VTAG_REPL)) putJsonSctp(t, rec, p);
   if (p & (CTF_DCCP_STATE | CTF_DCCP_ROLE)) putJsonDccp(t, rec, p);
   if (p & CTF_STATUS) putJsonNum(t, "status", loadBe32(rec + CT_STATUS), false);
-  if (p & CTF_TIMEOUT) putJsonNum(t, "timeout", loadBe32(rec + CT_TIMEOUT), false);
+  if (p & CTF_TIMEOUT && withTimeout) putJsonNum(t, "timeout", loadBe32(rec + CT_TIMEOUT), false);
   if (p & CTF_MARK) putJsonNum(t, "mark", loadBe32(rec + CT_MARK), false);
   if (p & CTF_ZONE) putJsonNum(t, "zone", loadBe16(rec + CT_ZONE), false);
   if (p & CTF_MASTER) { putKey(t, "master", false); putJsonTuple(t, rec + CT_MASTER, p, CTF_MASTER_SHIFT); }
@@ -291,7 +301,7 @@ function putJsonLabels(t: Text, rec: usize): void {
 }
 
 /** The derived reply: ports, or ICMP's type/code/id, or the addresses alone. */
-function putJsonReply(t: Text, r: PrintTuple): void {
+export function putJsonReply(t: Text, r: PrintTuple): void {
   putByte(t, 0x7b);
   putJsonAddr(t, "src", r.family, r.src, true);
   putJsonAddr(t, "dst", r.family, r.dst, false);

@@ -44,6 +44,17 @@ export function putDec(t: Text, v: u32): void {
   putByte(t, 0x30 + v % 10);
 }
 
+export function putDec64(t: Text, v: u64): void {
+  if (v >= 10) putDec64(t, v / 10);
+  putByte(t, 0x30 + <u32>(v % 10));
+}
+
+/** Two decimal digits, zero-padded. */
+export function putDec2(t: Text, v: u32): void {
+  putByte(t, 0x30 + v / 10);
+  putByte(t, 0x30 + v % 10);
+}
+
 /** Lower-case hex without leading zeros (Number.toString(16)). */
 export function putHex(t: Text, v: u32): void {
   if (v >= 16) putHex(t, v >> 4);

@@ -65,6 +65,15 @@ export interface CoreFunctions {
   /** The Stats mode: the kernel id and the flow's start (seconds) of the entry dumpNext returned; 0 when unknown. */
   dumpId(): number;
   dumpFlowStart(): number;
+  /** The Stats mode's log of destroyed flows (assembly/flow-log.ts). */
+  flowDestroyed(text: number, json: number): number;
+  flowLogPtr(which: number): number;
+  flowLogLen(which: number): number;
+  flowLogClear(): void;
+  flowStampPtr(): number;
+  flowSetStamp(len: number, nowMs: number): void;
+  trafficBytes(): bigint;
+  trafficPackets(): bigint;
   engineRx(len: number, link?: number): number;
   engineRxStream(len: number, link: number, stream: number): number;
   engineXmit(): number;

@@ -13,6 +13,9 @@ import type { StatsConfig } from "../host/config/types.ts";
 const cfg = (c: Partial<StatsConfig>): StatsConfig => ({ line: 1, logFile: null, syslog: null, jsonLogFile: null, ...c });
 const LINE = "Sun Nov 29 17:56:36 2026\tudp      17 src=1.1.1.1 dst=2.2.2.2 sport=1 dport=2 packets=1 bytes=30 delta-time=0\n";
 
+/** The sinks take the bytes the core wrote. */
+const bytes = (text: string) => new Uint8Array(Buffer.from(text, "latin1"));
+
 test("an unopenable path: an error with the path and the reason", () => {
   assert.throws(() => StatsSinks.open(cfg({ logFile: "/nonexistent-ctsync/x.log" })), (e: Error) =>
     e instanceof StatsLogError && e.message === "cannot open the Stats LogFile /nonexistent-ctsync/x.log: No such file or directory (ENOENT)");
@@ -29,12 +32,12 @@ test("reopen: lines before go to the rotated file, lines after to the new one", 
   try {
     const log = join(dir, "stats.log"), json = join(dir, "stats.jsonl");
     const s = StatsSinks.open(cfg({ logFile: log, jsonLogFile: json }));
-    s.write(LINE, "{}\n");
+    s.write(bytes(LINE), bytes("{}\n"));
     s.flush();
     renameSync(log, `${log}.1`);
-    s.write(LINE, "{}\n"); // written, not yet flushed, when the signal comes
+    s.write(bytes(LINE), bytes("{}\n")); // written, not yet flushed, when the signal comes
     s.reopen();
-    s.write(LINE, "");
+    s.write(bytes(LINE), bytes(""));
     s.close();
     assert.equal(readFileSync(`${log}.1`, "utf8"), LINE + LINE);
     assert.equal(readFileSync(log, "utf8"), LINE);
@@ -58,8 +61,8 @@ for _ in range(2): print(s.recv(4096).decode(), flush=True)
   try {
     while (!out.includes("up")) await new Promise((r) => setTimeout(r, 20));
     const s = StatsSinks.open(cfg({ syslog: "local3" }), sock);
-    s.write(LINE, "");
-    s.write(LINE.replace("udp ", "tcp "), "");
+    s.write(bytes(LINE), bytes(""));
+    s.write(bytes(LINE.replace("udp ", "tcp ")), bytes(""));
     s.flush();
     s.close();
     await new Promise((r) => py.once("exit", r));
@@ -79,10 +82,10 @@ test("a write that fails (a full disk) loses those lines, counted and told, and 
   const s = StatsSinks.open(cfg({ logFile: "/dev/full" }));
   const told: string[] = [];
   s.onError((m) => told.push(m));
-  s.write(LINE, "");
-  s.write(LINE, "");
+  s.write(bytes(LINE), bytes(""));
+  s.write(bytes(LINE), bytes(""));
   s.flush();
-  s.write(LINE, "");
+  s.write(bytes(LINE), bytes(""));
   s.flush();
   assert.equal(s.lost, 3);
   assert.deepEqual(told, ["cannot write the Stats LogFile /dev/full: No space left on device (ENOSPC); 2 lines lost so far"]);

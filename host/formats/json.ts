@@ -16,7 +16,6 @@
 //   actions (-c, -f, -F, -R, -n, -B, -t, -k with the flag): {"ok": true,
 //     "request": "CT_COMMIT"}, and for a commit its CommitResult fields.
 //   a request that cannot be answered: {"error": "why"}.
-import { hasPorts, type PrintTuple } from "./proto.ts";
 import type { StatsData } from "./stats.ts";
 
 /** JSON.stringify that writes bigints as numbers when exact, else as strings. */
@@ -25,13 +24,6 @@ export function toJson(value: unknown): string {
     if (typeof v !== "bigint") return v;
     return v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= -BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString();
   });
-}
-
-/** A reply tuple as the JSON answers write it: ports, or ICMP's id/type/code, or addresses alone. */
-export function replyJson(r: PrintTuple): object {
-  if (hasPorts(r.l4proto)) return { src: r.src, dst: r.dst, sport: r.sport, dport: r.dport };
-  if (r.l4proto === 1 || r.l4proto === 58) return { src: r.src, dst: r.dst, icmp: r.icmp };
-  return { src: r.src, dst: r.dst };
 }
 
 export function statsJson(d: StatsData): string {

@@ -7,15 +7,13 @@
 // mode: -i [-x], -f internal, -F, -R, -k, -s, -s cache, -s runtime, -s process.
 import type { Config, StatsConfig } from "../config/load.ts";
 import { loadCore, type Core } from "../core.ts";
-import { RecordView, type Conntrack } from "../record-view.ts";
 import { Kernel } from "../kernel/kernel.ts";
-import { Logger } from "../process/log.ts";
+import { Logger, ctime } from "../process/log.ts";
 import { LockFile } from "../process/lockfile.ts";
 import { ControlServer, controlAnswering } from "../control/server.ts";
 import { applyFilters } from "../kernel/filters.ts";
 import { applyScheduler, notifySystemd, syslogSink } from "../process/setup.ts";
 import { StatsSinks } from "./sinks.ts";
-import { flowJson, flowLine, linePrefix, readExtras, type FlowExtras } from "./log.ts";
 import { RecordListWalk, TextDump, type TextStyle, type TextWalk } from "../formats/text-dump.ts";
 import type {
   CacheCounters, CacheWhich, CommitResult, DaemonControl, KindSet, LinkStats, LocalCounters,
@@ -23,53 +21,72 @@ import type {
 } from "../control/api.ts";
 
 const nowSec = () => Math.floor(Date.now() / 1000);
-const U32 = 0xffffffffn;
+
+/** Which logs a destroyed flow goes to: conntrackd's text lines (LogFile, syslog), ctsync's JSON lines. */
+export interface FlowLogs {
+  text: boolean;
+  json: boolean;
+}
 
 /**
- * The core in MODE_STATS, fed one netlink read at a time; calls `destroyed`
- * for each cached flow the kernel destroyed, with the core's records filled.
- * Shared by the daemon and the tests (which feed recorded messages).
+ * The core in MODE_STATS, fed one netlink read at a time: the core counts
+ * each cached flow the kernel destroyed and writes its log lines into its
+ * own buffers, which `drain` receives (copies) when nearly full and at the
+ * end of each read. Shared by the daemon and the tests (which feed recorded
+ * messages).
  */
 export class FlowCollector {
   readonly core: Core;
-  readonly view: RecordView;
-  /** conntrackd's "traffic processed": the destroyed flows' counters, each taken as 32 bits as conntrackd does. */
-  bytes = 0n;
-  packets = 0n;
 
   constructor(config: Config, core: Core = loadCore()) {
     this.core = core;
-    this.view = new RecordView(core);
     const { general } = config;
     const now = nowSec();
     core.fn.engineInit(core.k("MODE_STATS"), general.hashSize, general.hashLimit, 1, 1, 1, 1, 0, now, Date.now());
     applyFilters(core, general.filter, { enabled: false });
   }
 
-  /**
-   * Reads `len` bytes of netlink messages from the core's netlink buffer;
-   * each cached flow destroyed is counted and handed to `destroyed`.
-   */
-  feed(len: number, destroyed: (ct: Conntrack, x: FlowExtras) => void): void {
-    const { fn } = this.core;
-    fn.handleTimeout(Date.now()); // the cache's clock, for the entries' ages
-    if (fn.nlOpen(len) < 0) return;
-    const DESTROYED = this.core.k("STEP_DESTROYED");
-    const END = this.core.k("STEP_END");
-    for (let r = fn.engineKernelStep(); r !== END; r = fn.engineKernelStep()) {
-      if (r !== DESTROYED) continue;
-      const ct = this.view.readCt();
-      const x = readExtras(this.core, ct.family);
-      this.count(x);
-      destroyed(ct, x);
-    }
+  /** conntrackd's "traffic processed": the destroyed flows' counters, each taken as 32 bits as conntrackd does. */
+  get bytes(): bigint { return this.core.fn.trafficBytes(); }
+  get packets(): bigint { return this.core.fn.trafficPackets(); }
+
+  /** The time of writing of the lines to come: ctime() and a tab for the text, the clock for the JSON. */
+  stamp(now: Date): void {
+    const b = Buffer.from(`${ctime(now)}\t`, "latin1");
+    this.core.bytes.set(b, this.core.fn.flowStampPtr());
+    this.core.fn.flowSetStamp(b.length, now.getTime());
   }
 
-  /** Adds a destroyed flow's counters to the traffic totals. */
-  private count(x: FlowExtras): void {
-    // update_traffic_stats() reads the 64-bit counters with nfct_get_attr_u32.
-    this.bytes += ((x.orig?.bytes ?? 0n) & U32) + ((x.repl?.bytes ?? 0n) & U32);
-    this.packets += ((x.orig?.packets ?? 0n) & U32) + ((x.repl?.packets ?? 0n) & U32);
+  /**
+   * Reads `len` bytes of netlink messages from the core's netlink buffer;
+   * returns how many cached flows were destroyed.
+   */
+  feed(len: number, logs: FlowLogs, drain: (text: Uint8Array, json: Uint8Array) => void): number {
+    const { fn } = this.core;
+    fn.handleTimeout(Date.now()); // the cache's clock, for the entries' ages
+    if (fn.nlOpen(len) < 0) return 0;
+    const DESTROYED = this.core.k("STEP_DESTROYED");
+    const END = this.core.k("STEP_END");
+    const text = logs.text ? 1 : 0, json = logs.json ? 1 : 0;
+    let destroyed = 0;
+    for (let r = fn.engineKernelStep(); r !== END; r = fn.engineKernelStep()) {
+      if (r !== DESTROYED) continue;
+      destroyed++;
+      if (fn.flowDestroyed(text, json)) this.drain(drain);
+    }
+    this.drain(drain);
+    return destroyed;
+  }
+
+  private drain(to: (text: Uint8Array, json: Uint8Array) => void): void {
+    const { fn } = this.core;
+    const take = (which: string) => {
+      const at = fn.flowLogPtr(this.core.k(which));
+      return this.core.bytes.slice(at, at + fn.flowLogLen(this.core.k(which)));
+    };
+    const text = take("FLOW_TEXT"), json = take("FLOW_JSON");
+    fn.flowLogClear();
+    if (text.length || json.length) to(text, json);
   }
 }
 
@@ -159,12 +176,9 @@ export class StatsDaemon implements DaemonControl {
 
   /** A read of events: every cached flow destroyed is logged while its event is in the core's records. */
   private fromKernel(len: number): void {
-    const now = new Date();
-    const prefix = linePrefix(now);
     const { sinks, flows } = this;
-    flows.feed(len, (ct, x) => {
-      sinks.write(sinks.wantsText ? flowLine(ct, x, now, prefix) : "", sinks.wantsJson ? flowJson(ct, x, now) : "");
-    });
+    flows.stamp(new Date());
+    flows.feed(len, { text: sinks.wantsText, json: sinks.wantsJson }, (text, json) => sinks.write(text, json));
     sinks.flush();
   }
 

@@ -20,6 +20,8 @@ const ERRNO_TEXT: Record<string, string> = {
 
 export class StatsLogError extends Error {}
 
+const latin1 = new TextDecoder("latin1");
+
 function countLines(b: Uint8Array): number {
   let n = 0;
   for (let i = b.indexOf(10); i !== -1; i = b.indexOf(10, i + 1)) n++;
@@ -28,7 +30,7 @@ function countLines(b: Uint8Array): number {
 
 class LogFileSink {
   private fd: number;
-  private pending = "";
+  private pending: Uint8Array[] = [];
   /** Lines a write failure lost (a full disk, an I/O error), and who hears of it. */
   lost = 0;
   onError: (message: string) => void = () => {};
@@ -47,22 +49,23 @@ class LogFileSink {
     }
   }
 
-  add(text: string): void {
-    this.pending += text;
+  add(bytes: Uint8Array): void {
+    if (bytes.length) this.pending.push(bytes);
   }
 
   /** Writes what was added; a failure loses those lines (counted and told, first and every 1000th), never the daemon. */
   flush(): void {
-    if (this.pending === "") return;
-    const text = this.pending;
-    const data = new Uint8Array(Buffer.from(text));
-    this.pending = "";
-    let off = 0;
+    if (this.pending.length === 0) return;
+    const chunks = this.pending;
+    this.pending = [];
+    let i = 0, off = 0;
     try {
-      while (off < data.length) off += writeSync(this.fd, data, off);
+      for (; i < chunks.length; i++, off = 0) {
+        while (off < chunks[i].length) off += writeSync(this.fd, chunks[i], off);
+      }
     } catch (e) {
       const before = this.lost;
-      this.lost += countLines(data.subarray(off));
+      this.lost += countLines(chunks[i].subarray(off)) + chunks.slice(i + 1).reduce((n, c) => n + countLines(c), 0);
       const code = (e as NodeJS.ErrnoException).code ?? "";
       if (before === 0 || Math.floor(this.lost / 1000) > Math.floor(before / 1000)) {
         this.onError(`cannot write the ${this.label} ${this.path}: ${ERRNO_TEXT[code] ?? (e as Error).message}${code ? ` (${code})` : ""}; ${this.lost} lines lost so far`);
@@ -102,9 +105,9 @@ class SyslogSink {
     this.child.unref();
   }
 
-  add(line: string): void {
-    // syslog gets the text after the date and its tab.
-    this.pending += line.slice(line.indexOf("\t") + 1);
+  add(lines: Uint8Array): void {
+    // syslog gets each line's text after the date and its tab.
+    for (const line of latin1.decode(lines).split("\n")) if (line) this.pending += `${line.slice(line.indexOf("\t") + 1)}\n`;
   }
 
   flush(): void {
@@ -158,12 +161,13 @@ export class StatsSinks {
     return this.json !== null;
   }
 
-  write(line: string, json: string): void {
-    if (line) {
-      this.text?.add(line);
-      this.syslog?.add(line);
+  /** Lines the core wrote: conntrackd's text lines (each with its date and tab), JSON lines. */
+  write(text: Uint8Array, json: Uint8Array): void {
+    if (text.length) {
+      this.text?.add(text);
+      this.syslog?.add(text);
     }
-    if (json) this.json?.add(json);
+    if (json.length) this.json?.add(json);
   }
 
   flush(): void {
