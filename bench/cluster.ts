@@ -26,7 +26,7 @@ export type NodeName = "a" | "b";
 /** conntrackd 1.4.7's request codes (include/conntrackd.h), as host/control/requests.ts. */
 export const REQ = {
   FLUSH_MASTER: 0, DUMP_INTERNAL: 16, DUMP_EXTERNAL: 17, COMMIT: 18, STATS: 21, SEND_BULK: 22,
-  STATS_CACHE: 29, FLUSH_EXT_CACHE: 34, KILL: 20,
+  STATS_CACHE: 29, STATS_RUNTIME: 30, FLUSH_EXT_CACHE: 34, KILL: 20,
 } as const;
 
 /** SndSocketBuffer and RcvSocketBuffer of the sync link, both daemons (net.core.[rw]mem_max is raised to it for the run). */

@@ -44,6 +44,7 @@ const BATCHES_PER_WAKE = 8;
 // dead link from eating memory).
 export const SEND_QUEUE_LIMIT = 4 << 20;
 const SPANS_MAX = 8192;
+const FLUSH_BATCH = 256;
 
 export abstract class DatagramChannel implements Channel {
   abstract readonly kind: "udp" | "multicast";
@@ -150,7 +151,10 @@ export abstract class DatagramChannel implements Channel {
     this.spans[2 * this.txCount + 1] = bytes.length;
     this.txLen += bytes.length;
     this.txCount++;
-    if (!this.flushQueued && !this.retry) {
+    // A full batch goes at once: a burst (a resync's thousands of datagrams
+    // in one turn) must not pile up here while the socket could take it.
+    if (this.txCount >= FLUSH_BATCH && !this.retry) this.flush();
+    else if (!this.flushQueued && !this.retry) {
       this.flushQueued = true;
       queueMicrotask(() => this.flush());
     }
