@@ -34,8 +34,16 @@ export const SOCKET_BUFFER = 24985600;
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/**
+ * The daemon's command. With CTSYNC_BENCH_PROFILE=<dir>, ctsyncd runs the
+ * bundle under Node's sampling profiler (a .cpuprofile per node, written
+ * there when the daemon stops): where the time of a replicated entry goes.
+ */
 export function daemonArgv(impl: Impl): string[] {
-  return impl === "conntrackd" ? ["conntrackd"] : [CTSYNCD];
+  if (impl === "conntrackd") return ["conntrackd"];
+  const profile = process.env.CTSYNC_BENCH_PROFILE;
+  if (profile) return [process.execPath, "--cpu-prof", `--cpu-prof-dir=${profile}`, "--cpu-prof-interval=250", join(ROOT, "dist/ctsyncd.mjs")];
+  return [CTSYNCD];
 }
 
 export interface ConfOptions {
