@@ -195,8 +195,21 @@ export class Daemon implements ApiSource {
       this.timer = null;
       this.timerAt = Infinity;
       this.kernel.checkDrops();
+      this.checkResendQueue();
       this.pump();
     }, Math.max(0, at - Date.now()));
+  }
+
+  private purgedSeen = 0;
+
+  /** The resend queue hit ResendQueueSize and dropped its oldest messages: say so (the core counts them for -s queue). */
+  private checkResendQueue(): void {
+    if (this.sync.mode !== "ftfw") return;
+    const purged = this.core.engineStats().rsqueue_purged;
+    if (purged > this.purgedSeen) {
+      this.log.warning(`the resend queue is full (ResendQueueSize ${this.sync.resendQueueSize}): ${purged - this.purgedSeen} unacknowledged messages dropped, ${purged} in all`);
+      this.purgedSeen = purged;
+    }
   }
 
   private onCoreEvent(kind: number, link: number): void {
