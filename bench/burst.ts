@@ -7,18 +7,23 @@
 // and CPU per entry on each node. Then a rate sweep: the highest paced rate
 // each daemon follows without an overrun or a lost message.
 //
-//   node --import tsx bench/burst.ts [--n 100000,1000000] [--sweep 100000] [--rates 50000,100000,150000,200000,0] [--no-sweep] [--json]
+//   node --import tsx bench/burst.ts [--n 100000,1000000] [--sweep 100000] [--rates 25000,50000,75000,100000,150000,0]
+//                                    [--no-sweep | --sweep-only] [--json]
+//
+// The sweep runs with the default buffer (with the bench's, neither daemon
+// loses anything at any rate the kernel reaches here).
 //
 // "default buffer" omits NetlinkBufferSize (conntrackd's default: the
 // kernel's rmem_default) and NetlinkBufferSizeMaxGrowth; "bench buffer" is
 // bench/cluster.ts's 64 MiB growing to 128 MiB. Needs root, conntrackd and
 // conntrack. The machine's CPUs are shared: compare within one run.
 import { readFileSync, writeFileSync } from "node:fs";
-import { BenchCluster, REQ, cpuSeconds, injectIn, request, sleep, until, type Impl } from "./cluster.ts";
+import { BenchCluster, LoneNamespace, REQ, cpuSeconds, injectIn, request, sleep, until, type Impl } from "./cluster.ts";
 import { withSysctls } from "./suite.ts";
 import { formatTable, type Row } from "./table.ts";
 
 const IMPLS: Impl[] = ["ctsyncd", "conntrackd"];
+const PACED_BATCH = 16;
 type Buffer = "default" | "bench";
 
 export interface BurstResult {
@@ -78,7 +83,8 @@ export async function burst(impl: Impl, n: number, buffer: Buffer, rate = 0): Pr
         await sleep(10);
       }
     })();
-    const inj = await injectIn(c.ns.a, n, 0, rate);
+    // Paced: small batches, so that the rate is a rate and not bursts of 512 (which alone overrun a default buffer).
+    const inj = await injectIn(c.ns.a, n, 0, rate, 600_000, rate ? PACED_BATCH : 512);
     const injEnd = performance.now();
     await poll.finally(() => { stop = true; });
     r.injectRate = inj.perSecond;
@@ -100,13 +106,23 @@ export async function burst(impl: Impl, n: number, buffer: Buffer, rate = 0): Pr
   return r;
 }
 
+/** The kernel's own insert rate: the injector unpaced into an empty namespace, no daemon listening. */
+export async function bareRate(n: number): Promise<number> {
+  const ns = new LoneNamespace();
+  try {
+    return (await injectIn(ns.name, n)).perSecond;
+  } finally {
+    ns.destroy();
+  }
+}
+
 /** The highest of `rates` (ascending; 0 = unpaced, last) at which `impl` has no overrun and no lost message. */
-export async function sweep(impl: Impl, n: number, rates: number[], say: (m: string) => void): Promise<{ rate: number; results: BurstResult[] }> {
+export async function sweep(impl: Impl, n: number, rates: number[], buffer: Buffer, say: (m: string) => void): Promise<{ rate: number; results: BurstResult[] }> {
   const results: BurstResult[] = [];
   let best = 0;
   for (const rate of rates) {
     say(`sweep: ${impl} N=${n} at ${rate || "unpaced"}`);
-    const r = await burst(impl, n, "bench", rate);
+    const r = await burst(impl, n, buffer, rate);
     results.push(r);
     if (r.error || r.overruns > 0 || r.lost > 0 || r.lagSeconds === null) break;
     best = r.injectRate;
@@ -138,24 +154,30 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const say = (m: string) => process.stderr.write(`${m}\n`);
   const sizes = list("--n", [100_000, 1_000_000]);
   const results: BurstResult[] = [];
+  const bare: { n: number; rate: number }[] = [];
   const sweeps: { impl: Impl; rate: number; results: BurstResult[] }[] = [];
   await withSysctls(Math.max(...sizes), async () => {
-    for (const n of sizes) for (const buffer of ["default", "bench"] as const) for (const impl of IMPLS) {
+    for (const n of sizes) bare.push({ n, rate: await bareRate(n) });
+    if (!argv.includes("--sweep-only")) for (const n of sizes) for (const buffer of ["default", "bench"] as const) for (const impl of IMPLS) {
       say(`burst: ${impl} N=${n} ${buffer} buffer`);
       results.push(await burst(impl, n, buffer));
     }
     if (!argv.includes("--no-sweep")) {
       const sn = list("--sweep", [100_000])[0];
-      for (const impl of IMPLS) sweeps.push({ impl, ...await sweep(impl, sn, list("--rates", [50_000, 100_000, 150_000, 200_000, 0]), say) });
+      const rates = list("--rates", [25_000, 50_000, 75_000, 100_000, 150_000, 0]);
+      for (const impl of IMPLS) sweeps.push({ impl, ...await sweep(impl, sn, rates, "default", say) });
     }
   });
   if (argv.includes("--json")) {
-    console.log(JSON.stringify({ results, sweeps }, null, 2));
+    console.log(JSON.stringify({ bare, results, sweeps }, null, 2));
   } else {
     console.log("Unpaced bursts (bench/burst.ts): FTFW over UDP on a veth link, injector at the kernel's own insert rate");
     console.log(formatTable(burstRows(results)));
+    console.log(`The kernel alone (the injector into an empty namespace): ${bare.map((b) => `N=${fmt(b.n)}: ${fmt(b.rate)} entries/s`).join(", ")}`);
     if (sweeps.length) {
-      console.log("\nRate sweep: highest paced rate followed with no overrun and no lost message (the last rate tried failed or was unpaced)");
+      const sweepN = list("--sweep", [100_000])[0];
+      if (!sizes.includes(sweepN)) console.log(`(sweep of N=${fmt(sweepN)})`);
+      console.log("\nRate sweep, default buffer: the highest paced rate followed with no overrun and no lost message (the last rate tried failed, or was unpaced)");
       console.log(formatTable(sweeps.map((s) => ({ what: s.impl, "highest rate (entries/s)": fmt(s.rate), tried: s.results.map((r) => `${fmt(r.injectRate)}: ${r.overruns} overruns, ${r.lost} lost, lag ${fmt(r.lagSeconds, 3)} s`).join("; ") }))));
     }
   }

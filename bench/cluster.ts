@@ -313,10 +313,14 @@ export class LoneNamespace {
 
 export interface InjectResult { created: number; failed: number; seconds: number; perSecond: number }
 
-/** Runs bench/injector.ts in a namespace: n entries from `base`, at `rate` a second (0: as fast as the kernel takes them). */
-export function injectIn(ns: string, n: number, base = 0, rate = 0, timeoutMs = 600_000): Promise<InjectResult> {
+/**
+ * Runs bench/injector.ts in a namespace: n entries from `base`, at `rate` a
+ * second (0: as fast as the kernel takes them), `batch` create requests a
+ * datagram (a paced run's bursts are a batch long).
+ */
+export function injectIn(ns: string, n: number, base = 0, rate = 0, timeoutMs = 600_000, batch = 512): Promise<InjectResult> {
   return new Promise((ok, fail) => {
-    const child = spawn("ip", ["netns", "exec", ns, process.execPath, "--import", "tsx", join(ROOT, "bench/injector.ts"), String(n), String(base), String(rate)], {
+    const child = spawn("ip", ["netns", "exec", ns, process.execPath, "--import", "tsx", join(ROOT, "bench/injector.ts"), String(n), String(base), String(rate), String(batch)], {
       cwd: ROOT, stdio: ["ignore", "pipe", "pipe"],
     });
     let out = "", err = "";
