@@ -234,19 +234,8 @@ static napi_value RecvMany(napi_env env, napi_callback_info info) {
   struct mmsghdr msgs[DG_BATCH_MAX];
   struct iovec iov[DG_BATCH_MAX];
   struct sockaddr_storage from[DG_BATCH_MAX];
-  for (size_t i = 0; i < n; i++) {
-    iov[i].iov_base = buf + i * (size_t)slot;
-    iov[i].iov_len = (size_t)slot;
-    memset(&msgs[i], 0, sizeof msgs[i]);
-    msgs[i].msg_hdr.msg_name = &from[i];
-    msgs[i].msg_hdr.msg_namelen = sizeof from[i];
-    msgs[i].msg_hdr.msg_iov = &iov[i];
-    msgs[i].msg_hdr.msg_iovlen = 1;
-  }
-  int got;
-  // MSG_TRUNC: a datagram's real length even when it was cut.
-  do got = recvmmsg(fd, msgs, (unsigned)n, MSG_DONTWAIT | MSG_TRUNC, NULL);
-  while (got < 0 && errno == EINTR);
+  slot_msgs(msgs, iov, from, sizeof from[0], buf, (size_t)slot, n);
+  int got = recv_batch(fd, msgs, n, MSG_TRUNC); // MSG_TRUNC: a datagram's real length even when it was cut
   if (got < 0) {
     int e = errno;
     if (e == EAGAIN || e == EWOULDBLOCK) return num(env, 0);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <node_api.h>
 #include <uv.h>
@@ -145,6 +146,30 @@ UTIL int set_sockbuf(int fd, int bytes, int force, int snd, int *forced) {
 UTIL int get_sockbuf(int fd, int snd, int *out) {
   socklen_t len = sizeof *out;
   return getsockopt(fd, SOL_SOCKET, snd ? SO_SNDBUF : SO_RCVBUF, out, &len) == 0 ? 0 : errno;
+}
+
+// ---- batched receive --------------------------------------------------------
+
+// Cuts buf into n slots of `slot` bytes, one datagram each, for recvmmsg;
+// from[i] (fromlen bytes each) receives datagram i's sender.
+UTIL void slot_msgs(struct mmsghdr *msgs, struct iovec *iov, void *from, size_t fromlen, uint8_t *buf, size_t slot, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    iov[i].iov_base = buf + i * slot;
+    iov[i].iov_len = slot;
+    memset(&msgs[i], 0, sizeof msgs[i]);
+    msgs[i].msg_hdr.msg_name = (uint8_t *)from + i * fromlen;
+    msgs[i].msg_hdr.msg_namelen = (socklen_t)fromlen;
+    msgs[i].msg_hdr.msg_iov = &iov[i];
+    msgs[i].msg_hdr.msg_iovlen = 1;
+  }
+}
+
+// recvmmsg without blocking, retried when a signal interrupts it.
+UTIL int recv_batch(int fd, struct mmsghdr *msgs, size_t n, int flags) {
+  int got;
+  do got = recvmmsg(fd, msgs, (unsigned)n, MSG_DONTWAIT | flags, NULL);
+  while (got < 0 && errno == EINTR);
+  return got;
 }
 
 #endif

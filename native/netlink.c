@@ -258,18 +258,8 @@ static napi_value RecvMany(napi_env env, napi_callback_info info) {
   struct mmsghdr msgs[BATCH_MAX];
   struct iovec iov[BATCH_MAX];
   struct sockaddr_nl from[BATCH_MAX];
-  for (size_t i = 0; i < n; i++) {
-    iov[i].iov_base = buf + i * slot;
-    iov[i].iov_len = slot;
-    memset(&msgs[i], 0, sizeof msgs[i]);
-    msgs[i].msg_hdr.msg_name = &from[i];
-    msgs[i].msg_hdr.msg_namelen = sizeof from[i];
-    msgs[i].msg_hdr.msg_iov = &iov[i];
-    msgs[i].msg_hdr.msg_iovlen = 1;
-  }
-  int got;
-  do got = recvmmsg(fd, msgs, (unsigned)n, MSG_DONTWAIT, NULL);
-  while (got < 0 && errno == EINTR);
+  slot_msgs(msgs, iov, from, sizeof from[0], buf, slot, n);
+  int got = recv_batch(fd, msgs, n, 0);
   if (got < 0) {
     int e = errno;
     if (e == EAGAIN || e == EWOULDBLOCK) return num(env, -EAGAIN);
