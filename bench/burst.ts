@@ -145,40 +145,58 @@ export function burstRows(results: BurstResult[]): Row[] {
   }));
 }
 
+export interface BurstOptions {
+  sizes: number[];
+  /** N of the rate sweep; null: no sweep. */
+  sweepN: number | null;
+  rates: number[];
+  /** Only the sweep (and the kernel's rate). */
+  sweepOnly?: boolean;
+  say: (m: string) => void;
+}
+
+export interface BurstRun {
+  bare: { n: number; rate: number }[];
+  results: BurstResult[];
+  sweeps: { impl: Impl; rate: number; results: BurstResult[] }[];
+}
+
+/** The kernel's rate, the bursts at each size and buffer, then the sweep, both daemons alternating. */
+export async function runBursts(o: BurstOptions): Promise<BurstRun> {
+  const run: BurstRun = { bare: [], results: [], sweeps: [] };
+  await withSysctls(Math.max(...o.sizes, o.sweepN ?? 0), async () => {
+    for (const n of o.sizes) run.bare.push({ n, rate: await bareRate(n) });
+    if (!o.sweepOnly) for (const n of o.sizes) for (const buffer of ["default", "bench"] as const) for (const impl of IMPLS) {
+      o.say(`burst: ${impl} N=${n} ${buffer} buffer`);
+      run.results.push(await burst(impl, n, buffer));
+    }
+    if (o.sweepN !== null) for (const impl of IMPLS) run.sweeps.push({ impl, ...await sweep(impl, o.sweepN, o.rates, "default", o.say) });
+  });
+  return run;
+}
+
+/** The tables, as text lines. */
+export function burstText(run: BurstRun, sweepN: number | null): string[] {
+  const text = ["Unpaced bursts (bench/burst.ts): FTFW over UDP on a veth link, injector at the kernel's own insert rate",
+    formatTable(burstRows(run.results)),
+    `The kernel alone (the injector into an empty namespace): ${run.bare.map((b) => `N=${fmt(b.n)}: ${fmt(b.rate)} entries/s`).join(", ")}`];
+  if (run.sweeps.length) {
+    text.push("", `Rate sweep, N=${fmt(sweepN)}, default buffer: the highest paced rate followed with no overrun and no lost message (the last rate tried failed, or was unpaced)`);
+    text.push(formatTable(run.sweeps.map((s) => ({ what: s.impl, "highest rate (entries/s)": fmt(s.rate), tried: s.results.map((r) => `${fmt(r.injectRate)}: ${r.overruns} overruns, ${r.lost} lost, lag ${fmt(r.lagSeconds, 3)} s`).join("; ") }))));
+  }
+  return text;
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
   const argv = process.argv.slice(2);
   const list = (name: string, dflt: number[]) => {
     const i = argv.indexOf(name);
     return i < 0 ? dflt : argv[i + 1].split(",").map(Number);
   };
-  const say = (m: string) => process.stderr.write(`${m}\n`);
-  const sizes = list("--n", [100_000, 1_000_000]);
-  const results: BurstResult[] = [];
-  const bare: { n: number; rate: number }[] = [];
-  const sweeps: { impl: Impl; rate: number; results: BurstResult[] }[] = [];
-  await withSysctls(Math.max(...sizes), async () => {
-    for (const n of sizes) bare.push({ n, rate: await bareRate(n) });
-    if (!argv.includes("--sweep-only")) for (const n of sizes) for (const buffer of ["default", "bench"] as const) for (const impl of IMPLS) {
-      say(`burst: ${impl} N=${n} ${buffer} buffer`);
-      results.push(await burst(impl, n, buffer));
-    }
-    if (!argv.includes("--no-sweep")) {
-      const sn = list("--sweep", [100_000])[0];
-      const rates = list("--rates", [25_000, 50_000, 75_000, 100_000, 150_000, 0]);
-      for (const impl of IMPLS) sweeps.push({ impl, ...await sweep(impl, sn, rates, "default", say) });
-    }
+  const sweepN = argv.includes("--no-sweep") ? null : list("--sweep", [100_000])[0];
+  const run = await runBursts({
+    sizes: list("--n", [100_000, 1_000_000]), sweepN, sweepOnly: argv.includes("--sweep-only"),
+    rates: list("--rates", [25_000, 50_000, 75_000, 100_000, 150_000, 0]), say: (m) => process.stderr.write(`${m}\n`),
   });
-  if (argv.includes("--json")) {
-    console.log(JSON.stringify({ bare, results, sweeps }, null, 2));
-  } else {
-    console.log("Unpaced bursts (bench/burst.ts): FTFW over UDP on a veth link, injector at the kernel's own insert rate");
-    console.log(formatTable(burstRows(results)));
-    console.log(`The kernel alone (the injector into an empty namespace): ${bare.map((b) => `N=${fmt(b.n)}: ${fmt(b.rate)} entries/s`).join(", ")}`);
-    if (sweeps.length) {
-      const sweepN = list("--sweep", [100_000])[0];
-      if (!sizes.includes(sweepN)) console.log(`(sweep of N=${fmt(sweepN)})`);
-      console.log("\nRate sweep, default buffer: the highest paced rate followed with no overrun and no lost message (the last rate tried failed, or was unpaced)");
-      console.log(formatTable(sweeps.map((s) => ({ what: s.impl, "highest rate (entries/s)": fmt(s.rate), tried: s.results.map((r) => `${fmt(r.injectRate)}: ${r.overruns} overruns, ${r.lost} lost, lag ${fmt(r.lagSeconds, 3)} s`).join("; ") }))));
-    }
-  }
+  console.log(argv.includes("--json") ? JSON.stringify(run, null, 2) : burstText(run, sweepN).join("\n"));
 }
