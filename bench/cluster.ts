@@ -26,7 +26,7 @@ export type NodeName = "a" | "b";
 /** conntrackd 1.4.7's request codes (include/conntrackd.h), as host/control/requests.ts. */
 export const REQ = {
   FLUSH_MASTER: 0, DUMP_INTERNAL: 16, DUMP_EXTERNAL: 17, COMMIT: 18, STATS: 21, SEND_BULK: 22,
-  STATS_CACHE: 29, FLUSH_EXT_CACHE: 34, KILL: 20,
+  STATS_CACHE: 29, STATS_RUNTIME: 30, FLUSH_EXT_CACHE: 34, KILL: 20,
 } as const;
 
 /** SndSocketBuffer and RcvSocketBuffer of the sync link, both daemons (net.core.[rw]mem_max is raised to it for the run). */
@@ -34,8 +34,16 @@ export const SOCKET_BUFFER = 24985600;
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/**
+ * The daemon's command. With CTSYNC_BENCH_PROFILE=<dir>, ctsyncd runs the
+ * bundle under Node's sampling profiler (a .cpuprofile per node, written
+ * there when the daemon stops): where the time of a replicated entry goes.
+ */
 export function daemonArgv(impl: Impl): string[] {
-  return impl === "conntrackd" ? ["conntrackd"] : [CTSYNCD];
+  if (impl === "conntrackd") return ["conntrackd"];
+  const profile = process.env.CTSYNC_BENCH_PROFILE;
+  if (profile) return [process.execPath, "--cpu-prof", `--cpu-prof-dir=${profile}`, "--cpu-prof-interval=250", join(ROOT, "dist/ctsyncd.mjs")];
+  return [CTSYNCD];
 }
 
 export interface ConfOptions {
@@ -305,10 +313,14 @@ export class LoneNamespace {
 
 export interface InjectResult { created: number; failed: number; seconds: number; perSecond: number }
 
-/** Runs bench/injector.ts in a namespace: n entries from `base`, at `rate` a second (0: as fast as the kernel takes them). */
-export function injectIn(ns: string, n: number, base = 0, rate = 0, timeoutMs = 600_000): Promise<InjectResult> {
+/**
+ * Runs bench/injector.ts in a namespace: n entries from `base`, at `rate` a
+ * second (0: as fast as the kernel takes them), `batch` create requests a
+ * datagram (a paced run's bursts are a batch long).
+ */
+export function injectIn(ns: string, n: number, base = 0, rate = 0, timeoutMs = 600_000, batch = 512): Promise<InjectResult> {
   return new Promise((ok, fail) => {
-    const child = spawn("ip", ["netns", "exec", ns, process.execPath, "--import", "tsx", join(ROOT, "bench/injector.ts"), String(n), String(base), String(rate)], {
+    const child = spawn("ip", ["netns", "exec", ns, process.execPath, "--import", "tsx", join(ROOT, "bench/injector.ts"), String(n), String(base), String(rate), String(batch)], {
       cwd: ROOT, stdio: ["ignore", "pipe", "pipe"],
     });
     let out = "", err = "";

@@ -2,6 +2,8 @@
 // current network namespace, many create requests per datagram, with the
 // core's own encoder. One `conntrack -I` process per entry manages a few
 // hundred a second; this runs at the kernel's own insert rate.
+//
+//   node --import tsx bench/injector.ts [N] [base] [rate a second, 0: unpaced] [batch, default 512]
 import { loadCore, type Core } from "../host/core.ts";
 import { RecordView, type Conntrack } from "../host/record-view.ts";
 import { NetlinkSocket, RECV_AGAIN, SEND_AGAIN } from "../host/kernel/netlink.ts";
@@ -91,6 +93,6 @@ function drainErrors(core: Core, sock: NetlinkSocket): number {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const n = Number(process.argv[2] ?? 100000);
-  const r = inject(n, Number(process.argv[3] ?? 0), 512, loadCore(), Number(process.argv[4] ?? 0));
+  const r = inject(n, Number(process.argv[3] ?? 0), Number(process.argv[5] ?? 512), loadCore(), Number(process.argv[4] ?? 0));
   console.log(JSON.stringify(r));
 }

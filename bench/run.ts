@@ -3,7 +3,10 @@
 // measure for both in the same invocation, alternating, median of the rounds.
 //
 //   npm run bench [-- --n 1000000] [--rounds 3] [--rate 150000] [--idle 10] [--json] [--codec-only] [--no-codec]
-//                 [--no-client] [--client-entries 10000] [--no-short-flows]
+//                 [--no-client] [--client-entries 10000] [--no-short-flows] [--burst]
+//
+// --burst adds bench/burst.ts at N: unpaced bursts with conntrackd's default
+// NetlinkBufferSize and the bench's, and the rate sweep (at N up to 100,000).
 //
 // Prints text tables (or the JSON with --json) and writes both to
 // bench/results/ (latest.txt, latest.json, and n<N>.txt / n<N>.json).
@@ -16,6 +19,7 @@ import { codecRows } from "./codec.ts";
 import { formatTable, type Row } from "./table.ts";
 import { ROOT } from "./cluster.ts";
 import { runSuite, type SuiteResult } from "./suite.ts";
+import { burstText, runBursts } from "./burst.ts";
 import { clientRows } from "./client.ts";
 import { shortFlowRows } from "./short-flows.ts";
 
@@ -108,7 +112,11 @@ if (shortFlows.length) {
     + "living 50-950 ms (bench/short-flows.ts)");
   text.push(formatTable(shortFlows), "");
 }
-const result = { machine, date: new Date().toISOString(), n, rounds, rate, idleSeconds, codec, cluster: suite, client, shortFlows, skipped };
+const bursts = suite && flag("--burst")
+  ? await runBursts({ sizes: [n], sweepN: Math.min(n, 100_000), rates: [25_000, 50_000, 75_000, 100_000, 150_000, 0], say: progress })
+  : null;
+if (bursts) text.push(...burstText(bursts, Math.min(n, 100_000)), "");
+const result = { machine, date: new Date().toISOString(), n, rounds, rate, idleSeconds, codec, cluster: suite, client, shortFlows, bursts, skipped };
 
 if (suite || codec.length) {
   const dir = join(ROOT, "bench/results");

@@ -292,9 +292,9 @@ function writeSysctl(p: string, v: string | number): void {
  * limit would do and as the kernel's own default (one bucket per entry)
  * has it; otherwise chains of 16 at N=1,000,000 would measure the table
  * size. net.core.rmem_max/wmem_max cap what a daemon may ask with
- * SO_RCVBUF/SO_SNDBUF; conntrackd passes them by SO_RCVBUFFORCE, Node
- * cannot, so they are raised to the configured buffer size for both daemons
- * to get the same.
+ * SO_RCVBUF/SO_SNDBUF; both daemons pass them with SO_RCVBUFFORCE as root,
+ * and they are raised to the configured buffer size all the same, so that a
+ * run without CAP_NET_ADMIN gets the same sizes too.
  */
 export function withSysctls<T>(n: number, body: () => Promise<T>): Promise<{ result: T; changed: SysctlChange[] }> {
   const entries = Math.ceil(n * 1.25) + 65536; // N and room to spare

@@ -126,7 +126,10 @@ export class Daemon implements ApiSource {
       if (stream === undefined) this.fromPeer(bytes, index);
       else this.fromStream(bytes, index, stream);
     });
-    for (const c of this.channels.channels) c.onDrop((from) => this.stranger(from.address, from.port));
+    for (const c of this.channels.channels) {
+      c.onDrop((from) => this.stranger(from.address, from.port));
+      c.onTrouble?.((m) => this.log.warning(m));
+    }
     this.channels.onSwitch((e) => {
       if (e.to === null) this.log.error(e.message);
       else this.log.notice(e.message);
@@ -192,8 +195,21 @@ export class Daemon implements ApiSource {
       this.timer = null;
       this.timerAt = Infinity;
       this.kernel.checkDrops();
+      this.checkResendQueue();
       this.pump();
     }, Math.max(0, at - Date.now()));
+  }
+
+  private purgedSeen = 0;
+
+  /** The resend queue hit ResendQueueSize and dropped its oldest messages: say so (the core counts them for -s queue). */
+  private checkResendQueue(): void {
+    if (this.sync.mode !== "ftfw") return;
+    const purged = this.core.engineStats().rsqueue_purged;
+    if (purged > this.purgedSeen) {
+      this.log.warning(`the resend queue is full (ResendQueueSize ${this.sync.resendQueueSize}): ${purged - this.purgedSeen} unacknowledged messages dropped, ${purged} in all`);
+      this.purgedSeen = purged;
+    }
   }
 
   private onCoreEvent(kind: number, link: number): void {
@@ -214,7 +230,19 @@ export class Daemon implements ApiSource {
     this.core.bytes.set(bytes, fn.rxPtr());
     fn.engineRx(bytes.length, link);
     this.kernel.inject();
-    this.pump();
+    this.pumpSoon();
+  }
+
+  private pumpQueued = false;
+
+  /** One pump after a batch of datagrams (a link reads many per call), not one per datagram. */
+  private pumpSoon(): void {
+    if (this.pumpQueued) return;
+    this.pumpQueued = true;
+    queueMicrotask(() => {
+      this.pumpQueued = false;
+      this.pump();
+    });
   }
 
   /** A read of a TCP link's stream: the core frames it; a read larger than its buffer goes in pieces. */

@@ -28,8 +28,35 @@ export interface NetlinkOpenOptions {
   recvSlot?: number;
 }
 
+/** The sync link's UDP sockets (native/dgram.c); polled and closed by the addon's poll and close. */
+export interface DgramAddon {
+  /** A non-blocking UDP socket bound to address ("" any; "fe80::1%eth1" names the zone) and port (0 any). Throws errno errors with .code. */
+  open(family: 4 | 6, address: string, port: number, reuseAddr?: boolean): number;
+  /** Sets SO_RCVBUF / SO_SNDBUF (0 leaves one alone), forcing past net.core.{r,w}mem_max when permitted; what the kernel reports (twice the size set). */
+  buffers(fd: number, rcvbuf: number, sndbuf: number, force?: boolean): { rcvbuf: number; sndbuf: number; rcvForced: boolean; sndForced: boolean };
+  /** SO_NO_CHECK: no UDP checksum on what the socket sends. */
+  noCheck(fd: number): void;
+  /** Joins the group on the interface (IPv4: its address; IPv6: "::%eth1"; "": the kernel's choice). */
+  join(fd: number, family: 4 | 6, group: string, iface: string): void;
+  /** Multicast sender on the interface, loopback off, TTL 1. */
+  sender(fd: number, family: 4 | 6, iface: string): void;
+  /** Where sendMany sends. */
+  connect(fd: number, family: 4 | 6, address: string, port: number): void;
+  /**
+   * Datagrams read (0: none waiting; negative: -errno), datagram i at
+   * buffer[i * slot]; meta holds META_WORDS u32 per datagram: length,
+   * family, port, the address's 16 bytes.
+   */
+  recvMany(fd: number, buffer: Uint8Array, slot: number, meta: Uint32Array): number;
+  /** Datagrams sent from the front of spans (offset, length pairs into buffer): 0 when the socket is full, -errno for a first one that failed. */
+  sendMany(fd: number, buffer: Uint8Array, spans: Uint32Array, count: number): number;
+  bound(fd: number): { address: string; port: number };
+  constants: { META_WORDS: number; BATCH_MAX: number };
+}
+
 /** The flat ABI of ctsync_netlink.node: numbers and byte views only. */
 export interface NetlinkAddon {
+  dgram: DgramAddon;
   open(options: NetlinkOpenOptions): number;
   setRcvBuf(fd: number, bytes: number, force?: boolean): number;
   getRcvBuf(fd: number): number;

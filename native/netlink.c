@@ -26,6 +26,10 @@
 #include <node_api.h>
 #include <uv.h>
 
+#include "napi-util.h"
+
+void dgram_define(napi_env env, napi_value exports);
+
 #ifndef SOL_NETLINK
 #define SOL_NETLINK 270
 #endif
@@ -115,133 +119,6 @@ static void drop_sock(napi_env env, nlsock *s) {
   }
 }
 
-// ---- errors ---------------------------------------------------------------
-
-// Error("ctsync_netlink <where>: <strerror> (errno N)") with .errno, .code
-// and .syscall set, like Node's own system errors.
-static napi_value errno_error(napi_env env, const char *where, int err) {
-  char msg[256];
-  snprintf(msg, sizeof msg, "ctsync_netlink %s: %s (errno %d)", where, strerror(err), err);
-  napi_value m, e, v;
-  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &m);
-  napi_create_error(env, NULL, m, &e);
-  napi_create_int32(env, err, &v);
-  napi_set_named_property(env, e, "errno", v);
-  napi_create_string_utf8(env, uv_err_name(-err), NAPI_AUTO_LENGTH, &v);
-  napi_set_named_property(env, e, "code", v);
-  napi_create_string_utf8(env, where, NAPI_AUTO_LENGTH, &v);
-  napi_set_named_property(env, e, "syscall", v);
-  return e;
-}
-
-static napi_value throw_errno(napi_env env, const char *where, int err) {
-  napi_throw(env, errno_error(env, where, err));
-  return NULL;
-}
-
-static napi_value throw_type(napi_env env, const char *msg) {
-  napi_throw_type_error(env, NULL, msg);
-  return NULL;
-}
-
-static napi_value throw_range(napi_env env, const char *msg) {
-  napi_throw_range_error(env, NULL, msg);
-  return NULL;
-}
-
-// ---- argument helpers -----------------------------------------------------
-
-#define GET_ARGS(n)                                                      \
-  size_t argc = (n);                                                     \
-  napi_value argv[(n) > 0 ? (n) : 1];                                    \
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok)   \
-    return NULL;
-
-static int arg_int(napi_env env, napi_value v, int64_t *out) {
-  napi_valuetype t;
-  if (napi_typeof(env, v, &t) != napi_ok || t != napi_number) return 0;
-  return napi_get_value_int64(env, v, out) == napi_ok;
-}
-
-static int arg_fd(napi_env env, napi_value v, int *fd) {
-  int64_t x;
-  if (!arg_int(env, v, &x) || x < 0 || x > INT32_MAX) {
-    throw_type(env, "ctsync_netlink: fd must be a non-negative integer");
-    return 0;
-  }
-  *fd = (int)x;
-  return 1;
-}
-
-// Accepts any TypedArray (normally a Uint8Array over the Wasm memory) or a
-// DataView; returns a pointer that already includes the view's byteOffset.
-static int arg_bytes(napi_env env, napi_value v, uint8_t **data, size_t *len) {
-  bool is;
-  if (napi_is_typedarray(env, v, &is) == napi_ok && is) {
-    napi_typedarray_type type;
-    size_t n;
-    void *p;
-    if (napi_get_typedarray_info(env, v, &type, &n, &p, NULL, NULL) != napi_ok) return 0;
-    size_t el = 1;
-    switch (type) {
-      case napi_int16_array: case napi_uint16_array: el = 2; break;
-      case napi_int32_array: case napi_uint32_array: case napi_float32_array: el = 4; break;
-      case napi_float64_array: case napi_bigint64_array: case napi_biguint64_array: el = 8; break;
-      default: el = 1;
-    }
-    *data = p;
-    *len = n * el;
-    return 1;
-  }
-  if (napi_is_dataview(env, v, &is) == napi_ok && is) {
-    void *p;
-    if (napi_get_dataview_info(env, v, len, &p, NULL, NULL) != napi_ok) return 0;
-    *data = p;
-    return 1;
-  }
-  throw_type(env, "ctsync_netlink: buffer must be a Uint8Array (or another ArrayBuffer view)");
-  return 0;
-}
-
-static int get_opt_int(napi_env env, napi_value obj, const char *name, int64_t *out) {
-  bool has = false;
-  napi_value v;
-  if (napi_has_named_property(env, obj, name, &has) != napi_ok || !has) return 0;
-  napi_get_named_property(env, obj, name, &v);
-  napi_valuetype t;
-  napi_typeof(env, v, &t);
-  if (t == napi_undefined) return 0;
-  if (t == napi_boolean) {
-    bool b;
-    napi_get_value_bool(env, v, &b);
-    *out = b;
-    return 1;
-  }
-  if (t == napi_number) return napi_get_value_int64(env, v, out) == napi_ok;
-  return -1;
-}
-
-static napi_value num(napi_env env, double x) {
-  napi_value v;
-  napi_create_double(env, x, &v);
-  return v;
-}
-
-// ---- socket options -------------------------------------------------------
-
-// SO_RCVBUFFORCE (needs CAP_NET_ADMIN) ignores net.core.rmem_max; without the
-// capability fall back to SO_RCVBUF, which the kernel caps at rmem_max.
-static int set_rcvbuf(int fd, int bytes, int force) {
-  if (force && setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof bytes) == 0) return 0;
-  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes) == 0) return 0;
-  return errno;
-}
-
-static int get_rcvbuf(int fd, int *out) {
-  socklen_t len = sizeof *out;
-  return getsockopt(fd, SOL_SOCKET, SO_RCVBUF, out, &len) == 0 ? 0 : errno;
-}
-
 static int set_nlopt(int fd, int opt, int on) {
   return setsockopt(fd, SOL_NETLINK, opt, &on, sizeof on) == 0 ? 0 : errno;
 }
@@ -289,7 +166,7 @@ static napi_value Open(napi_env env, napi_callback_info info) {
       if (setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &g, sizeof g) < 0) {
         where = "open: NETLINK_ADD_MEMBERSHIP"; err = errno; goto fail;
       }
-  if (rcvbuf > 0 && (err = set_rcvbuf(fd, (int)rcvbuf, force != 0))) { where = "open: SO_RCVBUF"; goto fail; }
+  if (rcvbuf > 0 && (err = set_sockbuf(fd, (int)rcvbuf, force != 0, 0, NULL))) { where = "open: SO_RCVBUF"; goto fail; }
   if (bcast >= 0 && (err = set_nlopt(fd, NETLINK_BROADCAST_ERROR, bcast != 0))) { where = "open: NETLINK_BROADCAST_ERROR"; goto fail; }
   if (noenobufs >= 0 && (err = set_nlopt(fd, NETLINK_NO_ENOBUFS, noenobufs != 0))) { where = "open: NETLINK_NO_ENOBUFS"; goto fail; }
   if (extack >= 0 && (err = set_nlopt(fd, NETLINK_EXT_ACK, extack != 0))) { where = "open: NETLINK_EXT_ACK"; goto fail; }
@@ -316,10 +193,10 @@ static napi_value SetRcvBuf(napi_env env, napi_callback_info info) {
     napi_typeof(env, argv[2], &t);
     if (t == napi_boolean) napi_get_value_bool(env, argv[2], &force);
   }
-  int err = set_rcvbuf(fd, (int)bytes, force);
+  int err = set_sockbuf(fd, (int)bytes, force, 0, NULL);
   if (err) return throw_errno(env, "setRcvBuf: setsockopt(SO_RCVBUF)", err);
   int now;
-  if ((err = get_rcvbuf(fd, &now))) return throw_errno(env, "setRcvBuf: getsockopt(SO_RCVBUF)", err);
+  if ((err = get_sockbuf(fd, 0, &now))) return throw_errno(env, "setRcvBuf: getsockopt(SO_RCVBUF)", err);
   return num(env, now);
 }
 
@@ -327,7 +204,7 @@ static napi_value GetRcvBuf(napi_env env, napi_callback_info info) {
   GET_ARGS(1);
   int fd, now, err;
   if (argc < 1 || !arg_fd(env, argv[0], &fd)) return argc < 1 ? throw_type(env, "ctsync_netlink getRcvBuf(fd)") : NULL;
-  if ((err = get_rcvbuf(fd, &now))) return throw_errno(env, "getRcvBuf: getsockopt(SO_RCVBUF)", err);
+  if ((err = get_sockbuf(fd, 0, &now))) return throw_errno(env, "getRcvBuf: getsockopt(SO_RCVBUF)", err);
   return num(env, now);
 }
 
@@ -381,18 +258,8 @@ static napi_value RecvMany(napi_env env, napi_callback_info info) {
   struct mmsghdr msgs[BATCH_MAX];
   struct iovec iov[BATCH_MAX];
   struct sockaddr_nl from[BATCH_MAX];
-  for (size_t i = 0; i < n; i++) {
-    iov[i].iov_base = buf + i * slot;
-    iov[i].iov_len = slot;
-    memset(&msgs[i], 0, sizeof msgs[i]);
-    msgs[i].msg_hdr.msg_name = &from[i];
-    msgs[i].msg_hdr.msg_namelen = sizeof from[i];
-    msgs[i].msg_hdr.msg_iov = &iov[i];
-    msgs[i].msg_hdr.msg_iovlen = 1;
-  }
-  int got;
-  do got = recvmmsg(fd, msgs, (unsigned)n, MSG_DONTWAIT, NULL);
-  while (got < 0 && errno == EINTR);
+  slot_msgs(msgs, iov, from, sizeof from[0], buf, slot, n);
+  int got = recv_batch(fd, msgs, n, 0);
   if (got < 0) {
     int e = errno;
     if (e == EAGAIN || e == EWOULDBLOCK) return num(env, -EAGAIN);
@@ -750,5 +617,6 @@ NAPI_MODULE_INIT() {
   set_const(env, c, "SLOT_DEFAULT", SLOT_DEFAULT);
   set_const(env, c, "BATCH_MAX", BATCH_MAX);
   napi_set_named_property(env, exports, "constants", c);
+  dgram_define(env, exports); // the sync link's UDP sockets: dgram.c
   return exports;
 }

@@ -17,6 +17,8 @@ import { createInterface } from "node:readline";
 import { promisify } from "node:util";
 import { AddressSet, ChannelError, payloadSizeFor, deviceMtu } from "../host/links/channel.ts";
 import { openChannel } from "../host/links/multichannel.ts";
+import { bufferWarning } from "../host/links/channel-datagram.ts";
+import { loadNetlinkAddon } from "../host/native.ts";
 import type { Channel as ChannelConfig } from "../host/config/types.ts";
 
 const run = promisify(execFile);
@@ -81,19 +83,29 @@ test("open errors say which link and why (no traffic: nothing binds)", async () 
   await assert.rejects(openChannel({ ...udp, type: "tcp" }), /Sync TCP link at line 7: cannot listen on 192\.0\.2\.77 port 39999: the address is not on this host/);
 });
 
-test("warnings name what cannot be applied: Checksum off, forced buffer sizes", async () => {
+test("buffer sizes are forced past net.core.rmem_max as conntrackd does, and Checksum off is applied", async () => {
   const udp: ChannelConfig = { ...base, type: "udp", family: 4, interface: "lo", address: "127.0.0.1", destination: "127.0.0.1",
-    port: 0, checksum: false, rcvSocketBuffer: 1 << 30 };
+    port: 0, checksum: false, rcvSocketBuffer: 64 << 20, sndSocketBuffer: 32 << 20 };
   const c = await openChannel(udp);
   try {
-    assert.equal(c.warnings.length, 2);
-    assert.match(c.warnings[0], /RcvSocketBuffer 1073741824 is capped to \d+ by net\.core\.rmem_max/);
-    assert.match(c.warnings[1], /Checksum off is not applied: Node cannot set SO_NO_CHECK/);
-    // What the kernel granted, for FTFW's window: the cap (doubled, as Linux reports SO_RCVBUF).
-    const capped = Number(/capped to (\d+)/.exec(c.warnings[0])![1]);
-    assert.ok(c.receiveBuffer! >= capped, `receiveBuffer ${c.receiveBuffer} for a cap of ${capped}`);
+    assert.deepEqual(c.warnings, []); // root: SO_RCVBUFFORCE and SO_NO_CHECK both take
+    assert.ok(c.receiveBuffer! >= 2 * (64 << 20), `receiveBuffer ${c.receiveBuffer}`); // Linux reports twice the size set
   } finally {
     await c.close();
+  }
+});
+
+test("without the privilege to force, a buffer size is capped by net.core.rmem_max and the warning says so", () => {
+  const d = loadNetlinkAddon().dgram;
+  const fd = d.open(4, "127.0.0.1", 0);
+  try {
+    const got = d.buffers(fd, 1 << 29, 0, false);
+    assert.equal(got.rcvForced, false);
+    const cfg: ChannelConfig = { ...base, type: "udp", family: 4, interface: null, address: null, destination: null, port: 1 };
+    const w = bufferWarning(cfg, "RcvSocketBuffer", 1 << 29, got.rcvbuf);
+    assert.match(w!, /RcvSocketBuffer 536870912 is capped to \d+ by net\.core\.rmem_max: SO_RCVBUFFORCE is not permitted/);
+  } finally {
+    loadNetlinkAddon().close(fd);
   }
 });
 

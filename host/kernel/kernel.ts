@@ -45,6 +45,11 @@ const ERRNO_TEXT: Record<string, string> = {
 };
 export const strerror = (n: number): string => ERRNO_TEXT[errnoName(n)] ?? errnoName(n);
 
+
+// A dump yields to the event loop after this long, and reads this many
+// datagrams (about 60 entries each) at a time.
+const DUMP_SLICE_MS = 2;
+const DUMP_READ = 16;
 export class Kernel {
   readonly events: NetlinkSocket;
   private readonly cmd: NetlinkSocket;
@@ -187,10 +192,16 @@ export class Kernel {
     const { fn } = this.core;
     const k = (n: string) => this.core.k(n);
     const deadline = Date.now() + 30000;
-    for (let round = 1; ; round++) {
-      // A long dump must not starve the rest of the daemon (events, peers, clients).
-      if (round % 16 === 0) await new Promise((r) => setImmediate(r));
-      const n = this.cmd.recvInto(this.rxView(), 64);
+    let ran = performance.now();
+    for (;;) {
+      // A long dump must not starve the rest of the daemon (events, peers,
+      // clients): the event socket's buffer holds a few milliseconds of a
+      // burst, and a resync that kept it waiting would overrun it again.
+      if (performance.now() - ran > DUMP_SLICE_MS) {
+        await new Promise((r) => setImmediate(r));
+        ran = performance.now();
+      }
+      const n = this.cmd.recvInto(this.rxView(), DUMP_READ);
       if (n === RECV_AGAIN) {
         if (Date.now() > deadline) throw new Error("netlink: no answer from the kernel within 30 s");
         await new Promise((r) => setImmediate(r));

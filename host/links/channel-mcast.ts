@@ -3,31 +3,29 @@
 // interface and a sending socket with multicast loopback off. conntrackd sets
 // no TTL, so the kernel's default of 1 applies; we set 1 explicitly: sync
 // traffic must never leave the dedicated link.
-import dgram from "node:dgram";
 import { networkInterfaces } from "node:os";
 import type { MulticastChannel } from "../config/types.ts";
-import { type Channel, AddressSet, ChannelError, bindDgram, closeDgram, linkName, socketFailure, withScope } from "./channel.ts";
-import { DatagramChannel, applyDatagramOptions } from "./channel-datagram.ts";
+import { type Channel, AddressSet, ChannelError, linkName, socketFailure, withScope } from "./channel.ts";
+import { DatagramChannel, applyDatagramOptions, closeSocket, dgramAddon, openSocket } from "./channel-datagram.ts";
 
 export async function openMulticastChannel(cfg: MulticastChannel): Promise<Channel> {
-  const type = cfg.family === 4 ? "udp4" : "udp6";
   const iface = interfaceFor(cfg);
   const group = withScope(cfg.address, cfg.interface);
-  const rx = dgram.createSocket({ type, reuseAddr: true });
-  const tx = dgram.createSocket({ type });
+  // Bound to the group, not to "any" as conntrackd does: unicast datagrams
+  // to the port, and other groups joined on this host, never reach us.
+  const rx = openSocket(cfg, group, cfg.port, true, `bind group ${group} port ${cfg.port}`);
+  let tx = -1;
   try {
-    // Bound to the group, not to "any" as conntrackd does: unicast datagrams
-    // to the port, and other groups joined on this host, never reach us.
-    await bindDgram(rx, cfg.port, group).catch((e) => { throw socketFailure(cfg, `bind group ${group} port ${cfg.port}`, e); });
     join(cfg, rx, group, iface);
-    await bindDgram(tx, 0, cfg.family === 4 ? iface ?? "0.0.0.0" : "::")
-      .catch((e) => { throw socketFailure(cfg, "bind the sending socket", e); });
-    setupSender(cfg, tx, iface);
+    tx = openSocket(cfg, cfg.family === 4 ? iface ?? "0.0.0.0" : "::", 0, false, "bind the sending socket");
+    setupSender(cfg, tx, group, iface);
+    const { receiveBuffer, warnings } = applyDatagramOptions(cfg, rx, tx);
+    return new McastChannel(cfg, rx, tx, ownAddresses(), receiveBuffer, warnings);
   } catch (e) {
-    await Promise.all([closeDgram(rx), closeDgram(tx)]);
+    closeSocket(rx);
+    if (tx >= 0) closeSocket(tx);
     throw e;
   }
-  return new McastChannel(cfg, rx, tx, group, ownAddresses(), applyDatagramOptions(cfg, rx, tx));
 }
 
 /**
@@ -45,22 +43,25 @@ function interfaceFor(cfg: MulticastChannel): string | undefined {
   return v4.address;
 }
 
-function join(cfg: MulticastChannel, rx: dgram.Socket, group: string, iface: string | undefined): void {
+function join(cfg: MulticastChannel, rx: number, group: string, iface: string | undefined): void {
   try {
-    rx.addMembership(group, iface);
+    dgramAddon().join(rx, cfg.family, group, iface ?? "");
   } catch (e) {
     throw socketFailure(cfg, `join group ${cfg.address} on ${iface ?? "the default interface"}`, e);
   }
 }
 
-function setupSender(cfg: MulticastChannel, tx: dgram.Socket, iface: string | undefined): void {
-  tx.setMulticastLoopback(false); // our own datagrams must not come back to us
-  tx.setMulticastTTL(1);
-  if (!iface) return;
+/** Multicast loopback off (our own datagrams must not come back to us), TTL 1, the interface; sends go to the group. */
+function setupSender(cfg: MulticastChannel, tx: number, group: string, iface: string | undefined): void {
   try {
-    tx.setMulticastInterface(iface);
+    dgramAddon().sender(tx, cfg.family, iface ?? "");
   } catch (e) {
-    throw socketFailure(cfg, `send to the group on ${iface}`, e);
+    throw socketFailure(cfg, `send to the group on ${iface ?? "the default interface"}`, e);
+  }
+  try {
+    dgramAddon().connect(tx, cfg.family, group, cfg.port);
+  } catch (e) {
+    throw socketFailure(cfg, `send to group ${group} port ${cfg.port}`, e);
   }
 }
 
@@ -76,9 +77,9 @@ function ownAddresses(): AddressSet {
 class McastChannel extends DatagramChannel {
   readonly kind = "multicast" as const;
 
-  constructor(cfg: MulticastChannel, rx: dgram.Socket, tx: dgram.Socket, group: string,
-    private readonly own: AddressSet, warnings: readonly string[]) {
-    super(cfg, rx, tx, group, warnings);
+  constructor(cfg: MulticastChannel, rx: number, tx: number, private readonly own: AddressSet,
+    receiveBuffer: number, warnings: readonly string[]) {
+    super(cfg, rx, tx, true, receiveBuffer, warnings);
   }
 
   /** Anyone on the group but this host itself (loopback is off; an impostor with our address is refused). */

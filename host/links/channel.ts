@@ -49,20 +49,25 @@ export interface Channel {
   readonly warnings: readonly string[];
   /**
    * Sends one datagram (UDP, multicast) or one chunk of the stream (TCP). The
-   * bytes are copied: the caller may reuse its buffer at once. false when it
-   * could not go out now (closed, no peer, TCP not connected: queued for later);
-   * errors the kernel reports afterwards are counted in stats.errorsSend.
+   * bytes are copied: the caller may reuse its buffer at once. Datagrams sent
+   * in one turn of the event loop leave together, at its end. false when it
+   * could not go out now (closed, no peer, TCP not connected: queued for
+   * later; a full datagram send queue: dropped); errors the kernel reports
+   * afterwards are counted in stats.errorsSend.
    */
   send(bytes: Uint8Array): boolean;
   /**
    * One datagram; or for TCP, one read of the peer's stream, with the id of
    * its connection (the core cuts the stream into messages: engineRxStream).
+   * The bytes are valid during the call only.
    */
   onReceive(handler: (bytes: Uint8Array, stream?: number) => void): void;
   /** TCP: the stream lost its message boundaries; close it (the peer's next connection starts afresh). */
   loseStream?(): void;
   /** A datagram or connection from anyone but the configured peer was refused (and counted in stats.dropped). */
   onDrop(handler: (from: Sender) => void): void;
+  /** Overload the daemon should log: a full send queue (datagram links), now and then. */
+  onTrouble?(handler: (message: string) => void): void;
   /** The device's link state, as conntrackd reads it for failover. */
   linkStatus(): LinkStatus;
   /** The device is up and running, and for TCP the connection to the peer is established. */
@@ -211,50 +216,10 @@ function stripZone(address: string): string {
   return i < 0 ? address : address.slice(0, i);
 }
 
-/** The warning for "Checksum off" on a UDP-based link. */
+/** The warning for "Checksum off" on a TCP link (the datagram links set SO_NO_CHECK, as conntrackd does). */
 export function checksumWarning(cfg: ChannelConfig): string | null {
-  if (cfg.checksum) return null;
-  if (cfg.type === "tcp") {
-    return `${linkName(cfg)}: Checksum off has no effect on TCP (conntrackd's SO_NO_CHECK does nothing on a TCP socket either)`;
-  }
-  return `${linkName(cfg)}: Checksum off is not applied: Node cannot set SO_NO_CHECK, so UDP checksums stay on (peers accept either)`;
-}
-
-/**
- * Compares a socket buffer size the kernel granted with the one asked for.
- * conntrackd uses SO_{SND,RCV}BUFFORCE, which passes net.core.{w,r}mem_max;
- * Node only has the plain option, which the kernel caps (and then doubles).
- */
-export function bufferWarning(cfg: ChannelConfig, option: "SndSocketBuffer" | "RcvSocketBuffer",
-  asked: number, reported: number): string | null {
-  const granted = Math.floor(reported / 2); // getsockopt reports twice the value set (bookkeeping overhead)
-  if (granted >= asked) return null;
-  const sysctl = option === "SndSocketBuffer" ? "net.core.wmem_max" : "net.core.rmem_max";
-  return `${linkName(cfg)}: ${option} ${asked} is capped to ${granted} by ${sysctl}: ` +
-    `Node cannot force it past the limit as conntrackd does (SO_${option === "SndSocketBuffer" ? "SND" : "RCV"}BUFFORCE); raise ${sysctl}`;
-}
-
-/** Binds a datagram socket, turning the 'error' event of a failed bind into a rejection. */
-export function bindDgram(socket: import("node:dgram").Socket, port: number, address: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const fail = (err: Error) => reject(err);
-    socket.once("error", fail);
-    socket.bind({ port, address, exclusive: true }, () => {
-      socket.off("error", fail);
-      resolve();
-    });
-  });
-}
-
-/** Closes a datagram socket, whether or not it was ever bound. */
-export function closeDgram(socket: import("node:dgram").Socket): Promise<void> {
-  return new Promise((resolve) => {
-    try {
-      socket.close(() => resolve());
-    } catch {
-      resolve(); // already closed
-    }
-  });
+  if (cfg.checksum || cfg.type !== "tcp") return null;
+  return `${linkName(cfg)}: Checksum off has no effect on TCP (conntrackd's SO_NO_CHECK does nothing on a TCP socket either)`;
 }
 
 /**
