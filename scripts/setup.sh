@@ -15,9 +15,12 @@ if [ "${1:-demo}" = test ]; then
   # keepalived and Pacemaker's agent (ocf-tester, xmllint) as the HA managers,
   # tcpdump and arping on the links, and Chromium for the dashboard; groff
   # and man render the manual page, systemd-analyze checks the unit (the
-  # systemd package only: it does not become PID 1).
+  # systemd package only: it does not become PID 1). Corosync runs the
+  # many-node clusters (one per namespace), and libcpg-dev lets the native
+  # addon that joins its process groups build (before npm ci builds it).
   packages+=(conntrackd iptables tcpdump iputils-arping iputils-ping util-linux chromium
-             keepalived resource-agents libxml2-utils groff-base man-db systemd)
+             keepalived resource-agents libxml2-utils groff-base man-db systemd
+             corosync libcpg-dev)
 fi
 
 missing=()
