@@ -17,6 +17,12 @@ export const E_HASH: u32 = 4; //    u32 full hash of the key
 export const E_QPREV: u32 = 8; //   u32 links in the transmit / resend queue
 export const E_QNEXT: u32 = 12; //  u32
 export const E_SEQ: u32 = 16; //    u32 sequence number it was last sent with
+// External entries are never queued nor sent: their E_SEQ word holds the
+// origin, the member (a Corosync node id; 0 on the other links) whose message
+// last wrote them, so that one failed member's entries can be committed.
+export const E_ORIGIN: u32 = E_SEQ;
+/** "Every origin", for commitOrigin. */
+export const ORIGIN_ANY: u32 = 0xffffffff;
 export const E_CREATED: u32 = 20; // u32 seconds (host clock) when it entered the cache
 export const E_UPDATED: u32 = 24; // u32 seconds when it last changed or was refreshed
 export const E_KEYLEN: u32 = 28; // u8

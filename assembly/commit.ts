@@ -2,7 +2,7 @@
 // primary. Conntracks go first (those without a master before the related
 // ones, which name their master), expectations after them, in batches of
 // create requests; an entry the kernel already has is sent again as an update.
-import { Cache, Cursor, cursorStart, cursorNext, entryBody, entryBodyLen } from "./cache";
+import { Cache, Cursor, cursorStart, cursorNext, entryBody, entryBodyLen, E_ORIGIN, ORIGIN_ANY } from "./cache";
 import { decodeAttrs } from "./wire";
 import { batchCt, batchExp, batchLen, nlTx } from "./nlbatch";
 import { OP_CREATE, OP_UPDATE, O_ACK, requestAck } from "./ctnetlink";
@@ -22,6 +22,10 @@ let isExp = false;
 let pass: u32 = 0; // conntracks: 0 without a master, 1 with one
 let options: u32 = 0;
 export let commitSkipped: u32 = 0; // entries that would not decode or encode
+let originOnly: u32 = ORIGIN_ANY; // commit only the entries of this origin (E_ORIGIN)
+
+/** After commitStart: commit only the entries that came from member `origin` (ORIGIN_ANY: all, the default). */
+export function commitOnlyOrigin(origin: u32): void { originOnly = origin; }
 
 // An entry read when the batch was already full: it opens the next batch.
 let pending: usize = 0;
@@ -33,6 +37,7 @@ export function commitStart(c: Cache, expectations: bool, opts: u32): void {
   pass = 0;
   options = opts & ~O_ACK;
   commitSkipped = 0;
+  originOnly = ORIGIN_ANY;
   store<u32>(slotCount, 0);
   store<u32>(slotCount + 4, 0);
   cursorStart(cursor, c, 0);
@@ -70,6 +75,7 @@ export function commitFill(seqBase: u32, ctRec: usize, expRec: usize): u32 {
       cursorStart(cursor, cache, 0);
       continue;
     }
+    if (originOnly != ORIGIN_ANY && load<u32>(e + E_ORIGIN) != originOnly) continue;
     if (!toRecord(e, ctRec, expRec)) {
       commitSkipped++;
       continue;

@@ -13,7 +13,7 @@ import * as sync from "./sync";
 import * as stream from "./stream";
 export { STREAM_LOST } from "./stream";
 import { Cache, Cursor, cursorStart, cursorNext, entryBody, entryBodyLen, E_CREATED } from "./cache";
-import { commitStart, commitFill, commitRetryAsUpdate } from "./commit";
+import { commitStart, commitFill, commitRetryAsUpdate, commitOnlyOrigin } from "./commit";
 import * as commit from "./commit";
 import { arenaLiveBytes, arenaChunkBytes } from "./arena";
 import * as dumpText from "./dump-text";
@@ -217,6 +217,9 @@ export function engineRxStream(len: u32, link: u32, id: u32): i32 {
 }
 /** Reads the datagram of `len` bytes in the rx buffer, from the peer on link number `link` (0 if there is one). */
 export function engineRx(len: u32, link: u32): u32 { return sync.engineRx(rxBuffer, len, ctRecord, expRecord, link); }
+/** The member (Corosync node id) the next engineRx datagrams come from; their external entries remember it. 0: none. */
+export function engineSetOrigin(origin: u32): void { sync.engineSetOrigin(origin); }
+export { ORIGIN_ANY } from "./cache";
 
 export function cacheCount(which: u32): u32 { return cacheOf(which).count; }
 // The counters at cacheCountersPtr, by index (u32 each).
@@ -274,6 +277,8 @@ export function bodyDecode(isExp: bool, ptr: usize, len: u32): i32 {
 export function dumpId(): u32 { return sync.statsEntryId(dumpEntry); }
 /** The Stats mode: the flow's start, seconds since the epoch, when a dump told it (0: unknown). */
 export function dumpFlowStart(): u32 { return sync.statsEntryStart(dumpEntry); }
+/** The origin (engineSetOrigin) of the external entry dumpNext returned. */
+export function dumpOrigin(): u32 { return sync.entryOrigin(dumpEntry); }
 /** Seconds the entry dumpNext returned has been in its cache. */
 export function dumpAge(): u32 { return sync.entryAge(dumpEntry); }
 /** Seconds since the entry dumpNext returned last changed or was refreshed (ALARM's expiry timer). */
@@ -281,6 +286,8 @@ export function dumpIdle(): u32 { return sync.entryIdle(dumpEntry); }
 
 /** Starts a commit of an external cache (CACHE_EXTERNAL_CT or _EXP) with request options (O_*). */
 export function commitBegin(which: u32, opts: u32): void { commitStart(cacheOf(which), isExpCache(which), opts); }
+/** After commitBegin: commit only the entries from member `origin` (ORIGIN_ANY, the default: all). */
+export function commitOrigin(origin: u32): void { commitOnlyOrigin(origin); }
 /** Fills the netlink batch with the next creates (seq from seqBase); returns how many, 0 when done. */
 export function commitNext(seqBase: u32): u32 { return commitFill(seqBase, ctRecord, expRecord); }
 /** Re-sends request `seq` of one of the last two batches as an update (the kernel said EEXIST). */

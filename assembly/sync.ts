@@ -17,7 +17,7 @@
 import {
   Cache, newCache, recordKey, findEntry, upsertEntry, Upserted, KEY_SIZE, unlinkEntry, freeEntry, sameBody,
   entryFlags, setEntryFlags, entryStatus, setEntryStatus, entryBody, entryBodyLen,
-  E_SEQ, E_QNEXT, E_UPDATED, E_CREATED, EF_IN_TX, EF_IN_RS, EF_CTL, EF_EXP, EF_DEAD, EF_SEEN, ST_NEW, ST_UPD, ST_DEL,
+  E_SEQ, E_ORIGIN, E_QNEXT, E_UPDATED, E_CREATED, EF_IN_TX, EF_IN_RS, EF_CTL, EF_EXP, EF_DEAD, EF_SEEN, ST_NEW, ST_UPD, ST_DEL,
   Cursor, cursorStart, cursorNext,
 } from "./cache";
 import { Queue, newQueue, queueOf, queuePush, queueRemove, queueReplace, queueNext } from "./queue";
@@ -711,6 +711,10 @@ function updateSeq(seq: u32): void {
   ftfw.lastSeqRecv = seq;
 }
 
+/** The member the datagrams engineRx reads next come from (engineSetOrigin); 0 unless the host says. */
+let rxOrigin: u32 = 0;
+export function engineSetOrigin(origin: u32): void { rxOrigin = origin; }
+
 /** Applies data message `m` (decoded into its record) to the external cache (or, without one, to the kernel). */
 function applyData(m: SyncReader, ctRec: usize, expRec: usize, isExp: bool): void {
   if (isExp && !expSync) return;
@@ -743,10 +747,14 @@ function applyData(m: SyncReader, ctRec: usize, expRec: usize, isExp: bool): voi
     return;
   }
   if (up.movedFrom != 0) freeEntry(up.movedFrom);
+  store<u32>(e + E_ORIGIN, rxOrigin);
   if (up.created) c.created++;
   else c.updated++;
   logChange(isExp, up.created ? EVOP_NEW : EVOP_UPDATE, true, entryBody(e), entryBodyLen(e));
 }
+
+/** The origin of an external cache entry (see E_ORIGIN). */
+export function entryOrigin(e: usize): u32 { return e != 0 ? load<u32>(e + E_ORIGIN) : 0; }
 
 /** Requests injected into the kernel instead of caching: how many were appended, and how many did not fit. */
 export let injected: u32 = 0;

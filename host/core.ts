@@ -75,6 +75,7 @@ export interface CoreFunctions {
   trafficBytes(): bigint;
   trafficPackets(): bigint;
   engineRx(len: number, link?: number): number;
+  engineSetOrigin(origin: number): void;
   engineRxStream(len: number, link: number, stream: number): number;
   engineXmit(): number;
   engineBulk(): number;
@@ -120,6 +121,7 @@ export interface CoreFunctions {
   dumpStart(which: number): void;
   dumpNext(): number;
   dumpAge(): number;
+  dumpOrigin(): number;
   dumpIdle(): number;
   textPtr(): number;
   textDumpStart(which: number, style: number, opts: number, expiresAfter: number): void;
@@ -128,6 +130,7 @@ export interface CoreFunctions {
   textDumpSkip(n: number): number;
   textRecord(isExp: number, style: number, opts: number, age: number, expires: number, deltaTime: number): number;
   commitBegin(which: number, opts: number): void;
+  commitOrigin(origin: number): void;
   commitNext(seqBase: number): number;
   commitUpdate(seq: number): number;
   commitSkipped(): number;

@@ -9,6 +9,7 @@ import { Kernel } from "./kernel/kernel.ts";
 import { Logger } from "./process/log.ts";
 import { LockFile } from "./process/lockfile.ts";
 import { openMultichannel, type Multichannel } from "./links/multichannel.ts";
+import { CorosyncLink, type CpgChange } from "./links/channel-corosync.ts";
 import { ControlServer, controlAnswering } from "./control/server.ts";
 import { applyFilters } from "./kernel/filters.ts";
 import { applyScheduler, notifySystemd, syslogSink } from "./process/setup.ts";
@@ -59,6 +60,9 @@ export class Daemon implements ApiSource {
   private readonly lastSeen: (number | null)[] = [];
   private readonly peerUp: boolean[] = [];
   private api: { close(): Promise<void> } | null = null;
+  /** The Corosync process group, when that is the link (then the only one). */
+  private group: CorosyncLink | null = null;
+  private bulkTimer: NodeJS.Timeout | null = null;
   private keepalived: KeepalivedFifo | null = null;
 
   private constructor(private readonly config: Config, private readonly sync: SyncConfig, readonly log: Logger) {
@@ -130,6 +134,7 @@ export class Daemon implements ApiSource {
       c.onDrop((from) => this.stranger(from.address, from.port));
       c.onTrouble?.((m) => this.log.warning(m));
     }
+    if (this.channels.current instanceof CorosyncLink) this.joinGroup(this.channels.current);
     this.channels.onSwitch((e) => {
       if (e.to === null) this.log.error(e.message);
       else this.log.notice(e.message);
@@ -259,6 +264,57 @@ export class Daemon implements ApiSource {
     }
     this.kernel.inject();
     this.pump();
+  }
+
+  // ---- the Corosync process group -------------------------------------------------
+
+  /** Messages are read straight into the core's receive buffer; membership drives state transfer. */
+  private joinGroup(link: CorosyncLink): void {
+    this.group = link;
+    const rx = this.core.fn.rxPtr();
+    const max = this.k("MAX_DATAGRAM");
+    link.deliverInto(() => this.core.bytes.subarray(rx, rx + max), (len, origin) => this.fromMember(len, origin));
+    link.onMembership((c) => this.membershipChange(link, c));
+    link.onLost((why) => this.log.error(why));
+    this.log.notice(`joined Corosync process group as node ${link.nodeid}`);
+  }
+
+  /** A member's message, already at rxPtr(): its external entries remember the member. */
+  private fromMember(len: number, origin: number): void {
+    const fn = this.core.fn;
+    this.lastSeen[0] = Date.now();
+    fn.engineSetOrigin(origin);
+    fn.engineRx(len, 0);
+    fn.engineSetOrigin(0);
+    this.kernel.inject();
+    this.pump();
+  }
+
+  /**
+   * A member that joins (a new node, or one restarted) gets everyone's
+   * internal cache: each member sends a bulk update, so it is complete without
+   * a -n. A member that leaves keeps its entries in our external cache until a
+   * commit takes them (-c --origin) or a flush. Joins that come close together
+   * (a cluster starting) share one bulk update.
+   */
+  private membershipChange(link: CorosyncLink, c: CpgChange): void {
+    const isMe = (m: { nodeid: number; pid: number }) => m.nodeid === link.nodeid && m.pid === process.pid;
+    const joined = c.joined.filter((m) => !isMe(m));
+    for (const m of joined) this.memberEvent(m.nodeid, true, `Corosync member ${m.nodeid} (pid ${m.pid}) joined`);
+    for (const m of c.left) this.memberEvent(m.nodeid, false, `Corosync member ${m.nodeid} (pid ${m.pid}) left: its entries stay in the external cache`);
+    if (!joined.length || this.mode === "alarm" || this.bulkTimer) return;
+    this.bulkTimer = setTimeout(() => {
+      this.bulkTimer = null;
+      if (this.stopping) return;
+      this.log.notice("sending bulk update to the new members");
+      this.core.fn.engineBulk();
+      this.pump();
+    }, 100);
+  }
+
+  private memberEvent(nodeid: number, up: boolean, message: string): void {
+    this.log.notice(message);
+    this.emit({ type: "link", at: Date.now(), link: 0, what: up ? "peer-hello" : "peer-lost", peer: `node ${nodeid}`, message });
   }
 
   /** Datagrams from anyone but the configured peer are dropped (the channel counts them); say so, sparingly. */
@@ -543,7 +599,7 @@ export class Daemon implements ApiSource {
   peers(): PeerInfo[] {
     return this.sync.channels.map((c, i) => ({
       link: i,
-      address: "destination" in c ? c.destination ?? "" : c.address,
+      address: c.type === "corosync" ? `corosync group ${c.group}` : "destination" in c ? c.destination ?? "" : c.address,
       lastSeen: this.lastSeen[i] ?? null,
       state: this.peerUp[i] ? "talking" : this.lastSeen[i] ? "silent" : "not heard yet",
     }));
@@ -561,6 +617,7 @@ export class Daemon implements ApiSource {
     notifySystemd(this.config.general.systemd, "STOPPING=1", this.log);
     this.stopping = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.bulkTimer) clearTimeout(this.bulkTimer);
     this.timer = null;
     this.keepalived?.close();
     await this.api?.close();

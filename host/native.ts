@@ -103,6 +103,37 @@ export interface ProcessAddon {
   syslog(level: string, message: string): number;
 }
 
+/** A member of a Corosync process group, as libcpg reports it. */
+export interface CpgAddress {
+  nodeid: number;
+  pid: number;
+  /** CPG_REASON_*: 1 join, 2 leave, 3 node down, 4 node up, 5 process down. */
+  reason: number;
+}
+
+/** A membership change of the group: who is in it now, who left, who joined. */
+export interface CpgChange {
+  members: CpgAddress[];
+  left: CpgAddress[];
+  joined: CpgAddress[];
+}
+
+/** The flat ABI of ctsync_cpg.node (native/cpg.c): Corosync's closed process groups. */
+export interface CpgAddon {
+  /** Connects to the local corosync and joins the group; throws (code CS_ERR_*) when it cannot. */
+  open(group: string): { id: number; fd: number; nodeid: number };
+  /**
+   * Dispatches one event: a message's length (copied into buffer, its sender
+   * [nodeid, pid] into sender), a membership change, -1 nothing pending, -2
+   * nothing of interest (call again), -3 a message larger than buffer (dropped).
+   */
+  next(id: number, buffer: Uint8Array, sender: Uint32Array): number | CpgChange;
+  /** Multicasts to the group, totally ordered: 0 sent, -1 corosync's flow control (try again later). */
+  send(id: number, bytes: Uint8Array): number;
+  poll(id: number, callback: (status: number) => void): void;
+  close(id: number): void;
+}
+
 const loaded = new Map<string, unknown>();
 
 /** An addon of native/build/Release, loaded on first use so that modules importing this one still load without it. */
@@ -124,3 +155,13 @@ function loadAddon<T>(name: string): T {
 
 export const loadNetlinkAddon = (): NetlinkAddon => loadAddon<NetlinkAddon>("ctsync_netlink");
 export const loadProcessAddon = (): ProcessAddon => loadAddon<ProcessAddon>("ctsync_process");
+
+/** The Corosync addon, only built where libcpg-dev was installed: only a Corosync link asks for it. */
+export function loadCpgAddon(): CpgAddon {
+  const path = fileURLToPath(new URL("../native/build/Release/ctsync_cpg.node", import.meta.url));
+  if (!existsSync(path)) {
+    throw new Error(`ctsync: the Corosync transport needs the native addon ${path}, which is built only where libcpg is: ` +
+      `install libcpg-dev (Debian) and run "npm run build:native"`);
+  }
+  return loadAddon<CpgAddon>("ctsync_cpg");
+}

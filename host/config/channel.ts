@@ -8,9 +8,9 @@ import { DEFAULTS } from "./defaults.ts";
 import { warnUnimplemented } from "./unimplemented.ts";
 import type { Channel, SyncConfig } from "./types.ts";
 
-type Kind = Channel["type"];
+type Kind = Exclude<Channel["type"], "corosync">;
 
-const NAME: Record<Kind, string> = { multicast: "Multicast", udp: "UDP", tcp: "TCP" };
+const NAME: Record<Channel["type"], string> = { multicast: "Multicast", udp: "UDP", tcp: "TCP", corosync: "Corosync" };
 
 /** The channel while its block is read: family and addresses arrive in any order. */
 interface Draft {
@@ -41,7 +41,33 @@ export function readChannel(r: ConfigReader, kw: Token, sync: SyncConfig, type: 
   if (d.errorQueueLength !== null) sync.errorQueueLength = d.errorQueueLength;
 }
 
-function checkKindAndCount(r: ConfigReader, kw: Token, sync: SyncConfig, type: Kind): void {
+const GROUP_NAME = /^[A-Za-z0-9._-]{1,126}$/;
+
+/**
+ * Reads "Corosync { Group name }" (ctsync's own): one process group, the only
+ * link of its section (corosync has its own redundant rings).
+ */
+export function readCorosync(r: ConfigReader, kw: Token, sync: SyncConfig): void {
+  checkKindAndCount(r, kw, sync, "corosync");
+  if (sync.channels.length) r.fail(kw.line, `only one Corosync block is allowed (line ${sync.channels[0].line}): corosync's own rings give redundancy`);
+  if (r.peek()?.text === "Default") r.next();
+  const d = { group: "ctsync" };
+  readBlock(r, kw, COROSYNC, d);
+  sync.channels.push({
+    type: "corosync", line: kw.line, isDefault: true, group: d.group,
+    interface: null, sndSocketBuffer: null, rcvSocketBuffer: null, checksum: true,
+  });
+}
+
+const COROSYNC = section<{ group: string }>("Sync.Corosync", {
+  Group(r, kw, d) {
+    const t = r.word(kw, "a process group name");
+    if (!GROUP_NAME.test(t.text)) r.fail(kw.line, `"${t.text}" is not a Corosync group name (1 to 126 letters, digits, ".", "_" or "-")`);
+    d.group = t.text;
+  },
+});
+
+function checkKindAndCount(r: ConfigReader, kw: Token, sync: SyncConfig, type: Channel["type"]): void {
   const other = sync.channels.find((c) => c.type !== type);
   if (other) {
     r.fail(kw.line, `cannot use ${NAME[type]} with ${NAME[other.type]} dedicated links (line ${other.line}): all links must be of one kind`);

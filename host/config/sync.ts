@@ -5,7 +5,7 @@ import type { ConfigReader } from "./reader.ts";
 import type { Token } from "./lexer.ts";
 import { forEachItem, readBlock, section, type Handler } from "./block.ts";
 import { DEFAULTS, orDefault } from "./defaults.ts";
-import { readChannel } from "./channel.ts";
+import { readChannel, readCorosync } from "./channel.ts";
 import type { SyncConfig, SyncMode } from "./types.ts";
 
 /** The section while it is read: the config plus every Mode block seen. */
@@ -82,6 +82,7 @@ export const SYNC = section<SyncState>("Sync", {
   Multicast: (r, kw, s) => readChannel(r, kw, s.sync, "multicast"),
   UDP: (r, kw, s) => readChannel(r, kw, s.sync, "udp"),
   TCP: (r, kw, s) => readChannel(r, kw, s.sync, "tcp"),
+  Corosync: (r, kw, s) => readCorosync(r, kw, s.sync),
   Options(r, kw, s) {
     readBlock(r, kw, OPTIONS, s.sync);
   },
@@ -140,7 +141,7 @@ function readHelperList(r: ConfigReader, kw: Token): "all" | string[] {
 export function finishSync(r: ConfigReader, s: SyncState): void {
   const sync = s.sync;
   if (!sync.channels.length) {
-    r.fail(sync.line, "Sync has no dedicated link: add a Multicast, UDP or TCP block");
+    r.fail(sync.line, "Sync has no dedicated link: add a Multicast, UDP, TCP or Corosync block");
   }
   sync.mode = pickMode(r, s);
   if (sync.delayReplication.assured && sync.delayReplication.ms === 0) {
@@ -148,6 +149,13 @@ export function finishSync(r: ConfigReader, s: SyncState): void {
   }
   if (sync.delayReplication.ms > 0 && sync.disableInternalCache) {
     r.fail(sync.line, "DelayReplication needs the internal cache, where new flows wait: it cannot go with DisableInternalCache");
+  }
+  if (sync.channels[0].type === "corosync" && sync.mode === "ftfw") {
+    // CPG delivers everything in order or reports the member gone: FTFW's
+    // acknowledgements would only add traffic, and with more than one peer
+    // they have no addressee (its sequence tracking is one counter for all).
+    r.warn(sync.channels[0].line, "Corosync delivers reliably and in order: FTFW runs as NOTRACK over it (write Mode NOTRACK to silence this)");
+    sync.mode = "notrack";
   }
   sync.defaultChannel = pickDefault(r, sync);
   if (sync.disableExternalCache && sync.commitTimeout !== null) {

@@ -129,7 +129,18 @@ export interface UnicastChannel extends ChannelCommon {
   port: number;
 }
 
-export type Channel = MulticastChannel | UnicastChannel;
+/**
+ * Corosync { Group name } (ctsync's own): the sync messages go to every member
+ * of a Corosync closed process group (libcpg). The Interface, buffers and
+ * checksum are corosync's business: here they are null, null, null and on.
+ */
+export interface CorosyncChannel extends ChannelCommon {
+  type: "corosync";
+  /** Group: the CPG group name the nodes join (1 to 126 bytes). Default "ctsync". */
+  group: string;
+}
+
+export type Channel = MulticastChannel | UnicastChannel | CorosyncChannel;
 
 export type SyncMode = "ftfw" | "alarm" | "notrack";
 

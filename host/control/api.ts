@@ -79,7 +79,7 @@ export interface LinkDirectionCounters {
 
 /** One dedicated link (channel), as -s link shows it. */
 export interface LinkStats {
-  type: "multicast" | "udp" | "tcp";
+  type: "multicast" | "udp" | "tcp" | "corosync";
   /** Interface name (if_indextoname of the channel's interface). */
   device: string;
   /** IFF_UP and IFF_RUNNING of the device: RUNNING, NO-CARRIER (up, no carrier) or DOWN. */

@@ -58,7 +58,7 @@ function linkCounters(l: LinkStats): string {
     + `${u20(l.sent.errors)} Error send ${u20(l.received.errors)} Error recv\n\n`;
 }
 
-const LINK_LABEL = { udp: "UDP", multicast: "multicast", tcp: "TCP" } as const;
+const LINK_LABEL = { udp: "UDP", multicast: "multicast", tcp: "TCP", corosync: "Corosync" } as const;
 
 /** The active link's block in -s and -s network. */
 export function linkSummary(l: LinkStats): string {

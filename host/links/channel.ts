@@ -7,7 +7,7 @@ import { readFileSync, existsSync } from "node:fs";
 import { BlockList, isIPv6 } from "node:net";
 import type { Channel as ChannelConfig } from "../config/types.ts";
 
-export type ChannelKind = "udp" | "multicast" | "tcp";
+export type ChannelKind = "udp" | "multicast" | "tcp" | "corosync";
 
 /** The counters conntrackd prints per link with `-s network` / `-s link`. */
 export interface ChannelStats {
@@ -95,7 +95,7 @@ export class ChannelError extends Error {
   }
 }
 
-const KIND_NAME: Record<ChannelConfig["type"], string> = { udp: "UDP", multicast: "Multicast", tcp: "TCP" };
+const KIND_NAME: Record<ChannelConfig["type"], string> = { udp: "UDP", multicast: "Multicast", tcp: "TCP", corosync: "Corosync" };
 
 /** "Sync UDP link at line 12 (eth1)": where a message about a link points to. */
 export function linkName(cfg: ChannelConfig): string {
@@ -144,7 +144,7 @@ export function deviceMtu(device: string | null): number {
 }
 
 /** Usable bytes per datagram (conntrackd's buffer size: MTU less headersiz). */
-export function payloadSizeFor(cfg: ChannelConfig): number {
+export function payloadSizeFor(cfg: Exclude<ChannelConfig, { type: "corosync" }>): number {
   const headers = HEADERS[cfg.type === "tcp" ? "tcp" : "udp"][cfg.family];
   return deviceMtu(cfg.interface) - headers;
 }

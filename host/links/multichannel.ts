@@ -12,6 +12,7 @@ import { type Channel, type ChannelOptions, type ChannelStats, type LinkStatus, 
 import { openUdpChannel } from "./channel-udp.ts";
 import { openMulticastChannel } from "./channel-mcast.ts";
 import { openTcpChannel } from "./channel-tcp.ts";
+import { openCorosyncChannel } from "./channel-corosync.ts";
 
 /** Opens the sockets of one dedicated link. Throws ChannelError when the link cannot work at all. */
 export async function openChannel(cfg: ChannelConfig, opts: ChannelOptions = {}): Promise<Channel> {
@@ -20,6 +21,7 @@ export async function openChannel(cfg: ChannelConfig, opts: ChannelOptions = {})
     case "udp": return openUdpChannel(cfg);
     case "multicast": return openMulticastChannel(cfg);
     case "tcp": return openTcpChannel(cfg, opts);
+    case "corosync": return openCorosyncChannel(cfg);
   }
 }
 
