@@ -1,7 +1,7 @@
 // -i / -e as text: a walk over one cache that formats whole entries into the
 // core's text buffer, one chunk per call, so the host writes the answer to
 // the control socket in large pieces and never builds an object per entry.
-import { Cache, Cursor, cursorStart, cursorNext, entryBody, entryBodyLen } from "./cache";
+import { Cache, Cursor, cursorStart, cursorNext, entryBody, entryBodyLen, E_ORIGIN, ORIGIN_ANY } from "./cache";
 import { decodeAttrs } from "./wire";
 import { entryAge, entryIdle, statsEntryId, statsEntryStart } from "./sync";
 import { nowSec } from "./timers";
@@ -45,6 +45,8 @@ const buffer = memory.data(<i32>TEXT_CAP, 8);
   written: u32 = 0;
   /** Entries written by the last textDumpNext. */
   lastCount: u32 = 0;
+  /** Only the external entries from this member (E_ORIGIN); ORIGIN_ANY: all. */
+  origin: u32 = ORIGIN_ANY;
 }
 
 export const text = changetype<Text>(memory.data(offsetof<Text>(), 8));
@@ -64,7 +66,11 @@ export function textDumpStart(c: Cache, isExp: bool, style: u32, opts: u32, expi
   walk.expiresAfter = expiresAfter;
   walk.written = 0;
   walk.lastCount = 0;
+  walk.origin = ORIGIN_ANY;
 }
+
+/** After textDumpStart: only the entries that came from member `origin` (-e --origin). */
+export function textDumpOrigin(origin: u32): void { walk.origin = origin; }
 
 /** The first entry not yet taken: the walk's bucket again, past what its chain gave. */
 function resume(): usize {
@@ -78,6 +84,7 @@ function resume(): usize {
 function take(e: usize, ct: usize, exp: usize): bool {
   if (cursor.bucket == walk.bucket) walk.inChain++;
   else { walk.bucket = cursor.bucket; walk.inChain = 1; }
+  if (walk.origin != ORIGIN_ANY && load<u32>(e + E_ORIGIN) != walk.origin) return false;
   return decodeAttrs(walk.isExp, walk.isExp ? exp : ct, entryBody(e), entryBodyLen(e)) > 0;
 }
 

@@ -125,6 +125,7 @@ export interface CoreFunctions {
   dumpIdle(): number;
   textPtr(): number;
   textDumpStart(which: number, style: number, opts: number, expiresAfter: number): void;
+  textDumpOrigin(origin: number): void;
   textDumpNext(maxBytes: number, maxEntries: number): number;
   textDumpCount(): number;
   textDumpSkip(n: number): number;

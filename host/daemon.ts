@@ -379,10 +379,10 @@ export class Daemon implements ApiSource {
   // ---- DaemonControl -----------------------------------------------------------------
 
   /** conntrackd prints the external cache without reply tuples, and ALARM's external entries with their timer. */
-  textDump(which: CacheWhich, kind: RecordKind, style: TextStyle, jsonLines: boolean): TextWalk {
+  textDump(which: CacheWhich, kind: RecordKind, style: TextStyle, jsonLines: boolean, origin?: number): TextWalk {
     const alarmTimer = this.mode === "alarm" && which === "external";
     return new TextDump(this.core, this.k(CACHE_NAMES[which][kind]), style, {
-      noReply: which === "external", jsonLines, expiresAfter: alarmTimer ? this.sync.cacheTimeout : undefined,
+      noReply: which === "external", jsonLines, expiresAfter: alarmTimer ? this.sync.cacheTimeout : undefined, origin,
     });
   }
 
@@ -483,7 +483,7 @@ export class Daemon implements ApiSource {
     return [];
   }
 
-  async commit(kinds: KindSet): Promise<CommitResult> {
+  async commit(kinds: KindSet, origin?: number): Promise<CommitResult> {
     if (this.committing) {
       this.log.notice("commit already in progress, skipping");
       const busy: CommitResult = { status: "busy", committed: 0, failed: 0, seconds: 0 };
@@ -494,10 +494,11 @@ export class Daemon implements ApiSource {
     this.cancelPurge(); // a node that commits is becoming primary: its table is no zombie
     try {
       const wanted = kindsOf(kinds).filter((k) => k === "ct" || this.expectationSync);
-      this.log.notice(kinds === "both" ? "committing all external caches" : kinds === "ct" ? "committing conntrack cache" : "committing expectation cache");
+      this.log.notice((kinds === "both" ? "committing all external caches" : kinds === "ct" ? "committing conntrack cache" : "committing expectation cache") +
+        (origin !== undefined ? ` (entries from Corosync member ${origin} only)` : ""));
       let committed = 0, failed = 0, seconds = 0;
       for (const kind of wanted) {
-        const r = await this.kernel.commit(kind);
+        const r = await this.kernel.commit(kind, origin);
         committed += r.ok; failed += r.failed; seconds += r.seconds;
         this.log.notice(kind === "ct" ? `Committed ${r.ok} new entries` : `Committed ${r.ok} new expectations`);
         if (r.failed) this.log.notice(`${r.failed} entries can't be committed`);

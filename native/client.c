@@ -117,7 +117,7 @@ static int parse(int argc, char **argv, command *cmd) {
     const client_flag *fl = NULL;
     for (size_t k = 0; k < sizeof FLAGS / sizeof *FLAGS; k++)
       if (!strcmp(w, FLAGS[k].flag)) fl = &FLAGS[k];
-    if (!fl) return 0; // -v, -h, unknown flags, stray words
+    if (!fl) return 0; // -v, -h, --origin (the host sends its second int), unknown flags, stray words
     int code = fl->code;
     if (fl->choices != NO_ARGUMENT) {
       const char *arg = i + 1 < argc && argv[i + 1][0] != '-' ? argv[i + 1] : NULL;

@@ -281,6 +281,21 @@ test("actions need the bearer token: 401 without, 403 when wrong, 403 when none 
   assert.deepEqual(src.actions, []);
 });
 
+test("a commit can take one Corosync member's entries (origin), as -c --origin does; a bad origin is refused", async () => {
+  const src = populated();
+  await withApi(src, {}, async (base) => {
+    const c = await post(`${base}/api/commit`, { kinds: "ct", origin: 3 });
+    assert.deepEqual([c.status, c.body.origin, c.body.kinds], [200, 3, "ct"]);
+    assert.equal((await post(`${base}/api/commit?origin=5`)).status, 200);
+    for (const bad of [0, -1, 1.5, "x", 2 ** 32]) {
+      const r = await post(`${base}/api/commit`, { origin: bad });
+      assert.equal(r.status, 400, String(bad));
+      assert.match(r.body.error, /origin must be a Corosync node id/);
+    }
+  });
+  assert.deepEqual(src.actions, ["commit ct origin 3", "commit both origin 5"]);
+});
+
 test("actions: commit, flush, resync and bulk reach the daemon as -c, -f, -R, -n and -B do", async () => {
   const src = populated();
   await withApi(src, {}, async (base) => {

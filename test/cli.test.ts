@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { CliError, DEFAULT_CONFIG_PATH, parseCli, usage, type ClientRequest } from "../host/control/cli.ts";
-import { CONTROL_REQUEST, CTSYNC_JSON_FLAG, requestCode, requestName } from "../host/control/requests.ts";
+import { CONTROL_REQUEST, CTSYNC_JSON_FLAG, CTSYNC_ORIGIN_FLAG, requestCode, requestName, requestWords } from "../host/control/requests.ts";
 
 const words = (line: string) => (line ? line.split(" ") : []);
 const action = (line: string) => parseCli(words(line)).action;
@@ -223,4 +223,22 @@ test("the native client's request codes are control/requests.ts's (one protocol,
   assert.ok(Object.keys(inC).length >= 30, "the C table was read");
   for (const [name, code] of Object.entries(inC)) assert.equal(code, CONTROL_REQUEST[name as keyof typeof CONTROL_REQUEST], name);
   assert.equal(Number(/#define JSON_FLAG (0x[0-9a-f]+)/.exec(c)?.[1]), CTSYNC_JSON_FLAG);
+});
+
+// --- --origin (ctsync's own: one Corosync member's entries) ---------------------
+
+test("--origin goes with -c and -e, in either order, and sets the origin flag and a second int", () => {
+  assert.deepEqual(request("-c --origin 3"), { kind: "commit", target: "both", origin: 3 });
+  assert.deepEqual(request("--origin 7 -e exp"), { kind: "dump", cache: "external", target: "expect", format: "plain", origin: 7 });
+  assert.equal(requestCode(request("-c ct --origin 3")), CONTROL_REQUEST.CT_COMMIT | CTSYNC_ORIGIN_FLAG);
+  assert.deepEqual(requestWords(request("-e -j --origin 2")), [CONTROL_REQUEST.CT_DUMP_EXTERNAL | CTSYNC_JSON_FLAG | CTSYNC_ORIGIN_FLAG, 2]);
+  assert.deepEqual(requestWords(request("-c")), [CONTROL_REQUEST.ALL_COMMIT]);
+});
+
+test("--origin is refused without a node id or with another command", () => {
+  refused("-c --origin", "--origin needs a Corosync node id (1 to 4294967294), not nothing");
+  refused("-c --origin 0", '--origin needs a Corosync node id (1 to 4294967294), not "0"');
+  refused("-c --origin x", '--origin needs a Corosync node id (1 to 4294967294), not "x"');
+  refused("-i --origin 2", "--origin goes with -c or -e only (the external cache's entries from one Corosync member), not with -i");
+  refused("-F --origin 2", "--origin goes with -c or -e only (the external cache's entries from one Corosync member), not with -F");
 });

@@ -457,3 +457,28 @@ test("Options { DelayReplication ms; DelayReplicationAssured on }: ctsync's own,
     return true;
   }, text);
 });
+
+// --- Sync { Corosync } (ctsync's own) -------------------------------------------
+
+test("Corosync { Group } is a link of its own; FTFW runs as NOTRACK over it, with a warning", () => {
+  const { config, warnings } = parse(`Sync {\n Mode NOTRACK { }\n Corosync {\n  Group fw-zone.a\n }\n}\n${UNIX}\n`);
+  assert.deepEqual(warnings, []);
+  const link = config.sync!.channels[0];
+  assert.deepEqual({ type: link.type, group: link.type === "corosync" ? link.group : null, line: link.line, isDefault: link.isDefault },
+    { type: "corosync", group: "fw-zone.a", line: 3, isDefault: true });
+  assert.equal(config.sync!.mode, "notrack");
+  const ftfw = parse(`Sync {\n Mode FTFW { }\n Corosync { }\n}\n${UNIX}\n`);
+  assert.equal(ftfw.config.sync!.mode, "notrack");
+  assert.equal((ftfw.config.sync!.channels[0] as { group: string }).group, "ctsync");
+  assert.deepEqual(ftfw.warnings, ["3: Corosync delivers reliably and in order: FTFW runs as NOTRACK over it (write Mode NOTRACK to silence this)"]);
+});
+
+test("Corosync refuses a second block, other links beside it, unknown options and bad group names, by line", () => {
+  const bad = (body: string, message: string) =>
+    assert.throws(() => parseConfig(`Sync {\n Mode NOTRACK { }\n${body}\n}\n${UNIX}\n`, "t.conf"), { name: "ConfigError", message: `t.conf:${message}` });
+  bad(" Corosync { }\n Corosync { }", "4: only one Corosync block is allowed (line 3): corosync's own rings give redundancy");
+  bad(` ${LINK}\n Corosync { }`, "4: cannot use Corosync with UDP dedicated links (line 3): all links must be of one kind");
+  bad(" Corosync { }\n UDP { IPv4_address 10.0.0.1 }", "4: cannot use UDP with Corosync dedicated links (line 3): all links must be of one kind");
+  bad(" Corosync {\n  Port 5405\n }", '4: unknown option "Port" in Sync.Corosync (it belongs in Sync.UDP or Sync.TCP or API)');
+  bad(" Corosync {\n  Group a/b\n }", '4: "a/b" is not a Corosync group name (1 to 126 letters, digits, ".", "_" or "-")');
+});

@@ -99,6 +99,14 @@ test("actions reach the daemon with conntrackd's meaning and print nothing", () 
   assert.equal((await client(path, "-s rsqueue")).stdout, "");
 }));
 
+test("--origin (ctsync's own) takes -c and -e to one Corosync member's entries: a second int after the code", () => withServer(async (path, d) => {
+  d.calls.length = 0;
+  assert.equal((await client(path, "-c ct --origin 3")).status, 0);
+  assert.equal((await client(path, "-e --origin 4294967294")).status, 0);
+  assert.equal((await client(path, "-e")).status, 0);
+  assert.deepEqual(d.calls, [["commit", "ct", 3], ["textDump", "external", "ct", "plain", 4294967294], ["textDump", "external", "ct", "plain"]]);
+}));
+
 test("a commit holds the client until it is done", () => withServer(async (path, d) => {
   let open!: () => void;
   d.commitGate = new Promise((r) => { open = r; });

@@ -117,8 +117,8 @@ export class FakeSource implements ApiSource {
   queues(): QueueStats { return { allocatedNodes: 3, queues: [{ name: "txqueue", current: 1, max: 2, noSpaceErrors: 0 }] }; }
   processes(): ProcessInfo[] { return []; }
 
-  async commit(kinds: KindSet): Promise<CommitResult> {
-    this.actions.push(`commit ${kinds}`);
+  async commit(kinds: KindSet, origin?: number): Promise<CommitResult> {
+    this.actions.push(`commit ${kinds}${origin !== undefined ? ` origin ${origin}` : ""}`);
     const started = Date.now();
     if (this.commitDelayMs) await new Promise((r) => setTimeout(r, this.commitDelayMs));
     const result: CommitResult = { status: "done", committed: this.ct.external.length, failed: 0, seconds: (Date.now() - started) / 1000 };

@@ -33,7 +33,7 @@ export const ENDPOINTS = [
   "GET /api/cluster                             links, resend queue, peers",
   "GET /metrics                                 Prometheus text format",
   "WS  /api/events?kinds=ct,exp,peer,commit     the event stream",
-  "POST /api/commit  {\"kinds\": \"ct|expect|both\"}                       (token)",
+  "POST /api/commit  {\"kinds\": \"ct|expect|both\", \"origin\": nodeid?}     (token)",
   "POST /api/flush   {\"cache\": \"internal|external|both\"}               (token)",
   "POST /api/resync  {\"from\": \"kernel|peers\", \"kinds\": \"ct|expect|both\"} (token)",
   "POST /api/bulk                               send the internal cache to the peers (token)",
@@ -197,8 +197,11 @@ export class Router {
       if (kinds === "expect") refuse(409, "ExpectationSync is off: there is no expectation cache to commit");
     }
     const effective: KindSet = kinds === "both" && !s.expectationSync ? "ct" : kinds;
-    const result = await s.commit(effective);
-    return json(result.status === "busy" ? 409 : 200, { ok: result.status === "done", request: "commit", kinds: effective, ...result });
+    const origin = originParam(body);
+    const result = await s.commit(effective, origin);
+    return json(result.status === "busy" ? 409 : 200, {
+      ok: result.status === "done", request: "commit", kinds: effective, ...(origin !== undefined ? { origin } : {}), ...result,
+    });
   }
 
   private async flush(req: HttpRequest): Promise<HttpAnswer> {
@@ -276,6 +279,17 @@ function oneOf<T extends string>(p: Record<string, unknown>, name: string, allow
     refuse(400, `${name} must be one of ${allowed.join(", ")}, got ${JSON.stringify(v)}`);
   }
   return v as T;
+}
+
+/** "origin": a Corosync node id, to commit only that member's entries (-c --origin); absent: all. */
+function originParam(p: Record<string, unknown>): number | undefined {
+  const v = p.origin;
+  if (v === undefined) return undefined;
+  const n = typeof v === "string" && /^[0-9]{1,10}$/.test(v) ? Number(v) : v;
+  if (typeof n !== "number" || !Number.isInteger(n) || n < 1 || n > 0xfffffffe) {
+    refuse(400, `origin must be a Corosync node id from 1 to 4294967294, got ${JSON.stringify(v)}`);
+  }
+  return n as number;
 }
 
 function kindSet(p: Record<string, unknown>, name: string, fallback: KindSet): KindSet {

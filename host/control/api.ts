@@ -185,9 +185,11 @@ export interface DaemonControl {
   /**
    * -i / -e [expect]: the cache's live entries in any order, formatted by
    * the core in the given style (JSON: `jsonLines` puts each element on a
-   * line of its own, as the control socket's array has them).
+   * line of its own, as the control socket's array has them). `origin`
+   * (-e --origin, ctsync's own): only the external entries that came from
+   * that Corosync member.
    */
-  textDump(which: CacheWhich, kind: RecordKind, style: TextStyle, jsonLines: boolean): MaybePromise<TextWalk>;
+  textDump(which: CacheWhich, kind: RecordKind, style: TextStyle, jsonLines: boolean, origin?: number): MaybePromise<TextWalk>;
 
   /** Counters of one cache (-s, -s cache, -s expect). */
   cacheCounters(which: CacheWhich, kind: RecordKind): MaybePromise<CacheCounters>;
@@ -207,9 +209,11 @@ export interface DaemonControl {
    * "committing conntrack cache" / "committing expectation cache" /
    * "committing all external caches", then "Committed N new entries",
    * "N entries can't be committed" (if any), "commit has taken S.UUUUUU seconds".
-   * With both and ExpectationSync off, only conntracks.
+   * With both and ExpectationSync off, only conntracks. `origin` (-c
+   * --origin, ctsync's own): only the entries that came from that Corosync
+   * member (a failed node whose addresses this one takes over).
    */
-  commit(kinds: KindSet): Promise<CommitResult>;
+  commit(kinds: KindSet, origin?: number): Promise<CommitResult>;
   /**
    * -f: flush caches. -f internal and -f external flush conntracks only;
    * plain -f ("both") flushes conntracks, and expectations when ExpectationSync

@@ -29,11 +29,11 @@ export type DumpFormat = "plain" | "xml" | "json";
 
 export type ClientRequest =
   /** -i / -e [ct|expect] [-x|-j]: dump the internal (local) or external (peer) cache. */
-  | { kind: "dump"; cache: "internal" | "external"; target: "ct" | "expect"; format: DumpFormat }
+  | { kind: "dump"; cache: "internal" | "external"; target: "ct" | "expect"; format: DumpFormat; origin?: number }
   /** -s [section] [-j] */
   | { kind: "stats"; section: StatsSection; format: "plain" | "json" }
   /** -c [ct|expect]: commit the external cache to the kernel. */
-  | { kind: "commit"; target: Target }
+  | { kind: "commit"; target: Target; origin?: number }
   /** -f [internal|external]: flush the caches. */
   | { kind: "flush-cache"; cache: "internal" | "external" | "both" }
   /** -F [ct|expect]: flush the kernel tables. */
@@ -87,6 +87,7 @@ Client commands (one at a time, sent to the running daemon):
   -F [ct|expect], flush the kernel tables
   -i [ct|expect], show the internal cache (local states)
   -e [ct|expect], show the external cache (states from the peers)
+  --origin <nodeid>, with -c or -e: only the entries from that Corosync member
   -k, stop the daemon
   -s [network|cache|runtime|link|rsqueue|process|queue|ct|expect], show statistics
   -R [ct|expect], resync the internal cache with the kernel tables
@@ -149,6 +150,7 @@ class CliParser {
       case "-n": this.setRequest(word, { kind: "request-resync" }); break;
       case "-B": this.setRequest(word, { kind: "bulk-send" }); break;
       case "-t": this.setRequest(word, { kind: "reset-timers" }); break;
+      case "--origin": this.readOrigin(); break;
       default: throw this.unknown(word);
     }
     return null;
@@ -163,6 +165,27 @@ class CliParser {
     const path = this.argv[++this.i];
     if (path === undefined || path === "") throw new CliError("-C needs a configuration file name");
     this.configPath = path;
+  }
+
+  /** --origin <nodeid> (ctsync's own): a Corosync member, for -c and -e. */
+  private origin: number | null = null;
+
+  private readOrigin(): void {
+    const word = this.argv[++this.i];
+    const n = word !== undefined && /^\d{1,10}$/.test(word) ? Number(word) : NaN;
+    if (!(n >= 1 && n <= 0xfffffffe)) {
+      throw new CliError(`--origin needs a Corosync node id (1 to 4294967294), not ${word === undefined ? "nothing" : `"${word}"`}`);
+    }
+    this.origin = n;
+  }
+
+  /** Puts --origin into -c or -e; any other command refuses it. */
+  private withOrigin(flag: string, request: ClientRequest): ClientRequest {
+    if (this.origin === null) return request;
+    if (request.kind === "commit" || (request.kind === "dump" && request.cache === "external")) {
+      return { ...request, origin: this.origin };
+    }
+    throw new CliError(`--origin goes with -c or -e only (the external cache's entries from one Corosync member), not with ${flag}`);
   }
 
   private setFormat(f: Format): void {
@@ -232,7 +255,7 @@ class CliParser {
     if (this.daemon) {
       throw new CliError(`-d (run as a daemon) cannot be combined with the client command ${req.flag}`);
     }
-    return { kind: "request", request: this.withFormat(req.flag, req.request) };
+    return { kind: "request", request: this.withFormat(req.flag, this.withOrigin(req.flag, req.request)) };
   }
 
   private withFormat(flag: string, request: ClientRequest): ClientRequest {

@@ -7,7 +7,7 @@
 import { createConnection } from "node:net";
 import type { Writable } from "node:stream";
 import type { ClientRequest } from "./cli.ts";
-import { requestCode } from "./requests.ts";
+import { requestWords } from "./requests.ts";
 import { encodeRequest } from "./server.ts";
 
 export interface ClientIo {
@@ -35,7 +35,7 @@ export type Exchange =
  * Sends one request code and copies the answer to `sink` as it arrives.
  * Fails only if the connection or the write fails, as conntrackd's client.
  */
-export function exchange(path: string, code: number, sink: Writable): Promise<Exchange> {
+export function exchange(path: string, code: number | number[], sink: Writable): Promise<Exchange> {
   return new Promise((resolve) => {
     let connected = false;
     let bytes = 0;
@@ -46,7 +46,7 @@ export function exchange(path: string, code: number, sink: Writable): Promise<Ex
     sock.once("close", () => sink.removeListener("error", onSinkError));
     sock.once("connect", () => {
       connected = true;
-      sock.write(encodeRequest(code));
+      for (const word of typeof code === "number" ? [code] : code) sock.write(encodeRequest(word));
     });
     sock.on("data", (d: Uint8Array) => {
       bytes += d.length;
@@ -75,7 +75,7 @@ export async function runClient(request: ClientRequest, socketPath: string | nul
     say("the configuration has no UNIX { Path }, so there is no control socket to send the request to");
     return 1;
   }
-  const result = await exchange(socketPath, requestCode(request), io.stdout);
+  const result = await exchange(socketPath, requestWords(request), io.stdout);
   if (!result.ok) {
     say(result.message);
     return 1;

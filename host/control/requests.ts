@@ -52,6 +52,12 @@ export type ControlRequestName = keyof typeof CONTROL_REQUEST;
  */
 export const CTSYNC_JSON_FLAG = 0x100;
 
+/**
+ * ctsync's own: the request (-c, -e) is about one Corosync member's entries;
+ * a second native int, the member's node id, follows the code.
+ */
+export const CTSYNC_ORIGIN_FLAG = 0x200;
+
 type R = ControlRequestName;
 
 const BY_TARGET: Record<"commit" | "flush-kernel" | "resync-kernel", Record<Target, R>> = {
@@ -94,5 +100,12 @@ export function requestName(req: ClientRequest): ControlRequestName {
 export function requestCode(req: ClientRequest): number {
   const code = CONTROL_REQUEST[requestName(req)];
   const json = (req.kind === "dump" || req.kind === "stats") && req.format === "json";
-  return json ? code | CTSYNC_JSON_FLAG : code;
+  const origin = (req.kind === "dump" || req.kind === "commit") && req.origin !== undefined;
+  return (json ? code | CTSYNC_JSON_FLAG : code) | (origin ? CTSYNC_ORIGIN_FLAG : 0);
+}
+
+/** The ints to write on the socket: the code, then the origin when it has one. */
+export function requestWords(req: ClientRequest): number[] {
+  const code = requestCode(req);
+  return code & CTSYNC_ORIGIN_FLAG ? [code, (req as { origin: number }).origin] : [code];
 }

@@ -15,7 +15,7 @@ import { lstat, unlink, chmod, stat } from "node:fs/promises";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { endianness } from "node:os";
 import type { CacheWhich, DaemonControl, KindSet, LocalCounters, RecordKind } from "./api.ts";
-import { CONTROL_REQUEST, CTSYNC_JSON_FLAG, type ControlRequestName } from "./requests.ts";
+import { CONTROL_REQUEST, CTSYNC_JSON_FLAG, CTSYNC_ORIGIN_FLAG, type ControlRequestName } from "./requests.ts";
 import { chunks } from "../formats/text-dump.ts";
 import { actionJson, errorJson, statsJson } from "../formats/json.ts";
 import { statsText, type StatsData } from "../formats/stats.ts";
@@ -157,22 +157,22 @@ export class ControlServer {
     this.clients.add(sock);
     sock.on("close", () => this.clients.delete(sock));
     sock.on("error", () => sock.destroy());
-    readRequest(sock, this.opts.requestTimeoutMs ?? 5000).then((code) => {
-      if (code === null) {
+    readRequest(sock, this.opts.requestTimeoutMs ?? 5000).then((words) => {
+      if (words === null) {
         this.counters.localReadFailed++;
         sock.destroy();
         return;
       }
-      return this.serve(sock, code);
+      return this.serve(sock, words[0], words[1]);
     }).catch((e: Error) => {
       this.opts.onError?.(`control request failed: ${e.message}`);
       sock.destroy();
     });
   }
 
-  private async serve(sock: Socket, code: number): Promise<void> {
+  private async serve(sock: Socket, code: number, origin?: number): Promise<void> {
     const json = (code & CTSYNC_JSON_FLAG) !== 0;
-    const name = NAME_OF.get(code & ~CTSYNC_JSON_FLAG);
+    const name = NAME_OF.get(code & ~(CTSYNC_JSON_FLAG | CTSYNC_ORIGIN_FLAG));
     const out = new Reply(sock);
     if (name === undefined) {
       this.counters.localUnknownRequest++;
@@ -180,7 +180,7 @@ export class ControlServer {
       return out.end();
     }
     try {
-      await new RequestHandler(this.opts.daemon, out, json, this.counters, this.opts.now).handle(name);
+      await new RequestHandler(this.opts.daemon, out, json, this.counters, this.opts.now, origin).handle(name);
     } catch (e) {
       const message = `${name}: ${(e as Error).message}`;
       this.opts.onError?.(`control request ${message}`);
@@ -195,12 +195,16 @@ export class ControlServer {
   }
 }
 
-/** The request int, or null when the client closed or stalled before sending 4 bytes. */
-function readRequest(sock: Socket, timeoutMs: number): Promise<number | null> {
+/**
+ * The request int (and, with CTSYNC_ORIGIN_FLAG, the origin int after it),
+ * or null when the client closed or stalled before sending them.
+ */
+function readRequest(sock: Socket, timeoutMs: number): Promise<number[] | null> {
   return new Promise((resolve) => {
-    const got = new Uint8Array(4);
+    const got = new Uint8Array(8);
     let have = 0;
-    const done = (v: number | null) => {
+    let want = 4;
+    const done = (v: number[] | null) => {
       clearTimeout(timer);
       sock.removeListener("data", onData);
       sock.removeListener("end", onEnd);
@@ -209,10 +213,19 @@ function readRequest(sock: Socket, timeoutMs: number): Promise<number | null> {
       resolve(v);
     };
     const onData = (d: Uint8Array) => {
-      const take = Math.min(4 - have, d.length);
-      got.set(d.subarray(0, take), have);
-      have += take;
-      if (have === 4) done(decodeRequest(got));
+      for (;;) {
+        const take = Math.min(want - have, d.length);
+        got.set(d.subarray(0, take), have);
+        have += take;
+        d = d.subarray(take);
+        if (have < want) return;
+        const code = decodeRequest(got);
+        if (want === 4 && code & CTSYNC_ORIGIN_FLAG) {
+          want = 8;
+          continue;
+        }
+        return done(want === 8 ? [code, decodeRequest(got.subarray(4)) >>> 0] : [code]);
+      }
     };
     const onEnd = () => done(null);
     const timer = setTimeout(() => done(null), timeoutMs);
@@ -274,6 +287,8 @@ class RequestHandler {
     private readonly json: boolean,
     private readonly local: LocalCounters,
     private readonly now: () => number = () => Math.floor(Date.now() / 1000),
+    /** CTSYNC_ORIGIN_FLAG's node id: -c and -e about one Corosync member. */
+    private readonly origin?: number,
   ) {}
 
   async handle(name: ControlRequestName): Promise<void> {
@@ -350,13 +365,13 @@ class RequestHandler {
   }
 
   private async commit(name: ControlRequestName, kinds: KindSet): Promise<void> {
-    const result = await this.d.commit(kinds);
+    const result = await this.d.commit(kinds, this.origin);
     if (this.json) await this.out.write(actionJson(name, result));
   }
 
   /** -i / -e [expect]: the core's chunks as they come. JSON: an array, one element per line. */
   private async dump(which: CacheWhich, kind: RecordKind, format: "plain" | "xml"): Promise<void> {
-    const walk = await this.d.textDump(which, kind, this.json ? "json" : format, true);
+    const walk = await this.d.textDump(which, kind, this.json ? "json" : format, true, which === "external" ? this.origin : undefined);
     if (this.json) await this.out.write("[");
     let empty = true;
     for (const bytes of chunks(walk)) {

@@ -17,6 +17,8 @@ export interface TextOptions {
   jsonLines?: boolean;
   /** ALARM's CacheTimeout: "[expires in Ns]" counted from each entry's last refresh. */
   expiresAfter?: number;
+  /** External caches: only the entries from this Corosync member (-e --origin). */
+  origin?: number;
 }
 
 /** Bytes per chunk: large writes, and the core's buffer holds one. */
@@ -69,6 +71,7 @@ export function page(walk: TextWalk, limit: number): { bytes: Uint8Array[]; entr
 export class TextDump implements TextWalk {
   constructor(private readonly core: Core, cache: number, style: TextStyle, o: TextOptions = {}) {
     core.fn.textDumpStart(cache, styleCode(core, style), optionBits(core, o), o.expiresAfter ?? -1);
+    if (o.origin !== undefined) core.fn.textDumpOrigin(o.origin);
   }
 
   skip(n: number): number {

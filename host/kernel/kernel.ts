@@ -298,18 +298,18 @@ export class Kernel {
    * sent together, acknowledgements read in bulk. An entry the kernel already
    * has is updated instead; one it refuses is counted and logged with why.
    */
-  commit(kind: "ct" | "expect"): Promise<CommitResult> {
-    return this.exclusive(() => this.commitDeaf(kind));
+  commit(kind: "ct" | "expect", origin?: number): Promise<CommitResult> {
+    return this.exclusive(() => this.commitDeaf(kind, origin));
   }
 
-  private async commitDeaf(kind: "ct" | "expect"): Promise<CommitResult> {
+  private async commitDeaf(kind: "ct" | "expect", origin?: number): Promise<CommitResult> {
     // While committing, the event socket leaves its groups: the kernel then
     // builds no event for each entry written (when no one else listens),
     // which about halves the commit. Whatever happened meanwhile is learnt
     // from the dump of the resync that follows (resyncAfterCommit).
     this.events.setGroups(this.groups, false);
     try {
-      return await this.commitBatches(kind);
+      return await this.commitBatches(kind, origin);
     } finally {
       this.events.setGroups(this.groups, true);
     }
@@ -321,13 +321,15 @@ export class Kernel {
    * runs on a worker thread while this one builds the next batch, which then
    * waits until the batch before it is in and its EEXISTs were retried.
    */
-  private async commitBatches(kind: "ct" | "expect"): Promise<CommitResult> {
+  /** `origin`: only the entries from that Corosync member (the core's commitOrigin). */
+  private async commitBatches(kind: "ct" | "expect", origin?: number): Promise<CommitResult> {
     const { fn } = this.core;
     const k = (n: string) => this.core.k(n);
     const start = process.hrtime.bigint();
     let ok = 0, failed = 0;
     const reasons = new Map<string, number>();
     fn.commitBegin(k(kind === "ct" ? "CACHE_EXTERNAL_CT" : "CACHE_EXTERNAL_EXP"), this.opts.liberal ? k("O_LIBERAL") : 0);
+    if (origin !== undefined) fn.commitOrigin(origin);
     const refused = (errno: number) => {
       failed++;
       reasons.set(strerror(errno), (reasons.get(strerror(errno)) ?? 0) + 1);

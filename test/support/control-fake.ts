@@ -95,8 +95,8 @@ export class FakeDaemon implements DaemonControl {
   commitGate: Promise<void> = Promise.resolve();
   processList: ProcessInfo[] = [];
 
-  textDump(which: CacheWhich, kind: RecordKind, style: TextStyle, jsonLines: boolean): TextWalk {
-    this.calls.push(["textDump", which, kind, style]);
+  textDump(which: CacheWhich, kind: RecordKind, style: TextStyle, jsonLines: boolean, origin?: number): TextWalk {
+    this.calls.push(origin !== undefined ? ["textDump", which, kind, style, origin] : ["textDump", which, kind, style]);
     this.core ??= loadCore();
     return new RecordListWalk(this.core, kind === "ct" ? this[which].ct : this[which].exp, style, { jsonLines });
   }
@@ -109,8 +109,8 @@ export class FakeDaemon implements DaemonControl {
   resendQueue(): ResendQueueItem[] { return CAPTURED_RSQUEUE; }
   queues(): QueueStats { return CAPTURED_QUEUES; }
   processes(): ProcessInfo[] { return this.processList; }
-  async commit(kinds: KindSet): Promise<CommitResult> {
-    this.calls.push(["commit", kinds]);
+  async commit(kinds: KindSet, origin?: number): Promise<CommitResult> {
+    this.calls.push(origin !== undefined ? ["commit", kinds, origin] : ["commit", kinds]);
     await this.commitGate;
     return { status: "done", committed: 3, failed: 0, seconds: 0.001 };
   }
