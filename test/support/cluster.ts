@@ -7,7 +7,8 @@
 //                               \---- fw2 lan0 10.77.1.12
 //   server 10.77.2.2 --[wan bridge]-- fw1 wan0 10.77.2.11 (+VIP 10.77.2.1)
 //                               \---- fw2 wan0 10.77.2.12
-//   fw1 sync0 10.77.9.1/30 ---------- fw2 sync0 10.77.9.2/30   (UDP or multicast, port 3780)
+//   fw1 sync0 10.77.9.1/30 ---------- fw2 sync0 10.77.9.2/30   (UDP or multicast, port 3780;
+//                                                               or a Corosync ring, fw1 node 1, fw2 node 2)
 //
 // The client and the server route through the VIPs; failover() moves them to
 // fw2. Every namespace is named ctd-<run id>-<role>; interfaces are created
@@ -23,9 +24,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { createInterface } from "node:readline";
+import { CorosyncRing } from "./corosync.ts";
 
 export type SyncMode = "FTFW" | "NOTRACK" | "ALARM";
-export type Transport = "udp" | "multicast";
+export type Transport = "udp" | "multicast" | "corosync";
 /** "on" / "off" as in `ExpectationSync On|Off`, or a helper list `ExpectationSync { ftp sip }`. */
 export type ExpectationSync = "on" | "off" | string[];
 export type FwName = "fw1" | "fw2";
@@ -148,6 +150,8 @@ export class Cluster {
   readonly ns: Record<Role, string>;
   private readonly procs = new Map<string, Daemon>();
   private destroyed = false;
+  /** transport "corosync": the ring of fw1 (node 1) and fw2 (node 2) over sync0. */
+  ring: CorosyncRing | null = null;
 
   private constructor(id: string, dir: string, opts: ClusterOptions) {
     this.id = id;
@@ -226,6 +230,12 @@ export class Cluster {
     await must(["ip", "route", "add", "default", "via", ADDR.lanVip], ns.client);
     await must(["ip", "addr", "add", `${ADDR.server}/24`, "dev", "eth0"], ns.server);
     await must(["ip", "route", "add", "default", "via", ADDR.wanVip], ns.server);
+    if (this.opts.transport === "corosync") {
+      this.ring = new CorosyncRing(`ctd-${this.id}`, [
+        { ns: ns.fw1, addr: ADDR.fw1.sync, nodeid: 1 }, { ns: ns.fw2, addr: ADDR.fw2.sync, nodeid: 2 },
+      ], this.dir);
+      await this.ring.start();
+    }
   }
 
   /** The manual's rule set, in nftables: forward policy drop, established/related, new SYNs to the helper ports. */
@@ -273,7 +283,8 @@ ${allow}
       mode === "FTFW" ? `Mode FTFW {\n\t\tResendQueueSize 131072${this.opts.disableExternalCache ? "\n\t\tDisableExternalCache on" : ""}\n\t}`
       : mode === "NOTRACK" ? `Mode NOTRACK {\n\t\tDisableExternalCache ${noExternal}\n\t}`
       : "Mode ALARM {\n\t\tRefreshTime 5\n\t\tCacheTimeout 30\n\t}";
-    const channel = transport === "udp"
+    const channel = transport === "corosync" ? "Corosync {\n\t\tGroup ctsync\n\t}"
+      : transport === "udp"
       ? `UDP {\n\t\tIPv4_address ${me.sync}\n\t\tIPv4_Destination_Address ${peer.sync}\n\t\tPort ${ADDR.syncPort}\n\t\tInterface sync0\n\t\tChecksum on\n\t}`
       : `Multicast {\n\t\tIPv4_address ${ADDR.mcastGroup}\n\t\tGroup ${ADDR.syncPort}\n\t\tIPv4_interface ${me.sync}\n\t\tInterface sync0\n\t\tChecksum on\n\t}`;
     const exp = Array.isArray(expectationSync)
@@ -420,6 +431,7 @@ ${this.opts.extraConfig?.[fw] ?? ""}`;
     }
     for (const key of this.procs.keys()) await this.stopProc(key, "SIGTERM");
     for (const key of this.procs.keys()) await this.stopProc(key, "SIGKILL");
+    await this.ring?.stop();
     for (const n of Object.values(this.ns)) {
       // anything still running inside our own namespaces was started by us
       const pids = await run(["ip", "netns", "pids", n]);

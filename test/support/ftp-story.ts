@@ -214,7 +214,9 @@ export class Storyteller {
   async becomePrimary(rec: FailoverRecord): Promise<void> {
     const c = this.cluster;
     const logBefore = lines(await c.readLog("fw2")).length;
-    for (const args of [["-c"], ["-f"], ["-R"], ["-B"]]) {
+    // Over Corosync the new primary commits exactly the failed member's entries (fw1 is node 1).
+    const commit = c.opts.transport === "corosync" ? ["-c", "--origin", "1"] : ["-c"];
+    for (const args of [commit, ["-f"], ["-R"], ["-B"]]) {
       const r = await this.ctl("fw2", args);
       if (r.code !== 0) await this.fail(`\`-C fw2.conf ${args.join(" ")}\` exited ${r.code}: ${(r.stdout + r.stderr).trim()}`);
       if (args[0] === "-c") {

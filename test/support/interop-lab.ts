@@ -258,9 +258,10 @@ export class Lab {
   /**
    * Random loss of percent% on every node's sync0 egress (both directions of
    * every link), or none. tc netem where the kernel has it; otherwise an
-   * nftables rule that drops that share of the sync datagrams at random.
+   * nftables rule that drops that share of the sync datagrams at random
+   * (those to `port`: the sync port, or corosync's knet port 5405).
    */
-  async loss(percent: number | null): Promise<void> {
+  async loss(percent: number | null, port = SYNC_PORT): Promise<void> {
     for (const n of this.nodes) {
       if (percent === null) {
         await run(["tc", "qdisc", "del", "dev", "sync0", "root"], { ns: n.ns });
@@ -271,7 +272,7 @@ export class Lab {
       if (netem.code === 0) { this.lossBy = "netem"; continue; }
       const file = join(this.dir, `loss-${n.name}.nft`);
       await writeFile(file, `table inet io_loss {\n\tchain out {\n\t\ttype filter hook output priority filter; policy accept;\n` +
-        `\t\toifname "sync0" meta l4proto { udp, tcp } th dport ${SYNC_PORT} numgen random mod 100 < ${percent} counter drop\n\t}\n}\n`);
+        `\t\toifname "sync0" meta l4proto { udp, tcp } th dport ${port} numgen random mod 100 < ${percent} counter drop\n\t}\n}\n`);
       await must(["nft", "-f", file], n.ns);
       this.lossBy = "nft";
     }
