@@ -339,8 +339,12 @@ describe("interop: four nodes over multicast", { skip, concurrency: 1 }, () => {
   for (const [mode, impls] of cases) {
     // FTFW is a two-node protocol: one sequence space is tracked for all senders on the group, so
     // with three peers every node sees "lost" messages and conntrackd 1.4.7 itself misses entries.
-    const todo = mode === "FTFW" ? "FTFW with three peers on one group: conntrackd 1.4.7 loses entries too (one sequence space for all peers)" : undefined;
-    test(`${mode}, ${impls.join(" ")}: each node's flows reach the other three's external cache`, { todo }, async () => {
+    // They stay as the record of that limit (todo: they fail, by design of the protocol); clusters
+    // beyond two use the Corosync transport instead (test/e2e/corosync.test.ts, the same story with loss).
+    const limit = "FTFW is a two-node protocol: one sequence space for all peers on a group, so entries are lost (conntrackd 1.4.7 too); use Corosync beyond two nodes";
+    const todo = mode === "FTFW" ? limit : undefined;
+    const name = `${mode}, ${impls.join(" ")}: each node's flows reach the other three's external cache`;
+    test(mode === "FTFW" ? `${name} (expected to fail: ${limit})` : name, { todo }, async () => {
       await lab.stopAll();
       await lab.flushKernels();
       const t0 = Date.now();
