@@ -4,9 +4,14 @@
 //
 //   npm run bench [-- --n 1000000] [--rounds 3] [--rate 150000] [--idle 10] [--json] [--codec-only] [--no-codec]
 //                 [--no-client] [--client-entries 10000] [--no-short-flows] [--burst]
+//                 [--corosync | --corosync-only] [--corosync-flows 100000] [--corosync-nodes 2,4,8]
 //
 // --burst adds bench/burst.ts at N: unpaced bursts with conntrackd's default
 // NetlinkBufferSize and the bench's, and the rate sweep (at N up to 100,000).
+//
+// --corosync adds clusters beyond two (bench/corosync.ts: ctsyncd over
+// Corosync against conntrackd NOTRACK over multicast, 2, 4 and 8 nodes);
+// --corosync-only runs just that part. It needs corosync besides.
 //
 // Prints text tables (or the JSON with --json) and writes both to
 // bench/results/ (latest.txt, latest.json, and n<N>.txt / n<N>.json).
@@ -22,6 +27,7 @@ import { runSuite, type SuiteResult } from "./suite.ts";
 import { burstText, runBursts } from "./burst.ts";
 import { clientRows } from "./client.ts";
 import { shortFlowRows } from "./short-flows.ts";
+import { corosyncRows } from "./corosync.ts";
 
 const argv = process.argv.slice(2);
 const flag = (name: string) => argv.includes(name);
@@ -69,12 +75,14 @@ function progress(msg: string): void {
 const endProgress = () => { if (tty && lastLen) process.stderr.write(`\r${" ".repeat(lastLen + 6)}\r`); };
 
 const machine = machineInfo();
-progress("core codecs");
-const codec: Row[] = flag("--no-codec") ? [] : codecRows();
+if (!flag("--corosync-only")) progress("core codecs");
+const codec: Row[] = flag("--no-codec") || flag("--corosync-only") ? [] : codecRows();
 
 let suite: SuiteResult | null = null;
 let skipped: string | null = null;
+const corosyncOnly = flag("--corosync-only");
 if (flag("--codec-only")) skipped = "--codec-only";
+else if (corosyncOnly) skipped = "--corosync-only";
 else if (process.getuid?.() !== 0) skipped = "not root: the cluster benchmarks need network namespaces";
 else {
   suite = await runSuite({ n, rounds, rate, idleSeconds, progress });
@@ -87,6 +95,17 @@ const client: Row[] = suite && !flag("--no-client")
 // Short flows with and without DelayReplication (bench/short-flows.ts).
 const SHORT = { rate: 20_000, seconds: 10, short: 0.8 }, SHORT_DELAY_MS = 1000;
 const shortFlows: Row[] = suite && !flag("--no-short-flows") ? await shortFlowRows(SHORT, SHORT_DELAY_MS, progress) : [];
+// Clusters beyond two, on request (bench/corosync.ts).
+const corosyncFlows = Math.round(opt("--corosync-flows", 100_000));
+const corosyncNodes = (() => {
+  const i = argv.indexOf("--corosync-nodes");
+  const list = i < 0 ? [2, 4, 8] : String(argv[i + 1] ?? "").split(",").map(Number);
+  if (!list.length || list.some((x) => !Number.isInteger(x) || x < 2 || x > 16)) throw new Error("--corosync-nodes needs a list like 2,4,8 (2 to 16 nodes)");
+  return list;
+})();
+const corosync: Row[] = (flag("--corosync") || corosyncOnly) && process.getuid?.() === 0
+  ? await corosyncRows({ flows: corosyncFlows, sizes: corosyncNodes, progress })
+  : [];
 endProgress();
 
 const text: string[] = [`machine: ${machine.line}`, ""];
@@ -102,6 +121,12 @@ if (suite) {
 } else if (skipped) {
   text.push(`cluster benchmarks skipped: ${skipped}`, "");
 }
+if (corosync.length) {
+  text.push(`Clusters beyond two: a burst of ${corosyncFlows.toLocaleString("en-US")} new flows spread over the nodes (bench/corosync.ts); `
+    + "CPU per entry is one node's CPU over the burst divided by all the burst's entries (each node handles all of them), averaged over the nodes; "
+    + "wire bytes are every node's sync link transmissions summed, per entry");
+  text.push(formatTable(corosync), "");
+}
 if (client.length) {
   text.push(`Client commands against a daemon holding ${CLIENT_ENTRIES.toLocaleString("en-US")} entries (FTFW over UDP), `
     + `the whole command's wall time in ms, ${CLIENT_RUNS} runs each (bench/client.ts)`);
@@ -116,8 +141,14 @@ const bursts = suite && flag("--burst")
   ? await runBursts({ sizes: [n], sweepN: Math.min(n, 100_000), rates: [25_000, 50_000, 75_000, 100_000, 150_000, 0], say: progress })
   : null;
 if (bursts) text.push(...burstText(bursts, Math.min(n, 100_000)), "");
-const result = { machine, date: new Date().toISOString(), n, rounds, rate, idleSeconds, codec, cluster: suite, client, shortFlows, bursts, skipped };
+const result = { machine, date: new Date().toISOString(), n, rounds, rate, idleSeconds, codec, cluster: suite, client, shortFlows, bursts, corosync, skipped };
 
+if (corosync.length) {
+  const dir = join(ROOT, "bench/results");
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "corosync.json"), JSON.stringify({ machine, date: result.date, flows: corosyncFlows, rows: corosync }, null, 2) + "\n");
+  writeFileSync(join(dir, "corosync.txt"), text.join("\n"));
+}
 if (suite || codec.length) {
   const dir = join(ROOT, "bench/results");
   mkdirSync(dir, { recursive: true });

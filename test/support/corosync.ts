@@ -122,6 +122,12 @@ export class CorosyncRing {
     proc.stderr!.on("data", (b: Buffer) => { m.output = (m.output + b.toString()).slice(-20_000); });
   }
 
+  /** The PID of a member's running corosync (for its CPU time), or null. */
+  pid(nodeid: number): number | null {
+    const m = this.member(nodeid);
+    return m.alive ? m.proc!.pid ?? null : null;
+  }
+
   /** Stops one member's corosync: SIGTERM, then SIGKILL, to our own PID. */
   async stopOne(nodeid: number, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
     const m = this.member(nodeid);
