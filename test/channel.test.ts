@@ -487,3 +487,17 @@ test("real conntrackd 1.4.7 as the UDP peer: its datagrams reach us, ours show i
     await new Promise<void>((r) => (ctd.exitCode !== null ? r() : ctd.once("exit", () => r())));
   }
 });
+
+test("Corosync: without a corosync to join, the link cannot open, and says why and where", async (t) => {
+  const addon = join(ROOT, "native/build/Release/ctsync_cpg.node");
+  if (!(await import("node:fs")).existsSync(addon)) return t.skip("no ctsync_cpg addon (libcpg-dev missing at build time)");
+  const running = await run("corosync-quorumtool", ["-s"]).then(() => true, () => false);
+  if (running) return t.skip("a corosync runs in this network namespace");
+  const cfg: ChannelConfig = { ...base, type: "corosync", group: "ctsync-none", interface: null };
+  await assert.rejects(openChannel(cfg), (e: unknown) => {
+    assert.ok(e instanceof ChannelError);
+    assert.equal(e.message, 'Sync Corosync link at line 7: cannot join Corosync process group "ctsync-none": ctsync_cpg cannot connect to corosync: ' +
+      "corosync is not running or not reachable from this network namespace (CS_ERR_LIBRARY = 2)");
+    return true;
+  });
+});
