@@ -495,3 +495,44 @@ test("kernel work scheduled after a quiet spell comes due after the host's now, 
   fn.handleTimeout(t0 + 20_000);
   assert.deepEqual(drain().filter((k) => k === flush), []);
 });
+
+test("external entries remember their origin (engineSetOrigin): dumps tell it, a commit can take one origin's only", () => {
+  const a = new TestNode("notrack"), b = new TestNode("notrack"), c = new TestNode("notrack");
+  for (let i = 0; i < 30; i++) a.ctEvent(flow(i));
+  for (let i = 100; i < 120; i++) b.ctEvent(flow(i));
+  const { fn } = c.core;
+  const from = (origin: number, datagrams: Uint8Array[]) => {
+    fn.engineSetOrigin(origin);
+    c.receive(datagrams);
+    fn.engineSetOrigin(0);
+  };
+  from(7, a.flush());
+  from(9, b.flush());
+  const origins = () => {
+    const seen = new Map<number, number>();
+    fn.dumpStart(c.k("CACHE_EXTERNAL_CT"));
+    for (let r = fn.dumpNext(); r !== 0; r = fn.dumpNext()) seen.set(fn.dumpOrigin(), (seen.get(fn.dumpOrigin()) ?? 0) + 1);
+    return Object.fromEntries(seen);
+  };
+  assert.deepEqual(origins(), { 7: 30, 9: 20 });
+  // the last member to write an entry owns it (a flow that moved to another firewall)
+  b.ctEvent({ ...flow(3), mark: 5 }, "update");
+  from(9, b.flush());
+  assert.deepEqual(origins(), { 7: 29, 9: 21 });
+  // datagrams without an origin (any other link) say 0
+  a.ctEvent(flow(50));
+  c.receive(a.flush());
+  assert.deepEqual(origins(), { 0: 1, 7: 29, 9: 21 });
+
+  const commitCount = (origin?: number) => {
+    fn.commitBegin(c.k("CACHE_EXTERNAL_CT"), 0);
+    if (origin !== undefined) fn.commitOrigin(origin);
+    let n = 0;
+    for (let k = fn.commitNext(1); k > 0; k = fn.commitNext(1 + n)) n += k;
+    return n;
+  };
+  assert.equal(commitCount(7), 29);
+  assert.equal(commitCount(9), 21);
+  assert.equal(commitCount(), 51, "commitBegin forgets the last commit's origin");
+  assert.equal(commitCount(c.k("ORIGIN_ANY")), 51);
+});
