@@ -63,6 +63,8 @@ export class Daemon implements ApiSource {
   /** The Corosync process group, when that is the link (then the only one). */
   private group: CorosyncLink | null = null;
   private bulkTimer: NodeJS.Timeout | null = null;
+  /** When each Corosync member's last message arrived (ms), by node id. */
+  private readonly memberSeen = new Map<number, number>();
   private keepalived: KeepalivedFifo | null = null;
 
   private constructor(private readonly config: Config, private readonly sync: SyncConfig, readonly log: Logger) {
@@ -283,6 +285,7 @@ export class Daemon implements ApiSource {
   private fromMember(len: number, origin: number): void {
     const fn = this.core.fn;
     this.lastSeen[0] = Date.now();
+    this.memberSeen.set(origin, this.lastSeen[0]);
     fn.engineSetOrigin(origin);
     fn.engineRx(len, 0);
     fn.engineSetOrigin(0);
@@ -598,11 +601,24 @@ export class Daemon implements ApiSource {
   }
 
   peers(): PeerInfo[] {
+    if (this.group) return this.members(this.group);
     return this.sync.channels.map((c, i) => ({
       link: i,
-      address: c.type === "corosync" ? `corosync group ${c.group}` : "destination" in c ? c.destination ?? "" : c.address,
+      address: c.type === "corosync" ? "" : "destination" in c ? c.destination ?? "" : c.address,
       lastSeen: this.lastSeen[i] ?? null,
       state: this.peerUp[i] ? "talking" : this.lastSeen[i] ? "silent" : "not heard yet",
+    }));
+  }
+
+  /** Over Corosync the peers are the group's other members (left ones too: their entries stay), by node id. */
+  private members(group: CorosyncLink): PeerInfo[] {
+    const ids = new Set([...group.members, ...this.memberSeen.keys()]);
+    ids.delete(group.nodeid);
+    return [...ids].sort((a, b) => a - b).map((id) => ({
+      link: 0,
+      address: `node ${id}`,
+      lastSeen: this.memberSeen.get(id) ?? null,
+      state: group.members.includes(id) ? "member" : "left",
     }));
   }
 

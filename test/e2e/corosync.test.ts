@@ -116,7 +116,7 @@ describe("Corosync: four nodes", { skip, concurrency: 1 }, () => {
     await burstWithRestart(c!, perNode);
   });
 
-  test("node 3 fails; node 1 commits exactly node 3's flows (-c --origin 3), the others' stay in its external cache", { timeout: 120_000 }, async () => {
+  test("node 3 fails; node 1 commits exactly node 3's flows (-c --origin 3), the others' stay in its external cache; after -R and -B they are node 1's", { timeout: 120_000 }, async () => {
     const { lab, ring } = c!;
     await lab.loss(null, KNET_PORT);
     const [n1, , n3] = lab.nodes;
@@ -125,6 +125,7 @@ describe("Corosync: four nodes", { skip, concurrency: 1 }, () => {
     await ring.stopOne(n3.index, "SIGKILL");
     await ring.waitMembers([1, 2, 4], 30_000);
     assert.equal(await fromOrigin(n1, 3), perNode, "node 3's entries stay in node 1's external cache after it left");
+    assert.match(await n1.log(), /Corosync member 3 \(pid \d+\) left: its entries stay in the external cache/);
     await n1.ctlOk(["-c", "ct", "--origin", "3"], 60_000);
     const after = Number((await n1.conntrack("-C")).trim());
     assert.equal(after - before, perNode, `node 1's kernel gained exactly node 3's ${perNode} flows`);
@@ -133,6 +134,12 @@ describe("Corosync: four nodes", { skip, concurrency: 1 }, () => {
     assert.equal(ofNode(3), perNode, "node 3's flows are in node 1's kernel");
     assert.equal(ofNode(2) + ofNode(4), 0, "no flow of node 2 or 4 was committed");
     assert.match(await n1.log(), /committing conntrack cache \(entries from Corosync member 3 only\)/);
+    // the rest of the takeover: -R and -B make them node 1's in the other members' eyes
+    await n1.ctlOk(["-R"], 60_000);
+    await n1.ctlOk(["-B"], 60_000);
+    const n2 = lab.nodes[1];
+    await until("node 2 to see node 3's old flows as node 1's", async () =>
+      (await fromOrigin(n2, 1)) === 2 * perNode && (await fromOrigin(n2, 3)) === 0, 60_000, () => evidence(c!), 1000);
   });
 });
 
