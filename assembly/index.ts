@@ -219,6 +219,8 @@ export function engineRxStream(len: u32, link: u32, id: u32): i32 {
 export function engineRx(len: u32, link: u32): u32 { return sync.engineRx(rxBuffer, len, ctRecord, expRecord, link); }
 /** The member (Corosync node id) the next engineRx datagrams come from; their external entries remember it. 0: none. */
 export function engineSetOrigin(origin: u32): void { sync.engineSetOrigin(origin); }
+/** Drops the external entries from member `origin` (it joined again; its bulk update follows); returns how many. */
+export function engineForgetOrigin(origin: u32): u32 { return sync.engineForgetOrigin(origin); }
 export { ORIGIN_ANY } from "./cache";
 
 export function cacheCount(which: u32): u32 { return cacheOf(which).count; }

@@ -1013,6 +1013,23 @@ function flushOne(c: Cache, e: usize): u32 {
   return 1;
 }
 
+/** The member whose entries engineForgetOrigin is dropping (walkAll's visitors take no arguments of their own). */
+let forgetting: u32 = 0;
+
+/**
+ * Drops the external entries that came from member `origin` and returns how
+ * many: it joined again (a restart, a reboot), and the bulk update it sends
+ * after its join is its whole picture, so what it no longer has must go.
+ */
+export function engineForgetOrigin(origin: u32): u32 {
+  forgetting = origin;
+  return walkAll(externalCt, forgetOne) + walkAll(externalExp, forgetOne);
+}
+
+function forgetOne(c: Cache, e: usize): u32 {
+  return load<u32>(e + E_ORIGIN) == forgetting ? flushOne(c, e) : 0;
+}
+
 /** Seconds an entry has been in its cache. */
 export function entryAge(e: usize): u32 {
   return nowSec - load<u32>(e + E_CREATED);

@@ -76,6 +76,7 @@ export interface CoreFunctions {
   trafficPackets(): bigint;
   engineRx(len: number, link?: number): number;
   engineSetOrigin(origin: number): void;
+  engineForgetOrigin(origin: number): number;
   engineRxStream(len: number, link: number, stream: number): number;
   engineXmit(): number;
   engineBulk(): number;

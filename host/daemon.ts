@@ -296,14 +296,20 @@ export class Daemon implements ApiSource {
   /**
    * A member that joins (a new node, or one restarted) gets everyone's
    * internal cache: each member sends a bulk update, so it is complete without
-   * a -n. A member that leaves keeps its entries in our external cache until a
+   * a -n; what it had sent before it went is dropped, as its own start-up bulk
+   * update replaces it. A member that leaves keeps its entries in our external cache until a
    * commit takes them (-c --origin) or a flush. Joins that come close together
    * (a cluster starting) share one bulk update.
    */
   private membershipChange(link: CorosyncLink, c: CpgChange): void {
     const isMe = (m: { nodeid: number; pid: number }) => m.nodeid === link.nodeid && m.pid === process.pid;
     const joined = c.joined.filter((m) => !isMe(m));
-    for (const m of joined) this.memberEvent(m.nodeid, true, `Corosync member ${m.nodeid} (pid ${m.pid}) joined`);
+    for (const m of joined) {
+      // What it sent before is stale: its start-up bulk update, ordered after this join, is its whole picture.
+      const stale = this.core.fn.engineForgetOrigin(m.nodeid);
+      this.memberEvent(m.nodeid, true, `Corosync member ${m.nodeid} (pid ${m.pid}) joined` +
+        (stale ? `: dropped the ${stale} entries it had sent before, its bulk update replaces them` : ""));
+    }
     for (const m of c.left) this.memberEvent(m.nodeid, false, `Corosync member ${m.nodeid} (pid ${m.pid}) left: its entries stay in the external cache`);
     if (!joined.length || this.mode === "alarm" || this.bulkTimer) return;
     this.bulkTimer = setTimeout(() => {

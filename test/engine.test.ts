@@ -535,4 +535,9 @@ test("external entries remember their origin (engineSetOrigin): dumps tell it, a
   assert.equal(commitCount(9), 21);
   assert.equal(commitCount(), 51, "commitBegin forgets the last commit's origin");
   assert.equal(commitCount(c.k("ORIGIN_ANY")), 51);
+
+  // member 7 joins again: what it sent before goes, the others' entries stay
+  assert.equal(fn.engineForgetOrigin(7), 29);
+  assert.deepEqual(origins(), { 0: 1, 9: 21 });
+  assert.equal(fn.engineForgetOrigin(7), 0);
 });
