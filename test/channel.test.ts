@@ -501,3 +501,45 @@ test("Corosync: without a corosync to join, the link cannot open, and says why a
     return true;
   });
 });
+
+test("Corosync: what flow control refuses (TRY_AGAIN) is kept and sent later in order, never dropped; own messages are not news", async () => {
+  const { CorosyncLink } = await import("../host/links/channel-corosync.ts");
+  type Ev = number | { members: { nodeid: number; pid: number; reason: number }[]; left: never[]; joined: never[] };
+  const sent: number[] = [];
+  let refuse = 3; // corosync's queue is full for the next three sends
+  let poll: (status: number) => void = () => {};
+  const pending: [Uint8Array, number, number][] = []; // deliveries waiting: bytes, nodeid, pid
+  const fake = {
+    open: () => ({ id: 0, fd: -1, nodeid: 1 }),
+    poll: (_id: number, cb: (status: number) => void) => { poll = cb; },
+    close: () => {},
+    send: (_id: number, bytes: Uint8Array) => {
+      if (refuse > 0) { refuse--; return -1; }
+      sent.push(bytes[0]);
+      pending.push([bytes.slice(), 1, process.pid]); // our own message comes back to us too
+      return 0;
+    },
+    next: (_id: number, buf: Uint8Array, sender: Uint32Array): Ev => {
+      const d = pending.shift();
+      if (!d) return -1;
+      buf.set(d[0]);
+      sender[0] = d[1]; sender[1] = d[2];
+      return d[0].length;
+    },
+  };
+  const cfg = { ...base, type: "corosync" as const, group: "g", interface: null };
+  const link = new CorosyncLink(fake, 0, 1, cfg);
+  const got: [number, number][] = [];
+  link.deliverInto(() => new Uint8Array(64), (len, origin) => got.push([len, origin]));
+  for (let i = 1; i <= 5; i++) assert.equal(link.send(new Uint8Array([i, 0, 0])), true);
+  assert.deepEqual(sent, [], "the first send was refused: it and the ones after it wait, in order");
+  assert.equal(link.pending, 5);
+  pending.push([new Uint8Array(7), 2, 4242]); // a peer's message
+  for (let i = 0; i < 4 && link.pending; i++) { poll(0); await new Promise((r) => setTimeout(r, 10)); }
+  assert.deepEqual(sent, [1, 2, 3, 4, 5]);
+  assert.equal(link.pending, 0);
+  poll(0);
+  assert.deepEqual(got, [[7, 2]], "the peer's message arrives with its node id; our own five are not handed on");
+  assert.equal(link.stats.packetsSent, 5);
+  await link.close();
+});
