@@ -63,6 +63,8 @@ export class Daemon implements ApiSource {
   /** The Corosync process group, when that is the link (then the only one). */
   private group: CorosyncLink | null = null;
   private bulkTimer: NodeJS.Timeout | null = null;
+  /** How many times this node joined the group (more than once: corosync went away and came back). */
+  private groupJoins = 0;
   /** When each Corosync member's last message arrived (ms), by node id. */
   private readonly memberSeen = new Map<number, number>();
   private keepalived: KeepalivedFifo | null = null;
@@ -278,6 +280,7 @@ export class Daemon implements ApiSource {
     link.deliverInto(() => this.core.bytes.subarray(rx, rx + max), (len, origin) => this.fromMember(len, origin));
     link.onMembership((c) => this.membershipChange(link, c));
     link.onLost((why) => this.log.error(why));
+    link.onBack(() => this.log.notice("joined the Corosync process group again"));
     this.log.notice(`joined Corosync process group as node ${link.nodeid}`);
   }
 
@@ -297,21 +300,35 @@ export class Daemon implements ApiSource {
    * A member that joins (a new node, or one restarted) gets everyone's
    * internal cache: each member sends a bulk update, so it is complete without
    * a -n; what it had sent before it went is dropped, as its own start-up bulk
-   * update replaces it. A member that leaves keeps its entries in our external cache until a
-   * commit takes them (-c --origin) or a flush. Joins that come close together
-   * (a cluster starting) share one bulk update.
+   * update replaces it. When this node joins again (corosync went away and
+   * came back) it is the same the other way: what the members had sent it is
+   * replaced by their bulk updates, and its own goes to them. A member that
+   * leaves keeps its entries in our external cache until a commit takes them
+   * (-c --origin) or a flush. Joins that come close together (a cluster
+   * starting) share one bulk update. ALARM sends no bulk updates (its refresh
+   * resends everything) and so drops nothing here either.
    */
   private membershipChange(link: CorosyncLink, c: CpgChange): void {
     const isMe = (m: { nodeid: number; pid: number }) => m.nodeid === link.nodeid && m.pid === process.pid;
+    const bulks = this.mode !== "alarm";
+    const rejoined = c.joined.some(isMe) && this.groupJoins++ > 0;
+    if (rejoined && bulks) {
+      for (const m of c.members) if (!isMe(m)) this.core.fn.engineForgetOrigin(m.nodeid);
+      this.log.notice(`back in the Corosync process group with ${c.members.length - 1} other members: exchanging bulk updates`);
+    }
     const joined = c.joined.filter((m) => !isMe(m));
     for (const m of joined) {
       // What it sent before is stale: its start-up bulk update, ordered after this join, is its whole picture.
-      const stale = this.core.fn.engineForgetOrigin(m.nodeid);
+      const stale = bulks ? this.core.fn.engineForgetOrigin(m.nodeid) : 0;
       this.memberEvent(m.nodeid, true, `Corosync member ${m.nodeid} (pid ${m.pid}) joined` +
         (stale ? `: dropped the ${stale} entries it had sent before, its bulk update replaces them` : ""));
     }
     for (const m of c.left) this.memberEvent(m.nodeid, false, `Corosync member ${m.nodeid} (pid ${m.pid}) left: its entries stay in the external cache`);
-    if (!joined.length || this.mode === "alarm" || this.bulkTimer) return;
+    if ((joined.length || rejoined) && bulks) this.scheduleBulk();
+  }
+
+  private scheduleBulk(): void {
+    if (this.bulkTimer) return;
     this.bulkTimer = setTimeout(() => {
       this.bulkTimer = null;
       if (this.stopping) return;

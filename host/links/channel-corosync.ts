@@ -9,6 +9,12 @@
 // full (it throttles a sender whose own reader lags). A message is then kept,
 // in order, and sent again after this process has read what corosync had for
 // it, or a few milliseconds later: never dropped.
+//
+// When corosync goes away (it stopped, or restarted), the link is down and
+// tries to join again every second. What the daemon sends meanwhile is
+// dropped: once back in the group, the daemon sends its whole internal cache
+// (the other members, seeing it join, drop what it had sent before), which
+// supersedes every update missed.
 import type { CorosyncChannel as CorosyncConfig } from "../config/types.ts";
 import { loadCpgAddon, type CpgAddon, type CpgChange } from "../native.ts";
 import { type Channel, type LinkStatus, type Sender, ChannelError, linkName, newStats } from "./channel.ts";
@@ -21,6 +27,8 @@ import { type Channel, type LinkStatus, type Sender, ChannelError, linkName, new
 export const CPG_PAYLOAD = 16384;
 /** Milliseconds before a send refused by flow control is tried again when nothing arrives meanwhile. */
 const RETRY_MS = 5;
+/** Milliseconds between attempts to join the group again after corosync went away. */
+const REJOIN_MS = 1000;
 
 export type { CpgChange } from "../native.ts";
 
@@ -48,19 +56,26 @@ export class CorosyncLink implements Channel {
   backlogPeak = 0;
   private retry: NodeJS.Timeout | null = null;
   private closed = false;
+  /** Why the connection to corosync broke; null while connected. */
   private failed: string | null = null;
+  private rejoin: NodeJS.Timeout | null = null;
   private readonly sender = new Uint32Array(2);
   private own = new Uint8Array(CPG_PAYLOAD * 4);
   private target: (() => Uint8Array) | null = null;
   private receive: (bytes: Uint8Array, origin: number) => void = () => {};
   private membership: (c: CpgChange) => void = () => {};
   private lost: (why: string) => void = () => {};
+  private back: () => void = () => {};
   /** Node ids of the group's members (this node included), as corosync last reported them. */
   members: number[] = [];
 
-  constructor(private readonly addon: CpgAddon, private readonly id: number, readonly nodeid: number,
+  constructor(private readonly addon: CpgAddon, private id: number, readonly nodeid: number,
     private readonly cfg: CorosyncConfig) {
-    addon.poll(id, (status) => (status < 0 ? this.fail(`polling corosync's socket failed (${status})`) : this.dispatch()));
+    this.watch();
+  }
+
+  private watch(): void {
+    this.addon.poll(this.id, (status) => (status < 0 ? this.fail(`polling corosync's socket failed (${status})`) : this.dispatch()));
   }
 
   /**
@@ -83,9 +98,14 @@ export class CorosyncLink implements Channel {
     this.membership = handler;
   }
 
-  /** The connection to corosync broke (corosync stopped, say): the link is down for good. */
+  /** The connection to corosync broke (corosync stopped, say): the link is down until it joins again. */
   onLost(handler: (why: string) => void): void {
     this.lost = handler;
+  }
+
+  /** Back in the group after onLost (its membership change follows, with this node among the joined). */
+  onBack(handler: () => void): void {
+    this.back = handler;
   }
 
   onDrop(_handler: (from: Sender) => void): void {
@@ -93,7 +113,11 @@ export class CorosyncLink implements Channel {
   }
 
   send(bytes: Uint8Array): boolean {
-    if (this.closed || this.failed) return false;
+    if (this.closed) return false;
+    if (this.failed) {
+      this.stats.errorsSend++; // superseded by the bulk update sent once back in the group
+      return false;
+    }
     if (this.backlog.length === 0 && this.trySend(bytes)) return true;
     this.backlog.push(bytes.slice()); // a copy: the core reuses its transmit buffer at once
     this.backlogPeak = Math.max(this.backlogPeak, this.backlog.length);
@@ -163,10 +187,29 @@ export class CorosyncLink implements Channel {
   }
 
   private fail(why: string): void {
-    if (this.failed) return;
+    if (this.failed || this.closed) return;
     this.failed = why;
     this.stats.errorsSend++;
-    this.lost(`${linkName(this.cfg)}: lost the connection to corosync: ${why}`);
+    this.backlog.length = 0;
+    this.members = [];
+    this.addon.close(this.id);
+    this.lost(`${linkName(this.cfg)}: lost the connection to corosync: ${why}; joining again every ${REJOIN_MS / 1000} s`);
+    this.rejoin = setInterval(() => this.tryRejoin(), REJOIN_MS);
+  }
+
+  private tryRejoin(): void {
+    let g: { id: number; nodeid: number };
+    try {
+      g = this.addon.open(this.cfg.group);
+    } catch {
+      return; // not back yet
+    }
+    if (this.rejoin) clearInterval(this.rejoin);
+    this.rejoin = null;
+    this.id = g.id;
+    this.failed = null;
+    this.watch();
+    this.back();
   }
 
   linkStatus(): LinkStatus {
@@ -186,6 +229,7 @@ export class CorosyncLink implements Channel {
     }
     this.closed = true;
     if (this.retry) clearTimeout(this.retry);
-    this.addon.close(this.id);
+    if (this.rejoin) clearInterval(this.rejoin);
+    if (!this.failed) this.addon.close(this.id);
   }
 }

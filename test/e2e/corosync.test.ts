@@ -145,6 +145,26 @@ describe("Corosync: four nodes", { skip, concurrency: 1 }, () => {
     await until("node 4 to see node 3's old flows as node 1's", async () =>
       (await fromOrigin(n4, 1)) === 2 * perNode && (await fromOrigin(n4, 3)) === 0, 60_000, () => evidence(c!), 1000);
   });
+  test("node 4's corosync restarts under its running ctsyncd: it joins again by itself, and what changed meanwhile reaches everyone", { timeout: 180_000 }, async () => {
+    const { lab, ring } = c!;
+    const [n1, n2, , n4] = lab.nodes;
+    await ring.stopOne(n4.index);
+    await until("node 4's ctsyncd to notice", async () => /lost the connection to corosync/.test(await n4.log()), 30_000, () => evidence(c!));
+    await inject(n1, 500, n1.index * 100_000 + 50_000);
+    await inject(n4, 500, n4.index * 100_000 + 50_000);
+    await ring.startOne(n4.index);
+    await ring.waitMembers([1, 2, 4], 120_000);
+    await until("node 4's ctsyncd back in the group", async () => /joined the Corosync process group again/.test(await n4.log()), 30_000, () => evidence(c!));
+    const live = [n1, n2, n4];
+    await until("every live node to hold every other live node's flows, as theirs", async () => {
+      const internal = await Promise.all(live.map(async (x) => (await cacheActive(x)).internal));
+      for (const r of live) {
+        for (const [i, s] of live.entries()) if (s !== r && (await fromOrigin(r, s.index)) !== internal[i]) return false;
+      }
+      return true;
+    }, 120_000, () => evidence(c!), 1000);
+    assert.ok(n4.alive, "node 4's ctsyncd kept running");
+  });
 });
 
 describe("Corosync: eight nodes", { skip, concurrency: 1 }, () => {
