@@ -13,7 +13,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { run, sleep } from "./proc.ts";
+import { existsSync } from "node:fs";
+import { ROOT, run, sleep } from "./proc.ts";
 
 export interface RingMember {
   /** The network namespace the member's corosync runs in. */
@@ -30,6 +31,7 @@ export async function corosyncMissing(): Promise<string[]> {
   for (const t of ["corosync", "corosync-quorumtool", "unshare"]) {
     if ((await run(["sh", "-c", `command -v ${t}`])).code !== 0) out.push(t);
   }
+  if (!existsSync(join(ROOT, "native/build/Release/ctsync_cpg.node"))) out.push("the Corosync addon (install libcpg-dev, then npm run build:native)");
   return out;
 }
 
