@@ -12,7 +12,8 @@
 // Needs root, ip, nft, conntrack, python3 and the daemon; skipped otherwise.
 import { describe, test, after } from "node:test";
 import assert from "node:assert/strict";
-import { Cluster, CTSYNCD_BIN, daemonsFromEnv, missingTools, run, type ExpectationSync, type SyncMode, type Transport } from "../support/cluster.ts";
+import { Cluster, CTSYNCD_BIN, daemonsFromEnv, missingTools, type ExpectationSync, type SyncMode, type Transport } from "../support/cluster.ts";
+import { corosyncMissing } from "../support/corosync.ts";
 import { runFtpStory, StoryError, type FtpTranscript } from "../support/ftp-story.ts";
 
 const daemons = daemonsFromEnv();
@@ -81,9 +82,9 @@ for (const [mode, transport] of CASES) {
 
 // Over Corosync (ctsyncd's own transport: a ring of fw1 node 1 and fw2 node 2):
 // fw2 commits exactly the failed member's entries, -c --origin 1.
-const corosyncMissing = (await run(["sh", "-c", "command -v corosync"])).code === 0 ? [] : ["corosync"];
+const noCorosync = await corosyncMissing();
 const ctsyncdOnly = daemons.fw1[0] === CTSYNCD_BIN && daemons.fw2[0] === CTSYNCD_BIN ? [] : ["ctsyncd on both firewalls (Corosync is ctsync's own)"];
-const corosyncSkip = skip || ([...corosyncMissing, ...ctsyncdOnly].length ? `needs ${[...corosyncMissing, ...ctsyncdOnly].join(", ")}` : false);
+const corosyncSkip = skip || ([...noCorosync, ...ctsyncdOnly].length ? `needs ${[...noCorosync, ...ctsyncdOnly].join(", ")}` : false);
 describe("FTP expectation failover, NOTRACK over Corosync, fw2 committing fw1's entries (-c --origin 1)", { skip: corosyncSkip }, () => {
   test("ExpectationSync On: the listing arrives through fw2", { timeout: 90_000 }, async () => {
     const t = await story("NOTRACK", "corosync", "on");
