@@ -906,9 +906,11 @@ export function engineRx(ptr: usize, len: u32, ctRec: usize, expRec: usize, link
         count(S_MSG_DROPPED);
         continue;
       }
-      trackSeq(m.seq);
+      // Over Corosync every member sends with its own sequence numbers and CPG
+      // loses nothing: one counter for all of them would count gaps that are none.
+      if (rxOrigin == 0) trackSeq(m.seq);
       if (!isData) digestCtl(m);
-      updateSeq(m.seq);
+      if (rxOrigin == 0) updateSeq(m.seq);
     }
     if (apply) {
       applyData(m, ctRec, expRec, r == MSG_EXP);

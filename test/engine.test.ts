@@ -515,6 +515,8 @@ test("external entries remember their origin (engineSetOrigin): dumps tell it, a
     return Object.fromEntries(seen);
   };
   assert.deepEqual(origins(), { 7: 30, 9: 20 });
+  // each member numbers its own messages: no gap is counted between two members' sequences
+  assert.deepEqual([c.stats().msg_lost, c.stats().msg_before], [0, 0]);
   // the last member to write an entry owns it (a flow that moved to another firewall)
   b.ctEvent({ ...flow(3), mark: 5 }, "update");
   from(9, b.flush());
