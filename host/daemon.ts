@@ -182,6 +182,8 @@ export class Daemon implements ApiSource {
     const fn = this.core.fn;
     fn.handleTimeout(Date.now());
     for (;;) {
+      // Corosync's flow control: what it holds back waits in the core's transmit queue, not in copies (onDrain resumes).
+      if (this.group?.pending) break;
       const more = fn.engineXmit();
       this.core.drainOutbox((datagram) => this.channels.send(datagram));
       if (!more) break;
@@ -281,6 +283,7 @@ export class Daemon implements ApiSource {
     link.onMembership((c) => this.membershipChange(link, c));
     link.onLost((why) => this.log.error(why));
     link.onBack(() => this.log.notice("joined the Corosync process group again"));
+    link.onDrain(() => this.pumpSoon());
     this.log.notice(`joined Corosync process group as node ${link.nodeid}`);
   }
 
@@ -293,7 +296,7 @@ export class Daemon implements ApiSource {
     fn.engineRx(len, 0);
     fn.engineSetOrigin(0);
     this.kernel.inject();
-    this.pump();
+    this.pumpSoon();
   }
 
   /**

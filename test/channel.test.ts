@@ -502,7 +502,7 @@ test("Corosync: without a corosync to join, the link cannot open, and says why a
   });
 });
 
-test("Corosync: what flow control refuses (TRY_AGAIN) is kept and sent later in order, never dropped; own messages are not news", async () => {
+test("Corosync: what flow control refuses (TRY_AGAIN) is kept and sent later in order, never dropped, and its drain announced; own messages are not news", async () => {
   const { CorosyncLink } = await import("../host/links/channel-corosync.ts");
   type Ev = number | { members: { nodeid: number; pid: number; reason: number }[]; left: never[]; joined: never[] };
   const sent: number[] = [];
@@ -531,6 +531,8 @@ test("Corosync: what flow control refuses (TRY_AGAIN) is kept and sent later in 
   const link = new CorosyncLink(fake, 0, 1, cfg);
   const got: [number, number][] = [];
   link.deliverInto(() => new Uint8Array(64), (len, origin) => got.push([len, origin]));
+  let drained = 0;
+  link.onDrain(() => drained++);
   for (let i = 1; i <= 5; i++) assert.equal(link.send(new Uint8Array([i, 0, 0])), true);
   assert.deepEqual(sent, [], "the first send was refused: it and the ones after it wait, in order");
   assert.equal(link.pending, 5);
@@ -538,6 +540,7 @@ test("Corosync: what flow control refuses (TRY_AGAIN) is kept and sent later in 
   for (let i = 0; i < 4 && link.pending; i++) { poll(0); await new Promise((r) => setTimeout(r, 10)); }
   assert.deepEqual(sent, [1, 2, 3, 4, 5]);
   assert.equal(link.pending, 0);
+  assert.equal(drained, 1, "the sender hears once that the held-back messages are gone (the daemon resumes its transmit queue)");
   poll(0);
   assert.deepEqual(got, [[7, 2]], "the peer's message arrives with its node id; our own five are not handed on");
   assert.equal(link.stats.packetsSent, 5);

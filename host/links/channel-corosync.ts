@@ -66,6 +66,7 @@ export class CorosyncLink implements Channel {
   private membership: (c: CpgChange) => void = () => {};
   private lost: (why: string) => void = () => {};
   private back: () => void = () => {};
+  private drained: () => void = () => {};
   /** Node ids of the group's members (this node included), as corosync last reported them. */
   members: number[] = [];
 
@@ -101,6 +102,15 @@ export class CorosyncLink implements Channel {
   /** The connection to corosync broke (corosync stopped, say): the link is down until it joins again. */
   onLost(handler: (why: string) => void): void {
     this.lost = handler;
+  }
+
+  /**
+   * What flow control held back has all gone out. A sender that stops while
+   * `pending` is not 0 (the daemon leaves the rest in the core's transmit
+   * queue, uncopied) resumes here.
+   */
+  onDrain(handler: () => void): void {
+    this.drained = handler;
   }
 
   /** Back in the group after onLost (its membership change follows, with this node among the joined). */
@@ -145,10 +155,12 @@ export class CorosyncLink implements Channel {
   }
 
   private flushBacklog(): void {
+    if (!this.backlog.length) return;
     while (this.backlog.length && !this.closed && !this.failed) {
       if (!this.trySend(this.backlog[0])) return this.armRetry();
       this.backlog.shift();
     }
+    if (!this.backlog.length) this.drained();
   }
 
   private armRetry(): void {
