@@ -222,7 +222,9 @@ function putJsonBe32List(t: Text, key: string, at: usize, n: u32): void {
   putByte(t, 0x5d);
 }
 
-/** {"state","vtagOrig","vtagRepl"} or {"state","role"}: the members the record holds. */
+// The protocol objects of the JSON ({"type","code","id"}, {"state","vtagOrig",
+// "vtagRepl"}, {"state","role"}) hold only the members the record has.
+
 function putJsonIcmp(t: Text, rec: usize, p: u32): void {
   putKey(t, "icmp", false);
   putByte(t, 0x7b);
