@@ -11,6 +11,7 @@ import { nlRx, nlTx, NL_RX_SIZE, batchLen, batchClear, batchCt, batchExp, batchD
 export { batchSetLimit as nlTxSetLimit } from "./nlbatch";
 import * as sync from "./sync";
 import * as stream from "./stream";
+import { rxDatagram } from "./frames";
 export { STREAM_LOST } from "./stream";
 import { Cache, Cursor, cursorStart, cursorNext, entryBody, entryBodyLen, E_CREATED } from "./cache";
 import { commitStart, commitFill, commitRetryAsUpdate, commitOnlyOrigin } from "./commit";
@@ -37,7 +38,8 @@ export const ABI_VERSION: u32 = 2;
 export * from "./layout";
 export {
   R_TRUNCATED, R_BAD_SIZE, R_BAD_VERSION, R_BAD_TYPE, R_BAD_ATTR_LEN, R_UNKNOWN_ATTR,
-  R_INCOMPLETE, R_BAD_FAMILY, R_OVERSIZED, R_NO_ROOM, R_BAD_VALUE, R_COUNT,
+  R_INCOMPLETE, R_BAD_FAMILY, R_OVERSIZED, R_NO_ROOM, R_BAD_VALUE, R_AUTH_MISSING, R_AUTH_TRUNCATED,
+  R_AUTH_KEY, R_AUTH_MAC, R_AUTH_STALE, R_AUTH_REPLAY, R_COUNT,
   REJECTS_SYNC, REJECTS_KERNEL, rejectsPtr, resetRejects,
 } from "./reasons";
 export {
@@ -74,6 +76,15 @@ export {
   engineBulk, engineRequestResync, txQueueLen, rsQueueLen, engineDumpBegin, engineDumpEnd, engineSetOwnPort, engineSetInjectPort, engineSetBypass, engineSetPeerBuffer, rsQueueWalkStart, rsQueueWalkNext,
   rsQueueWalkSeq, rsQueueWalkFlags,
 } from "./sync";
+export {
+  AUTH_MAGIC, AUTH_VERSION, AUTH_HEADER_SIZE, AUTH_TAG_SIZE, AUTH_KEY_MIN, AUTH_KEY_MAX,
+  authKeyPtr, authAddKey, authClearKeys, authStart, authEpoch, authPeerEpoch,
+} from "./auth";
+import * as auth from "./auth";
+/** Frames refused since authStart (any reason): the host logs refusals when this moves. */
+export function authRefused(): u32 { return auth.authRefused; }
+/** The reason (R_AUTH_*) of the last frame refused, or 0. */
+export function authLastReason(): i32 { return auth.authLastReason; }
 export { EVENT_NONE, EVENT_PEER_UP, EVENT_PEER_DOWN, EVENT_KERNEL_RESYNC, EVENT_KERNEL_FLUSH, MAX_LINKS, pollEvent } from "./timers";
 import { schedule, unschedule, scheduled, setClock } from "./timers";
 
@@ -216,7 +227,7 @@ export function engineRxStream(len: u32, link: u32, id: u32): i32 {
   return stream.engineRxStream(rxBuffer, min<u32>(len, MAX_DATAGRAM), ctRecord, expRecord, link, id);
 }
 /** Reads the datagram of `len` bytes in the rx buffer, from the peer on link number `link` (0 if there is one). */
-export function engineRx(len: u32, link: u32): u32 { return sync.engineRx(rxBuffer, len, ctRecord, expRecord, link); }
+export function engineRx(len: u32, link: u32): u32 { return rxDatagram(rxBuffer, len, ctRecord, expRecord, link); }
 /** The member (Corosync node id) the next engineRx datagrams come from; their external entries remember it. 0: none. */
 export function engineSetOrigin(origin: u32): void { sync.engineSetOrigin(origin); }
 /** Drops the external entries from member `origin` (it joined again; its bulk update follows); returns how many. */

@@ -16,7 +16,14 @@ export const R_BAD_FAMILY: i32 = 8; //    address family other than IPv4/IPv6, o
 export const R_OVERSIZED: i32 = 9; //     longer than the biggest datagram or buffer
 export const R_NO_ROOM: i32 = 10; //      output does not fit in the buffer given
 export const R_BAD_VALUE: i32 = 11; //    a field value the encoder cannot express
-export const R_COUNT: i32 = 12;
+// Authenticated sync (auth.ts): frames refused before any decode.
+export const R_AUTH_MISSING: i32 = 12; //   not an authenticated frame (a conntrackd peer, or no key on the sender)
+export const R_AUTH_TRUNCATED: i32 = 13; // shorter than header and tag, or its length field lies
+export const R_AUTH_KEY: i32 = 14; //       a key id we do not hold
+export const R_AUTH_MAC: i32 = 15; //       the tag does not match: wrong key, or altered in flight
+export const R_AUTH_STALE: i32 = 16; //     echoes an epoch of ours that is not the current one (from before our restart)
+export const R_AUTH_REPLAY: i32 = 17; //    a sequence number already taken or too old, an older run of the peer, or our own frame
+export const R_COUNT: i32 = 18;
 
 /** The banks of rejectsPtr(). */
 export const REJECTS_SYNC: u32 = 0;

@@ -4,10 +4,11 @@
 // engineRxStream, and this cuts the stream back into whole messages (by the
 // length in each header) for the engine, keeping a message begun in one read
 // for the next. One stream per link; a new connection (a new stream id)
-// drops what the old one left half said.
+// drops what the old one left half said. Authenticated frames keep their
+// length where a message header has it, so they are cut the same way.
 import { NETHDR_SIZE } from "./wire";
 import { loadBe16 } from "./bytes";
-import { engineRx } from "./sync";
+import { rxDatagram, rxRun } from "./frames";
 import { MAX_LINKS } from "./timers";
 
 /** The longest message a header's 16-bit length can announce. */
@@ -47,7 +48,7 @@ export function engineRxStream(ptr: usize, len: u32, ctRec: usize, expRec: usize
     if (n < NETHDR_SIZE) return lose(st);
     if (have < n) return 0; // the read is used up
     store<u32>(st + HAVE, 0);
-    applied += <i32>engineRx(buf, n, ctRec, expRec, link);
+    applied += <i32>rxDatagram(buf, n, ctRec, expRec, link);
   }
   // Then whole messages where they lie, in one call.
   let q = p;
@@ -57,7 +58,7 @@ export function engineRxStream(ptr: usize, len: u32, ctRec: usize, expRec: usize
     if (<usize>n > end - q) break;
     q += n;
   }
-  if (q > p) applied += <i32>engineRx(p, <u32>(q - p), ctRec, expRec, link);
+  if (q > p) applied += <i32>rxRun(p, <u32>(q - p), ctRec, expRec, link);
   if (q < end) keep(st, q, <u32>(end - q));
   return applied;
 }

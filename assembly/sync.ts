@@ -22,7 +22,8 @@ import {
 } from "./cache";
 import { Queue, newQueue, queueOf, queuePush, queueRemove, queueReplace, queueNext } from "./queue";
 import { arenaAlloc, arenaFree } from "./arena";
-import { outReserve, outAppendCt, outAppendExp, outAppendCtl } from "./outbox";
+import { outReserve, outAppendCt, outAppendExp, outAppendCtl, outBeacon } from "./outbox";
+import { authBeaconNow } from "./auth";
 import {
   nextMessage, openDatagram, SyncReader, staticReader, encodeCt, encodeExp,
   MSG_CT, MSG_EXP, MSG_CTL, MSG_END, NETHDR_SIZE, writeHeader, isRangedCtl,
@@ -337,6 +338,7 @@ function probe(): void {
 
 /** Sends what is queued. Returns 1 when the outbox filled first (send it and call again). */
 export function engineXmit(): i32 {
+  if (authBeaconNow()) outBeacon(); // a peer that does not know our epoch learns it
   while (ctlq.head != 0) {
     if (!sendHead(ctlq)) return 1;
   }

@@ -114,6 +114,15 @@ export interface CoreFunctions {
   outLen(): number;
   outClear(): void;
   outSetPayload(size: number): void;
+  // authenticated sync (assembly/README.md, "Authenticated frames")
+  authKeyPtr(): number;
+  authAddKey(id: number, len: number): number;
+  authClearKeys(): void;
+  authStart(epoch: bigint, peerHint: bigint): void;
+  authEpoch(): bigint;
+  authPeerEpoch(): bigint;
+  authRefused(): number;
+  authLastReason(): number;
   cacheCount(which: number): number;
   cacheCountersPtr(which: number): number;
   cacheFlush(which: number): void;
@@ -229,6 +238,20 @@ export class Core {
     const base = this.fn.rejectsPtr(this.k(bank === "sync" ? "REJECTS_SYNC" : "REJECTS_KERNEL"));
     const dv = this.view;
     return Array.from({ length: n }, (_, i) => dv.getUint32(base + i * 4, true));
+  }
+
+  /**
+   * Sets the authentication keys, oldest first (the last one is the newer,
+   * the one sent with once the peer holds it too); the core wipes its copy
+   * of the input. Throws on a key the core does not take.
+   */
+  setAuthKeys(keys: { id: number; key: Uint8Array }[]): void {
+    const fn = this.fn;
+    fn.authClearKeys();
+    for (const { id, key } of keys) {
+      this.bytes.set(key, fn.authKeyPtr());
+      if (fn.authAddKey(id, key.length) !== 1) throw new Error(`the core refuses key ${id} (${key.length} bytes)`);
+    }
   }
 
   /** The name of a reason number (the R_* constant without its prefix). */
