@@ -254,6 +254,16 @@ export class Core {
     }
   }
 
+  /** Frames refused by authentication, by reason (the R_AUTH_* constants without their prefix, lower case). */
+  authRefusals(): Record<string, number> {
+    const r = this.rejects();
+    const out: Record<string, number> = {};
+    for (const name of Object.keys(this.exports)) {
+      if (name.startsWith("R_AUTH_")) out[name.slice(7).toLowerCase()] = r[this.k(name)];
+    }
+    return out;
+  }
+
   /** The name of a reason number (the R_* constant without its prefix). */
   reasonName(reason: number): string {
     for (const name of Object.keys(this.exports)) {

@@ -16,6 +16,7 @@ import { applyScheduler, notifySystemd, syslogSink } from "./process/setup.ts";
 import { ChangeFeed } from "./api/change-feed.ts";
 import { startApi } from "./api/server.ts";
 import { followKeepalived, type KeepalivedFifo } from "./keepalived/fifo.ts";
+import { SyncAuth } from "./links/authentication.ts";
 import { CommitLog, changeToEvent, type ApiEvent, type ApiSource, type PeerInfo, type CommitHistory, type DelayedFlows } from "./api/source.ts";
 import type { LocalCounters } from "./control/api.ts";
 import type {
@@ -68,6 +69,7 @@ export class Daemon implements ApiSource {
   /** When each Corosync member's last message arrived (ms), by node id. */
   private readonly memberSeen = new Map<number, number>();
   private keepalived: KeepalivedFifo | null = null;
+  private auth: SyncAuth | null = null;
 
   private constructor(private readonly config: Config, private readonly sync: SyncConfig, readonly log: Logger) {
     this.mode = sync.mode;
@@ -112,6 +114,7 @@ export class Daemon implements ApiSource {
     if (sync.disableInternalCache) this.log.notice("disabling internal cache");
     if (sync.disableExternalCache) this.log.notice("disabling external cache");
     applyFilters(this.core, general.filter, sync.expectationSync);
+    if (sync.authenticate) this.auth = SyncAuth.start(this.core, sync.authenticate, general.lockFile, this.log);
 
     this.kernel = new Kernel(this.core, {
       bufferSize: general.netlinkBufferSize ?? 0,
@@ -240,7 +243,7 @@ export class Daemon implements ApiSource {
     }
     this.core.bytes.set(bytes, fn.rxPtr());
     fn.engineRx(bytes.length, link);
-    this.kernel.inject();
+    this.afterReceive(link);
     this.pumpSoon();
   }
 
@@ -268,7 +271,7 @@ export class Daemon implements ApiSource {
         break;
       }
     }
-    this.kernel.inject();
+    this.afterReceive(link);
     this.pump();
   }
 
@@ -295,7 +298,7 @@ export class Daemon implements ApiSource {
     fn.engineSetOrigin(origin);
     fn.engineRx(len, 0);
     fn.engineSetOrigin(0);
-    this.kernel.inject();
+    this.afterReceive(0);
     this.pumpSoon();
   }
 
@@ -344,6 +347,29 @@ export class Daemon implements ApiSource {
   private memberEvent(nodeid: number, up: boolean, message: string): void {
     this.log.notice(message);
     this.emit({ type: "link", at: Date.now(), link: 0, what: up ? "peer-hello" : "peer-lost", peer: `node ${nodeid}`, message });
+  }
+
+  /** After a peer's bytes went into the core: what they refused said, what they injected sent to the kernel. */
+  private afterReceive(link: number): void {
+    this.auth?.afterReceive(link, () => this.peers()[link]?.address ?? "");
+    this.watchHashLimit();
+    this.kernel.inject();
+  }
+
+  /** Peers' entries the external caches refused (HashLimit reached): counted by the core, said here once a minute. */
+  private hashLimitRefused = 0;
+  private hashLimitLoggedAt = -Infinity;
+
+  private watchHashLimit(): void {
+    const fn = this.core.fn, dv = this.core.view, at = 4 * this.k("CC_CREATE_FAILED");
+    const failed = (cache: string) => dv.getUint32(fn.cacheCountersPtr(this.k(cache)) + at, true);
+    const refused = failed("CACHE_EXTERNAL_CT") + failed("CACHE_EXTERNAL_EXP");
+    if (refused === this.hashLimitRefused) return;
+    const now = Date.now();
+    if (now - this.hashLimitLoggedAt < 60_000) return;
+    this.log.warning(`external cache full (HashLimit ${this.config.general.hashLimit}): ${refused - this.hashLimitRefused} entries from the peer refused since the last report; -s cache counts them`);
+    this.hashLimitRefused = refused;
+    this.hashLimitLoggedAt = now;
   }
 
   /** Datagrams from anyone but the configured peer are dropped (the channel counts them); say so, sparingly. */
@@ -453,11 +479,14 @@ export class Daemon implements ApiSource {
     const at = (n: string) => r[this.k(n)] ?? 0;
     const payload = at("R_BAD_ATTR_LEN") + at("R_UNKNOWN_ATTR") + at("R_INCOMPLETE") + at("R_BAD_FAMILY");
     const s = this.core.engineStats();
+    const refused = this.auth ? this.core.authRefusals() : undefined;
+    const nRefused = Object.values(refused ?? {}).reduce((a, b) => a + b, 0);
     return {
-      recvMalformed: r.reduce((a, b) => a + b, 0) - at("R_NO_ROOM"),
+      recvMalformed: r.reduce((a, b) => a + b, 0) - at("R_NO_ROOM") - nRefused,
       recvBadVersion: at("R_BAD_VERSION"), recvBadHeader: 0, recvBadPayload: payload,
       recvBadType: at("R_BAD_TYPE"), recvTruncated: at("R_TRUNCATED"), recvBadSize: at("R_BAD_SIZE") + at("R_OVERSIZED"),
       sendMalformed: 0, recvLost: s.msg_lost, recvBefore: s.msg_before,
+      ...(refused && { recvRefused: refused }),
     };
   }
 
@@ -602,9 +631,10 @@ export class Daemon implements ApiSource {
     void this.shutdown(true);
   }
 
-  /** SIGHUP: logrotate moved the LogFile away; write to a new one. */
+  /** SIGHUP: logrotate moved the LogFile away; write to a new one. With Authenticate, read the key file again. */
   reopenLog(): void {
     this.log.reopenOnSignal();
+    this.auth?.reloadKeys();
   }
 
   // ---- ApiSource ------------------------------------------------------------------------

@@ -77,6 +77,10 @@ export async function metricsText(s: ApiSource, hub: EventHubCounters): Promise<
     [{ cause: "truncated" }, network.recvTruncated],
     [{ cause: "size" }, network.recvBadSize],
   ]);
+  if (network.recvRefused) {
+    m.family("ctsync_datagrams_refused_total", "counter", "Datagrams refused by authentication before any decode, by cause.",
+      Object.entries(network.recvRefused).map(([cause, n]) => [{ cause }, n] as [Labels, Num]));
+  }
   m.family("ctsync_messages_send_malformed_total", "counter", "Sync messages that could not be built.", [[undefined, network.sendMalformed]]);
 
   const cacheLabels = (x: (typeof caches)[number]) => ({ cache: x.which, kind: x.kind });

@@ -73,6 +73,7 @@ export function defaultSync(line: number): SyncConfig {
     delayReplication: { ms: 0, assured: false },
     expectationSync: { enabled: false },
     errorQueueLength: DEFAULTS.errorQueueLength,
+    authenticate: null,
   };
 }
 

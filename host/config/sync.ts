@@ -6,6 +6,7 @@ import type { Token } from "./lexer.ts";
 import { forEachItem, readBlock, section, type Handler } from "./block.ts";
 import { DEFAULTS, orDefault } from "./defaults.ts";
 import { readChannel, readCorosync } from "./channel.ts";
+import { AUTHENTICATE } from "./authenticate.ts";
 import type { SyncConfig, SyncMode } from "./types.ts";
 
 /** The section while it is read: the config plus every Mode block seen. */
@@ -85,6 +86,13 @@ export const SYNC = section<SyncState>("Sync", {
   Corosync: (r, kw, s) => readCorosync(r, kw, s.sync),
   Options(r, kw, s) {
     readBlock(r, kw, OPTIONS, s.sync);
+  },
+  Authenticate(r, kw, s) {
+    if (s.sync.authenticate) r.fail(kw.line, `a second Authenticate block (the first at line ${s.sync.authenticate.line})`);
+    const auth = { line: kw.line, keyFile: "", keys: [] };
+    readBlock(r, kw, AUTHENTICATE, auth);
+    if (!auth.keyFile) r.fail(kw.line, "Authenticate needs a KeyFile");
+    s.sync.authenticate = auth;
   },
 });
 

@@ -191,6 +191,21 @@ export interface SyncConfig extends Located {
   expectationSync: ExpectationSync;
   /** TCP { ErrorQueueLength }: messages kept while a TCP link is down (global). Default 128. */
   errorQueueLength: number;
+  /** Authenticate { KeyFile } (ctsync's own): null when off (default). */
+  authenticate: AuthConfig | null;
+}
+
+/** A key of the Authenticate block's key file. */
+export interface AuthKey {
+  id: number;
+  key: Uint8Array;
+}
+
+/** Sync { Authenticate { KeyFile } }: every datagram authenticated (assembly/auth.ts). */
+export interface AuthConfig extends Located {
+  keyFile: string;
+  /** The key file's keys, the newer last. */
+  keys: AuthKey[];
 }
 
 /** Stats: conntrackd as a logger of destroyed flows instead of a syncer. */

@@ -108,6 +108,11 @@ export interface NetworkCounters {
   recvLost: bigint | number;
   /** Messages with a sequence number before the expected one. */
   recvBefore: bigint | number;
+  /**
+   * With Authenticate on (absent otherwise): datagrams refused before any
+   * decode, by reason (missing, truncated, key, mac, stale, replay).
+   */
+  recvRefused?: Record<string, number>;
 }
 
 /** The daemon's own counters, -s runtime. */

@@ -93,7 +93,19 @@ export function networkDetail(n: NetworkCounters): string {
     + `\t\tMalformed messages:\t${u20(n.sendMalformed)}\n\n`
     + "sequence tracking statistics:\n\trecv:\n"
     + `\t\tPackets lost:\t\t${u20(n.recvLost)}\n`
-    + `\t\tPackets before:\t\t${u20(n.recvBefore)}\n\n`;
+    + `\t\tPackets before:\t\t${u20(n.recvBefore)}\n\n`
+    + (n.recvRefused ? authDetail(n.recvRefused) : "");
+}
+
+const REFUSAL_LABEL: Record<string, string> = {
+  missing: "Not authenticated:", truncated: "Truncated frame:", key: "Unknown key:",
+  mac: "Bad MAC:\t", stale: "Stale epoch:\t", replay: "Replayed:\t",
+};
+
+/** ctsync's own block (Authenticate on): datagrams refused before decode, by reason. */
+function authDetail(refused: Record<string, number>): string {
+  const lines = Object.entries(refused).map(([k, v]) => `\t\t${REFUSAL_LABEL[k] ?? k}\t${u20(v)}\n`);
+  return `authentication statistics:\n\trecv refused:\n${lines.join("")}\n`;
 }
 
 /** "N day(s) H h M min" or "M min", as conntrackd rounds it (down). */

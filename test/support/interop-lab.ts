@@ -44,6 +44,10 @@ export interface NodeConfig {
   netlinkBufferMax?: number;
   /** SndSocketBuffer and RcvSocketBuffer of a UDP or multicast link (bytes); the system default when absent. */
   socketBuffer?: number;
+  /** ctsyncd only: Sync { Authenticate { KeyFile } }. */
+  keyFile?: string;
+  /** General HashLimit (default 262144). */
+  hashLimit?: number;
 }
 
 export async function must(argv: string[], ns?: string, timeoutMs?: number): Promise<string> {
@@ -101,12 +105,12 @@ Sync {
 	${channel}
 	Options {
 		ExpectationSync On
-	}
+	}${c.keyFile ? `\n\tAuthenticate {\n\t\tKeyFile ${c.keyFile}\n\t}` : ""}
 }
 General {
 	Systemd off
 	HashSize 32768
-	HashLimit 262144
+	HashLimit ${c.hashLimit ?? 262144}
 	LogFile ${this.logFile}
 	Syslog off
 	LockFile ${join(this.lab.dir, `${this.name}.lock`)}
