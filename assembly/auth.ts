@@ -18,7 +18,8 @@
 //   receiver restarted (which echoes an epoch it no longer has) is refused
 //   without the receiver having to remember anything about its past life.
 //   A peer that does not know our epoch yet (its frames are refused as
-//   stale) learns it from a beacon: an empty frame, at most once a second.
+//   stale) learns it from a beacon: an empty frame, sent every 250 ms until
+//   a frame from the peer echoes our epoch.
 import { hmacKey, hmac, SHA_STATE_SIZE, SHA_DIGEST } from "./sha256";
 import { loadBe16, storeBe16 } from "./bytes";
 import { reject, R_AUTH_MISSING, R_AUTH_TRUNCATED, R_AUTH_KEY, R_AUTH_MAC, R_AUTH_STALE, R_AUTH_REPLAY } from "./reasons";
@@ -91,9 +92,11 @@ let windowMax: u64 = 0;
 let windowBits: u64 = 0;
 const WINDOW: u64 = 64;
 
-let beaconDue = false;
+// Beacons go out until a frame from the peer shows it knows our epoch (it
+// echoed it), and again when a frame comes that does not.
+let peerKnowsUs = false;
 let lastBeacon: f64 = -Infinity;
-const BEACON_EVERY: f64 = 1000;
+const BEACON_EVERY: f64 = 250;
 
 /**
  * Turns authentication on (keys first: authAddKey). `epoch` is this run's
@@ -111,7 +114,8 @@ export function authStart(epoch: u64, peerHint: u64): void {
   // restart echo our old epoch, so they are refused as stale, not here.
   windowMax = 0;
   windowBits = 0;
-  beaconDue = true; // our peer learns our epoch at once
+  peerKnowsUs = false; // our peer learns our epoch at once
+  lastBeacon = -Infinity;
 }
 
 export function authEpoch(): u64 { return myEpoch; }
@@ -157,12 +161,16 @@ function tagOf(slot: u32, p: usize, len: u32, out: usize): void {
   memory.copy(out, digest, AUTH_TAG_SIZE);
 }
 
-/** Whether a beacon is to go out now (the host's engineXmit sends it); marks it sent. */
+/** Whether a beacon is to go out now (engineXmit sends it); marks it sent. */
 export function authBeaconNow(): bool {
-  if (!authEnabled || !beaconDue || nowMs - lastBeacon < BEACON_EVERY) return false;
-  beaconDue = false;
+  if (!authEnabled || peerKnowsUs || nowMs - lastBeacon < BEACON_EVERY) return false;
   lastBeacon = nowMs;
   return true;
+}
+
+/** When the next beacon is due (ms), or Infinity. */
+export function authNextBeacon(): f64 {
+  return !authEnabled || peerKnowsUs ? Infinity : lastBeacon + BEACON_EVERY;
 }
 
 // ---- receiving -----------------------------------------------------------------------
@@ -174,8 +182,8 @@ export let authLastReason: i32 = 0;
 function refuse(reason: i32): i32 {
   authRefused++;
   authLastReason = reason;
-  // A peer whose key or echo is not ours may simply not know us yet: tell it (sparingly).
-  if (reason == R_AUTH_STALE || reason == R_AUTH_KEY) beaconDue = true;
+  // A peer whose key or echo is not ours may simply not know us yet: tell it (at most every BEACON_EVERY).
+  if (reason == R_AUTH_STALE || reason == R_AUTH_KEY) peerKnowsUs = false;
   return reject(reason);
 }
 
@@ -205,6 +213,7 @@ export function authOpen(p: usize, len: u32): i32 {
   if (bswap<u64>(load<u64>(p + H_ECHO)) != myEpoch) return refuse(R_AUTH_STALE);
   if (!take(seq)) return refuse(R_AUTH_REPLAY);
   peerNewest = <u32>load<u8>(p + H_NEWEST);
+  peerKnowsUs = true;
   return <i32>(len - AUTH_HEADER_SIZE - AUTH_TAG_SIZE);
 }
 

@@ -23,7 +23,7 @@ import {
 import { Queue, newQueue, queueOf, queuePush, queueRemove, queueReplace, queueNext } from "./queue";
 import { arenaAlloc, arenaFree } from "./arena";
 import { outReserve, outAppendCt, outAppendExp, outAppendCtl, outBeacon } from "./outbox";
-import { authBeaconNow } from "./auth";
+import { authBeaconNow, authNextBeacon } from "./auth";
 import {
   nextMessage, openDatagram, SyncReader, staticReader, encodeCt, encodeExp,
   MSG_CT, MSG_EXP, MSG_CTL, MSG_END, NETHDR_SIZE, writeHeader, isRangedCtl,
@@ -962,7 +962,7 @@ export function engineNextTimeout(): f64 {
   if (mode != MODE_ALARM) at = min<f64>(at, lastXmit + ALIVE_EVERY);
   else at = min<f64>(at, lastSlice + SLICE_EVERY);
   if (holding()) at = min<f64>(at, holdNextDue(nowMs));
-  return min<f64>(at, ftfw.probeAt);
+  return min<f64>(min<f64>(at, ftfw.probeAt), authNextBeacon());
 }
 
 /** ALARM: sends the share of the internal caches that `elapsed` ms is of RefreshTime, so each entry goes out every RefreshTime seconds. */
