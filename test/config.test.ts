@@ -233,6 +233,7 @@ test("defaults: a minimal sync file gets conntrackd 1.4.7's values", () => {
     line: 1, mode: "ftfw", defaultChannel: 0, resendQueueSize: 131072, ackWindowSize: 300, commitTimeout: null,
     purgeTimeout: 60, refreshTime: 60, cacheTimeout: 180, disableInternalCache: false, disableExternalCache: false,
     startupResync: false, tcpWindowTracking: false, delayReplication: { ms: 0, assured: false }, expectationSync: { enabled: false }, errorQueueLength: 128,
+    authenticate: null,
   });
   assert.equal(channels[0].checksum, true);
   assert.equal(channels[0].sndSocketBuffer, null);
@@ -481,4 +482,44 @@ test("Corosync refuses a second block, other links beside it, unknown options an
   bad(" Corosync { }\n UDP { IPv4_address 10.0.0.1 }", "4: cannot use UDP with Corosync dedicated links (line 3): all links must be of one kind");
   bad(" Corosync {\n  Port 5405\n }", '4: unknown option "Port" in Sync.Corosync (it belongs in Sync.UDP or Sync.TCP or API)');
   bad(" Corosync {\n  Group a/b\n }", '4: "a/b" is not a Corosync group name (1 to 126 letters, digits, ".", "_" or "-")');
+});
+
+test("Sync Authenticate: a KeyFile of one or two keys, the newer last", async () => {
+  const { mkdtempSync, writeFileSync } = await import("node:fs");
+  const dir = mkdtempSync(join((await import("node:os")).tmpdir(), "ctsync-key-"));
+  const k1 = "11".repeat(32), k2 = "22".repeat(48);
+  writeFileSync(join(dir, "k"), `# the old key, then the new\n1 ${k1}\n7 ${k2}  # rolled in today\n`, { mode: 0o600 });
+  const { config, warnings } = parse(`Sync { Mode FTFW { } ${LINK}\n Authenticate {\n KeyFile ${dir}/k\n }\n}\n${UNIX}\n`);
+  assert.deepEqual(warnings, []);
+  assert.equal(config.sync!.authenticate!.keyFile, `${dir}/k`);
+  assert.deepEqual(config.sync!.authenticate!.keys.map((k) => [k.id, Buffer.from(k.key).toString("hex")]), [[1, k1], [7, k2]]);
+});
+
+test("Sync Authenticate: each mistake, in the configuration or the key file, gives file:line", async () => {
+  const { mkdtempSync, writeFileSync } = await import("node:fs");
+  const dir = mkdtempSync(join((await import("node:os")).tmpdir(), "ctsync-key-"));
+  const key = (name: string, text: string, mode = 0o600) => { writeFileSync(join(dir, name), text, { mode }); return join(dir, name); };
+  const good = key("good", `1 ${"ab".repeat(32)}\n`);
+  const conf = (block: string) => `Sync { Mode FTFW { } ${LINK}\n${block}\n}\n${UNIX}\n`;
+  const bad: [string, RegExp][] = [
+    [conf("Authenticate {\n}"), /^t\.conf:2: Authenticate needs a KeyFile/],
+    [conf("Authenticate {\n KeyFile keys/k\n}"), /^t\.conf:3: expected an absolute path after KeyFile/],
+    [conf("Authenticate {\n Key 1\n}"), /^t\.conf:3: unknown option "Key" in Sync\.Authenticate/],
+    [conf(`Authenticate {\n KeyFile ${dir}/none\n}`), /^t\.conf:3: cannot read the key file .*none: no such file/],
+    [conf(`Authenticate { KeyFile ${good} }\nAuthenticate { KeyFile ${good} }`), /^t\.conf:3: a second Authenticate block \(the first at line 2\)/],
+    [conf(`Authenticate { KeyFile ${key("open", `1 ${"ab".repeat(32)}\n`, 0o644)} }`), /open: the key file may be read by others \(mode 644\): chmod 600 it/],
+    [conf(`Authenticate { KeyFile ${key("short", `\n1 ${"ab".repeat(16)}\n`)} }`), /short:2: the key is too short: 16 bytes, at least 32/],
+    [conf(`Authenticate { KeyFile ${key("long", `1 ${"ab".repeat(65)}\n`)} }`), /long:1: the key is too long: 65 bytes, at most 64/],
+    [conf(`Authenticate { KeyFile ${key("id", `0 ${"ab".repeat(32)}\n`)} }`), /id:1: key id 0 is not between 1 and 255/],
+    [conf(`Authenticate { KeyFile ${key("twice", `3 ${"ab".repeat(32)}\n3 ${"cd".repeat(32)}\n`)} }`), /twice:2: key id 3 appears twice/],
+    [conf(`Authenticate { KeyFile ${key("three", [1, 2, 3].map((i) => `${i} ${"ab".repeat(32)}`).join("\n"))} }`), /three: 3 keys: at most two/],
+    [conf(`Authenticate { KeyFile ${key("hex", `1 ${"zz".repeat(32)}\n`)} }`), /hex:1: expected "<id> <key in hex>"/],
+    [conf(`Authenticate { KeyFile ${key("odd", `1 ${"a".repeat(65)}\n`)} }`), /odd:1: the key has an odd number of hex digits/],
+    [conf(`Authenticate { KeyFile ${key("empty", "# nothing yet\n")} }`), /empty: the key file holds no key/],
+  ];
+  for (const [text, re] of bad) assert.throws(() => parseConfig(text, "t.conf"), (e: Error) => {
+    assert.ok(e instanceof ConfigError, String(e));
+    assert.match(e.message, re);
+    return true;
+  }, text);
 });
