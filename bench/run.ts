@@ -5,9 +5,12 @@
 //   npm run bench [-- --n 1000000] [--rounds 3] [--rate 150000] [--idle 10] [--json] [--codec-only] [--no-codec]
 //                 [--no-client] [--client-entries 10000] [--no-short-flows] [--burst]
 //                 [--corosync | --corosync-only] [--corosync-flows 100000] [--corosync-nodes 2,4,8]
+//                 [--no-auth] [--auth-only]
 //
 // --burst adds bench/burst.ts at N: unpaced bursts with conntrackd's default
 // NetlinkBufferSize and the bench's, and the rate sweep (at N up to 100,000).
+// --auth-only runs bench/auth.ts alone (ctsyncd without and with each
+// Authenticate Cipher) and writes bench/results/auth.{txt,json}.
 //
 // --corosync adds clusters beyond two (bench/corosync.ts: ctsyncd over
 // Corosync against conntrackd NOTRACK over multicast, 2, 4 and 8 nodes);
@@ -28,6 +31,7 @@ import { burstText, runBursts } from "./burst.ts";
 import { clientRows } from "./client.ts";
 import { shortFlowRows } from "./short-flows.ts";
 import { corosyncRows } from "./corosync.ts";
+import { authRows } from "./auth.ts";
 
 const argv = process.argv.slice(2);
 const flag = (name: string) => argv.includes(name);
@@ -75,18 +79,22 @@ function progress(msg: string): void {
 const endProgress = () => { if (tty && lastLen) process.stderr.write(`\r${" ".repeat(lastLen + 6)}\r`); };
 
 const machine = machineInfo();
-if (!flag("--corosync-only")) progress("core codecs");
-const codec: Row[] = flag("--no-codec") || flag("--corosync-only") ? [] : codecRows();
+const corosyncOnly = flag("--corosync-only");
+const authOnly = flag("--auth-only");
+if (!corosyncOnly) progress("core codecs");
+const codec: Row[] = flag("--no-codec") || corosyncOnly || authOnly ? [] : codecRows();
 
 let suite: SuiteResult | null = null;
 let skipped: string | null = null;
-const corosyncOnly = flag("--corosync-only");
+const root = process.getuid?.() === 0;
 if (flag("--codec-only")) skipped = "--codec-only";
 else if (corosyncOnly) skipped = "--corosync-only";
-else if (process.getuid?.() !== 0) skipped = "not root: the cluster benchmarks need network namespaces";
-else {
+else if (!root) skipped = "not root: the cluster benchmarks need network namespaces";
+else if (!authOnly) {
   suite = await runSuite({ n, rounds, rate, idleSeconds, progress });
 }
+// What Sync { Authenticate } costs (bench/auth.ts).
+const auth: Row[] = root && !flag("--codec-only") && !corosyncOnly && !flag("--no-auth") ? await authRows({ n, rounds, rate, progress }) : [];
 // The failover path: each client command as an HA manager runs it (bench/client.ts).
 const CLIENT_ENTRIES = Math.round(opt("--client-entries", 10_000)), CLIENT_RUNS = 15;
 const client: Row[] = suite && !flag("--no-client")
@@ -127,6 +135,11 @@ if (corosync.length) {
     + "wire bytes are every node's sync link transmissions summed, per entry");
   text.push(formatTable(corosync), "");
 }
+if (auth.length) {
+  text.push(`ctsyncd with and without Sync { Authenticate } (HMAC-SHA-256), N=${n.toLocaleString("en-US")} conntracks, FTFW over UDP, `
+    + `injected at ${rate.toLocaleString("en-US")}/s, median of ${rounds} round(s), alternating (bench/auth.ts)`);
+  text.push(formatTable(auth), "");
+}
 if (client.length) {
   text.push(`Client commands against a daemon holding ${CLIENT_ENTRIES.toLocaleString("en-US")} entries (FTFW over UDP), `
     + `the whole command's wall time in ms, ${CLIENT_RUNS} runs each (bench/client.ts)`);
@@ -141,7 +154,7 @@ const bursts = suite && flag("--burst")
   ? await runBursts({ sizes: [n], sweepN: Math.min(n, 100_000), rates: [25_000, 50_000, 75_000, 100_000, 150_000, 0], say: progress })
   : null;
 if (bursts) text.push(...burstText(bursts, Math.min(n, 100_000)), "");
-const result = { machine, date: new Date().toISOString(), n, rounds, rate, idleSeconds, codec, cluster: suite, client, shortFlows, bursts, corosync, skipped };
+const result = { machine, date: new Date().toISOString(), n, rounds, rate, idleSeconds, codec, cluster: suite, client, shortFlows, bursts, corosync, auth, skipped };
 
 if (corosync.length) {
   const dir = join(ROOT, "bench/results");
@@ -149,7 +162,12 @@ if (corosync.length) {
   writeFileSync(join(dir, "corosync.json"), JSON.stringify({ machine, date: result.date, flows: corosyncFlows, rows: corosync }, null, 2) + "\n");
   writeFileSync(join(dir, "corosync.txt"), text.join("\n"));
 }
-if (suite || codec.length) {
+if (authOnly && auth.length) {
+  const dir = join(ROOT, "bench/results");
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "auth.json"), JSON.stringify(result, null, 2) + "\n");
+  writeFileSync(join(dir, "auth.txt"), text.join("\n"));
+} else if (suite || codec.length) {
   const dir = join(ROOT, "bench/results");
   mkdirSync(dir, { recursive: true });
   const body = JSON.stringify(result, null, 2) + "\n";
