@@ -21,13 +21,16 @@
 //   stale) learns it from a beacon: an empty frame, sent every 250 ms until
 //   a frame from the peer echoes our epoch.
 import { hmacKey, hmac, SHA_STATE_SIZE, SHA_DIGEST } from "./sha256";
+import { xchachaSeal, xchachaOpen } from "./aead";
 import { loadBe16, storeBe16 } from "./bytes";
 import { reject, R_AUTH_MISSING, R_AUTH_TRUNCATED, R_AUTH_KEY, R_AUTH_MAC, R_AUTH_STALE, R_AUTH_REPLAY } from "./reasons";
 import { nowMs } from "./timers";
 
 export const AUTH_MAGIC: u32 = 0xc5;
-/** Frame version 1: HMAC-SHA-256, tag truncated to 128 bits (RFC 4868's HMAC-SHA-256-128). */
-export const AUTH_VERSION: u32 = 1;
+/** Frame version 1: HMAC-SHA-256, tag truncated to 128 bits (RFC 4868's HMAC-SHA-256-128); the payload in clear. */
+export const AUTH_HMAC_SHA256: u32 = 1;
+/** Frame version 2: XChaCha20-Poly1305: the payload encrypted, header and payload authenticated. */
+export const AUTH_XCHACHA20_POLY1305: u32 = 2;
 export const AUTH_HEADER_SIZE: u32 = 32;
 export const AUTH_TAG_SIZE: u32 = 16;
 export const AUTH_KEY_MIN: u32 = 32;
@@ -38,12 +41,18 @@ const H_MAGIC = 0, H_VERSION = 1, H_LEN = 2, H_KEY = 4, H_NEWEST = 5, H_EPOCH = 
 
 // ---- keys: two slots, the newer one at `newest` -------------------------------
 
-const KEY_SLOT = SHA_STATE_SIZE * 2; // the HMAC pads' chaining states
+// A slot: the HMAC pads' chaining states, then the AEAD's key (derived from the same secret).
+const AEAD_KEY = SHA_STATE_SIZE * 2;
+const KEY_SLOT = AEAD_KEY + 32;
 const pads = memory.data(<i32>KEY_SLOT * 2, 8);
 const keyIds = memory.data(2);
 let keyCount: u32 = 0;
 let newest: u32 = 0;
 const keyInput = memory.data(<i32>AUTH_KEY_MAX, 8);
+// "ctsync xchacha20-poly1305", the label of the AEAD key's derivation
+const AEAD_LABEL = memory.data<u8>([99, 116, 115, 121, 110, 99, 32, 120, 99, 104, 97, 99, 104, 97, 50, 48, 45, 112, 111, 108, 121, 49, 51, 48, 53]);
+const AEAD_LABEL_LEN: u32 = 25;
+const digest = memory.data(<i32>SHA_DIGEST, 8);
 
 /** Where the host writes a key's bytes before authAddKey. */
 export function authKeyPtr(): usize { return keyInput; }
@@ -56,7 +65,12 @@ export function authKeyPtr(): usize { return keyInput; }
 export function authAddKey(id: u32, len: u32): u32 {
   if (id == 0 || id > 255 || len < AUTH_KEY_MIN || len > AUTH_KEY_MAX) return 0;
   const slot = keyCount == 0 ? 0 : newest ^ 1;
-  hmacKey(pads + slot * KEY_SLOT, keyInput, len);
+  const at = pads + slot * KEY_SLOT;
+  hmacKey(at, keyInput, len);
+  // The AEAD's key is HMAC(secret, label): one secret in the key file, a key of its own for each construction.
+  hmac(at, AEAD_LABEL, AEAD_LABEL_LEN, digest);
+  memory.copy(at + AEAD_KEY, digest, 32);
+  memory.fill(digest, 0, SHA_DIGEST);
   memory.fill(keyInput, 0, AUTH_KEY_MAX);
   store<u8>(keyIds + slot, <u8>id);
   newest = slot;
@@ -82,6 +96,7 @@ function slotOf(id: u32): i32 {
 // ---- epochs and sequence numbers ----------------------------------------------
 
 export let authEnabled = false;
+let version: u32 = AUTH_HMAC_SHA256;
 let myEpoch: u64 = 0;
 let sendSeq: u64 = 0;
 /** The peer's newest epoch taken (0: none yet), and the newest key id it says it holds. */
@@ -99,13 +114,16 @@ let lastBeacon: f64 = -Infinity;
 const BEACON_EVERY: f64 = 250;
 
 /**
- * Turns authentication on (keys first: authAddKey). `epoch` is this run's
+ * Turns authentication on (keys first: authAddKey), with frames of
+ * `frameVersion` (AUTH_HMAC_SHA256 or AUTH_XCHACHA20_POLY1305: the only
+ * kind taken, too). `epoch` is this run's
  * (never used by an earlier run: see the README); `peerHint` the peer's
  * epoch as last heard before the restart (0: unknown), echoed until the
  * peer speaks so that a peer that did not restart takes our first frames.
  */
-export function authStart(epoch: u64, peerHint: u64): void {
+export function authStart(epoch: u64, peerHint: u64, frameVersion: u32): void {
   authEnabled = true;
+  version = frameVersion == AUTH_XCHACHA20_POLY1305 ? frameVersion : AUTH_HMAC_SHA256;
   myEpoch = epoch;
   sendSeq = 0;
   peerEpoch = peerHint;
@@ -142,7 +160,7 @@ export function authSeal(p: usize, payloadLen: u32): u32 {
   const len = AUTH_HEADER_SIZE + payloadLen + AUTH_TAG_SIZE;
   const slot = sendSlot();
   store<u8>(p + H_MAGIC, <u8>AUTH_MAGIC);
-  store<u8>(p + H_VERSION, <u8>AUTH_VERSION);
+  store<u8>(p + H_VERSION, <u8>version);
   storeBe16(p + H_LEN, len);
   store<u8>(p + H_KEY, load<u8>(keyIds + slot));
   store<u8>(p + H_NEWEST, load<u8>(keyIds + newest));
@@ -150,11 +168,24 @@ export function authSeal(p: usize, payloadLen: u32): u32 {
   store<u64>(p + H_EPOCH, bswap<u64>(myEpoch));
   store<u64>(p + H_ECHO, bswap<u64>(peerEpoch));
   store<u64>(p + H_SEQ, bswap<u64>(++sendSeq));
-  tagOf(slot, p, len - AUTH_TAG_SIZE, p + len - AUTH_TAG_SIZE);
+  const tag = p + len - AUTH_TAG_SIZE;
+  if (version == AUTH_XCHACHA20_POLY1305) {
+    xchachaSeal(pads + slot * KEY_SLOT + AEAD_KEY, nonceOf(p), p, AUTH_HEADER_SIZE, p + AUTH_HEADER_SIZE, payloadLen, tag);
+  } else {
+    tagOf(slot, p, len - AUTH_TAG_SIZE, tag);
+  }
   return len;
 }
 
-const digest = memory.data(<i32>SHA_DIGEST, 8);
+const nonce = memory.data(24, 8);
+
+/** The AEAD's 24-byte nonce: the frame's epoch and sequence number, unique to it among all frames under a key. */
+function nonceOf(p: usize): usize {
+  store<u64>(nonce, load<u64>(p + H_EPOCH));
+  store<u64>(nonce, load<u64>(p + H_SEQ), 8);
+  store<u64>(nonce, 0, 16);
+  return nonce;
+}
 
 function tagOf(slot: u32, p: usize, len: u32, out: usize): void {
   hmac(pads + slot * KEY_SLOT, p, len, digest);
@@ -194,12 +225,11 @@ function refuse(reason: i32): i32 {
  * number are taken only from a frame that passed.
  */
 export function authOpen(p: usize, len: u32): i32 {
-  if (len < 2 || load<u8>(p + H_MAGIC) != AUTH_MAGIC || load<u8>(p + H_VERSION) != AUTH_VERSION) return refuse(R_AUTH_MISSING);
+  if (len < 2 || load<u8>(p + H_MAGIC) != AUTH_MAGIC || load<u8>(p + H_VERSION) != version) return refuse(R_AUTH_MISSING);
   if (len < AUTH_HEADER_SIZE + AUTH_TAG_SIZE || loadBe16(p + H_LEN) != len) return refuse(R_AUTH_TRUNCATED);
   const slot = slotOf(<u32>load<u8>(p + H_KEY));
   if (slot < 0) return refuse(R_AUTH_KEY);
-  tagOf(<u32>slot, p, len - AUTH_TAG_SIZE, digest);
-  if (!sameTag(digest, p + len - AUTH_TAG_SIZE)) return refuse(R_AUTH_MAC);
+  if (!tagMatches(<u32>slot, p, len)) return refuse(R_AUTH_MAC);
   const epoch = bswap<u64>(load<u64>(p + H_EPOCH));
   const seq = bswap<u64>(load<u64>(p + H_SEQ));
   // Our own frame sent back to us, or from a run of the peer older than the one we know.
@@ -215,6 +245,16 @@ export function authOpen(p: usize, len: u32): i32 {
   peerNewest = <u32>load<u8>(p + H_NEWEST);
   peerKnowsUs = true;
   return <i32>(len - AUTH_HEADER_SIZE - AUTH_TAG_SIZE);
+}
+
+/** Whether the frame's tag is right (an AEAD frame's payload is then decrypted in place). */
+function tagMatches(slot: u32, p: usize, len: u32): bool {
+  const tag = p + len - AUTH_TAG_SIZE;
+  if (version == AUTH_XCHACHA20_POLY1305) {
+    return xchachaOpen(pads + slot * KEY_SLOT + AEAD_KEY, nonceOf(p), p, AUTH_HEADER_SIZE, p + AUTH_HEADER_SIZE, len - AUTH_HEADER_SIZE - AUTH_TAG_SIZE, tag);
+  }
+  tagOf(slot, p, len - AUTH_TAG_SIZE, digest);
+  return sameTag(digest, tag);
 }
 
 /** Compares two tags in time independent of where they differ. */

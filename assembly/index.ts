@@ -77,7 +77,7 @@ export {
   rsQueueWalkSeq, rsQueueWalkFlags,
 } from "./sync";
 export {
-  AUTH_MAGIC, AUTH_VERSION, AUTH_HEADER_SIZE, AUTH_TAG_SIZE, AUTH_KEY_MIN, AUTH_KEY_MAX,
+  AUTH_MAGIC, AUTH_HMAC_SHA256, AUTH_XCHACHA20_POLY1305, AUTH_HEADER_SIZE, AUTH_TAG_SIZE, AUTH_KEY_MIN, AUTH_KEY_MAX,
   authKeyPtr, authAddKey, authClearKeys, authStart, authEpoch, authPeerEpoch,
 } from "./auth";
 import * as auth from "./auth";

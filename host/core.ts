@@ -118,7 +118,7 @@ export interface CoreFunctions {
   authKeyPtr(): number;
   authAddKey(id: number, len: number): number;
   authClearKeys(): void;
-  authStart(epoch: bigint, peerHint: bigint): void;
+  authStart(epoch: bigint, peerHint: bigint, frameVersion: number): void;
   authEpoch(): bigint;
   authPeerEpoch(): bigint;
   authRefused(): number;

@@ -87,7 +87,7 @@ function keys(id1: u32, id2: u32): void {
 }
 /** As A (epoch A, knowing B), seals `n` frames; the last one is left at `frame`, its length returned. */
 function sealAsA(n: i32): u32 {
-  authStart(A, B);
+  authStart(A, B, 1);
   let len: u32 = 0;
   for (let i = 0; i < n; i++) {
     put(frame + AUTH_HEADER_SIZE, "payload");
@@ -101,14 +101,14 @@ describe("authenticated frames", () => {
     keys(1, 0);
     const len = sealAsA(1);
     expect(len).toBe(AUTH_HEADER_SIZE + 7 + AUTH_TAG_SIZE);
-    authStart(B, 0);
+    authStart(B, 0, 1);
     expect(authOpen(frame, len)).toBe(7);
     expect(authOpen(frame, len)).toBe(-R_AUTH_REPLAY);
   });
   it("conntrackd's plain messages, a cut frame, a flipped tag, a flipped payload are refused", () => {
     keys(1, 0);
     const len = sealAsA(1);
-    authStart(B, 0);
+    authStart(B, 0, 1);
     store<u8>(copy, 0x12); // a conntrackd header: version 1, type 2
     expect(authOpen(copy, 8)).toBe(-R_AUTH_MISSING);
     expect(authOpen(frame, len - 1)).toBe(-R_AUTH_TRUNCATED);
@@ -124,7 +124,7 @@ describe("authenticated frames", () => {
     keys(2, 0);
     const len = sealAsA(1);
     keys(1, 0);
-    authStart(B, 0);
+    authStart(B, 0, 1);
     expect(authOpen(frame, len)).toBe(-R_AUTH_KEY);
     authClearKeys();
     fill(authKeyPtr(), 0x33, 32);
@@ -135,18 +135,18 @@ describe("authenticated frames", () => {
     keys(1, 0);
     const len = sealAsA(1);
     keys(1, 2);
-    authStart(B, 0);
+    authStart(B, 0, 1);
     expect(authOpen(frame, len)).toBe(7);
   });
   it("the window takes reordered frames and refuses repeats and the too old", () => {
     keys(1, 0);
-    authStart(A, B);
+    authStart(A, B, 1);
     for (let i = 0; i < 100; i++) authSeal(frame + 0, 0); // sequence 1..100 spent
     put(frame + AUTH_HEADER_SIZE, "x");
     const l101 = authSeal(frame, 1);
     memory.copy(copy, frame, l101);
     const l102 = authSeal(frame, 1);
-    authStart(B, 0);
+    authStart(B, 0, 1);
     expect(authOpen(frame, l102)).toBe(1); // 102 first
     expect(authOpen(copy, l101)).toBe(1); //  then 101, late but new
     expect(authOpen(copy, l101)).toBe(-R_AUTH_REPLAY);
@@ -154,7 +154,7 @@ describe("authenticated frames", () => {
   it("a capture from before the receiver restarted echoes its old epoch: stale", () => {
     keys(1, 0);
     const len = sealAsA(1); // echoes B
-    authStart(B + 0x100000000, A); // B restarted: a new epoch
+    authStart(B + 0x100000000, A, 1); // B restarted: a new epoch
     expect(authOpen(frame, len)).toBe(-R_AUTH_STALE);
     expect(authBeaconNow()).toBe(true); // and A is told B's new epoch
   });
@@ -162,16 +162,54 @@ describe("authenticated frames", () => {
     keys(1, 0);
     const old = sealAsA(1);
     memory.copy(copy, frame, old);
-    authStart(A + 0x100000000, B); // A restarted
+    authStart(A + 0x100000000, B, 1); // A restarted
     const len = authSeal(frame, 0);
-    authStart(B, 0);
+    authStart(B, 0, 1);
     expect(authOpen(frame, len)).toBe(0);
     expect(authOpen(copy, old)).toBe(-R_AUTH_REPLAY);
   });
   it("our own frame sent back to us is refused", () => {
     keys(1, 0);
-    authStart(B, B);
+    authStart(B, B, 1);
     const len = authSeal(frame, 0);
     expect(authOpen(frame, len)).toBe(-R_AUTH_REPLAY);
+  });
+});
+
+describe("authenticated frames, XChaCha20-Poly1305 (version 2)", () => {
+  it("the payload crosses encrypted, opens once, and a flipped bit or another key is refused", () => {
+    keys(1, 0);
+    authStart(A, B, 2);
+    put(frame + AUTH_HEADER_SIZE, "payload");
+    const len = authSeal(frame, 7);
+    expect(load<u8>(frame + 1)).toBe(2);
+    expect(String.UTF8.decodeUnsafe(frame + AUTH_HEADER_SIZE, 7)).not.toBe("payload");
+    memory.copy(copy, frame, len);
+    authStart(B, 0, 2);
+    store<u8>(copy + AUTH_HEADER_SIZE, load<u8>(copy + AUTH_HEADER_SIZE) ^ 1);
+    expect(authOpen(copy, len)).toBe(-R_AUTH_MAC);
+    store<u8>(copy + 24, load<u8>(copy + 24) ^ 1); // the header (sequence number) is authenticated too
+    store<u8>(copy + AUTH_HEADER_SIZE, load<u8>(copy + AUTH_HEADER_SIZE) ^ 1);
+    expect(authOpen(copy, len)).toBe(-R_AUTH_MAC);
+    memory.copy(copy, frame, len);
+    expect(authOpen(frame, len)).toBe(7);
+    expect(String.UTF8.decodeUnsafe(frame + AUTH_HEADER_SIZE, 7)).toBe("payload");
+    expect(authOpen(copy, len)).toBe(-R_AUTH_REPLAY);
+    authClearKeys();
+    fill(authKeyPtr(), 0x33, 32);
+    authAddKey(1, 32);
+    authStart(B + 1, 0, 2);
+    expect(authOpen(copy, len)).toBe(-R_AUTH_MAC);
+  });
+  it("a node taking version 2 refuses version 1 frames, and the other way round", () => {
+    keys(1, 0);
+    authStart(A, B, 1);
+    const len = authSeal(frame, 0);
+    authStart(B, 0, 2);
+    expect(authOpen(frame, len)).toBe(-R_AUTH_MISSING);
+    authStart(A, B, 2);
+    const len2 = authSeal(frame, 0);
+    authStart(B, 0, 1);
+    expect(authOpen(frame, len2)).toBe(-R_AUTH_MISSING);
   });
 });

@@ -5,6 +5,7 @@
 //
 //   Authenticate {
 //       KeyFile /etc/ctsync/sync.key   # 1 or 2 lines "<id> <hex key>", the newer last
+//       Cipher XChaCha20-Poly1305      # or HMAC-SHA256 (the default): authenticated only, in clear
 //   }
 //
 // The key file is read here, so a bad one stops the daemon at start with
@@ -19,7 +20,15 @@ import type { AuthConfig, AuthKey } from "./types.ts";
 export const KEY_MIN = 32;
 export const KEY_MAX = 64;
 
+const CIPHERS: Record<string, AuthConfig["cipher"]> = { "hmac-sha256": "hmac-sha256", "xchacha20-poly1305": "xchacha20-poly1305" };
+
 export const AUTHENTICATE = section<AuthConfig>("Sync.Authenticate", {
+  Cipher(r, kw, a) {
+    const t = r.word(kw, "HMAC-SHA256 or XChaCha20-Poly1305");
+    const cipher = CIPHERS[t.text.toLowerCase()];
+    if (!cipher) r.fail(kw.line, `unknown Cipher "${t.text}" (expected HMAC-SHA256 or XChaCha20-Poly1305)`);
+    a.cipher = cipher;
+  },
   KeyFile(r, kw, a) {
     a.keyFile = r.path(kw, 4096);
     try {

@@ -7,7 +7,7 @@ import { forEachItem, readBlock, section, type Handler } from "./block.ts";
 import { DEFAULTS, orDefault } from "./defaults.ts";
 import { readChannel, readCorosync } from "./channel.ts";
 import { AUTHENTICATE } from "./authenticate.ts";
-import type { SyncConfig, SyncMode } from "./types.ts";
+import type { AuthConfig, SyncConfig, SyncMode } from "./types.ts";
 
 /** The section while it is read: the config plus every Mode block seen. */
 export interface SyncState {
@@ -89,7 +89,7 @@ export const SYNC = section<SyncState>("Sync", {
   },
   Authenticate(r, kw, s) {
     if (s.sync.authenticate) r.fail(kw.line, `a second Authenticate block (the first at line ${s.sync.authenticate.line})`);
-    const auth = { line: kw.line, keyFile: "", keys: [] };
+    const auth: AuthConfig = { line: kw.line, keyFile: "", cipher: "hmac-sha256", keys: [] };
     readBlock(r, kw, AUTHENTICATE, auth);
     if (!auth.keyFile) r.fail(kw.line, "Authenticate needs a KeyFile");
     s.sync.authenticate = auth;

@@ -204,6 +204,8 @@ export interface AuthKey {
 /** Sync { Authenticate { KeyFile } }: every datagram authenticated (assembly/auth.ts). */
 export interface AuthConfig extends Located {
   keyFile: string;
+  /** Cipher: HMAC-SHA256 (default: authenticated, in clear) or XChaCha20-Poly1305 (encrypted too). */
+  cipher: "hmac-sha256" | "xchacha20-poly1305";
   /** The key file's keys, the newer last. */
   keys: AuthKey[];
 }

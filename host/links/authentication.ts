@@ -41,8 +41,9 @@ export class SyncAuth {
     a.peerEpoch = BigInt(stored?.peerEpoch ?? 0);
     a.writeState(counter);
     const epoch = (BigInt(counter) << 32n) | BigInt(randomBytes(4).readUInt32BE());
-    core.fn.authStart(epoch, a.peerEpoch);
-    log.notice(`authenticating the sync link (key ${config.keys.map((k) => k.id).join(" and ")}, epoch ${counter})`);
+    const version = core.k(config.cipher === "xchacha20-poly1305" ? "AUTH_XCHACHA20_POLY1305" : "AUTH_HMAC_SHA256");
+    core.fn.authStart(epoch, a.peerEpoch, version);
+    log.notice(`authenticating the sync link with ${config.cipher} (key ${config.keys.map((k) => k.id).join(" and ")}, epoch ${counter})`);
     return a;
   }
 

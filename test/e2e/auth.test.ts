@@ -99,10 +99,10 @@ describe("authenticated sync between two ctsyncd, with an attacker on the link",
   after(async () => { await lab?.destroy(); });
 
   /** Both daemons with their key files; `backupExtra` for the backup's configuration alone. */
-  async function pair(mode: Mode, transport: Transport, keys: [string[], string[]], backupExtra: Partial<NodeConfig> = {}): Promise<void> {
+  async function pair(mode: Mode, transport: Transport, keys: [string[], string[]], backupExtra: Partial<NodeConfig> = {}, cipher?: string): Promise<void> {
     const kp = await keyFile(lab, "n1", keys[0]), kb = await keyFile(lab, "n2", keys[1]);
-    await primary.start("ctsyncd", { mode, transport, peer: backup.addr, keyFile: kp });
-    await backup.start("ctsyncd", { mode, transport, peer: primary.addr, keyFile: kb, ...backupExtra });
+    await primary.start("ctsyncd", { mode, transport, peer: backup.addr, keyFile: kp, cipher });
+    await backup.start("ctsyncd", { mode, transport, peer: primary.addr, keyFile: kb, cipher, ...backupExtra });
   }
 
   const withEvidence = async (body: () => Promise<void>) => {
@@ -118,13 +118,20 @@ describe("authenticated sync between two ctsyncd, with an attacker on the link",
     }
   };
 
-  for (const mode of ["NOTRACK", "ALARM", "FTFW"] as Mode[]) {
+  for (const cipher of ["HMAC-SHA256", "XChaCha20-Poly1305"]) for (const mode of ["NOTRACK", "ALARM", "FTFW"] as Mode[]) {
     for (const transport of ["udp", "multicast", "tcp"] as Transport[]) {
-      test(`${mode} over ${transport}: the flows arrive authenticated${transport === "udp" ? "; a forged conntrackd datagram is refused" : ""}`, () => withEvidence(async () => {
-        await pair(mode, transport, [[`1 ${KEY1}`], [`1 ${KEY1}`]]);
-        await inject(primary, 300, 0);
+      test(`${cipher}, ${mode} over ${transport}: the flows arrive authenticated${transport === "udp" ? " (encrypted with XChaCha20); a forged conntrackd datagram is refused" : ""}`, () => withEvidence(async () => {
+        await pair(mode, transport, [[`1 ${KEY1}`], [`1 ${KEY1}`]], {}, cipher);
+        if (transport !== "udp") {
+          await inject(primary, 300, 0);
+          await externalReaches(backup, 300);
+          return;
+        }
+        const frames = await capture(backup, primary.addr, () => inject(primary, 300, 0));
         await externalReaches(backup, 300);
-        if (transport !== "udp") return;
+        // The flows' destination, 198.51.100.1, as it sits in a message: in clear with HMAC-SHA256 only.
+        const seen = frames.some((f) => f.includes("c6336401"));
+        assert.equal(seen, cipher === "HMAC-SHA256", `the flows' addresses ${seen ? "visible" : "hidden"} on the link`);
         await sendDatagram(lab.intruderNs!, primary.addr, backup.addr, forgedPlain());
         await until("the forged datagram counted", async () => (await refusals(backup)).missing >= 1, 5000);
         assert.doesNotMatch(await backup.ctlOk(["-e", "ct"]), SSH_LINE);
@@ -152,7 +159,7 @@ describe("authenticated sync between two ctsyncd, with an attacker on the link",
     assert.ok(real, `a data frame captured (${frames.length} frames)`);
     const wrong = new CoreHarness();
     wrong.core.setAuthKeys([{ id: 1, key: new Uint8Array(Buffer.from(KEY2, "hex")) }]);
-    wrong.core.fn.authStart(1n << 40n, 0n);
+    wrong.core.fn.authStart(1n << 40n, 0n, wrong.k("AUTH_HMAC_SHA256"));
     wrong.core.fn.outCt(0, 0, 1);
     const wrongHex = Buffer.from(wrong.core.takeOutbox()[0]).toString("hex");
     const flip = (hex: string, at: number) => { const b = Buffer.from(hex, "hex"); b[at] ^= 1; return b.toString("hex"); };
@@ -222,15 +229,16 @@ describe("authenticated sync between two ctsyncd, with an attacker on the link",
     }
   }));
 
-  test("both nodes restart in turn: the backup gets everything back, then keeps it across the primary's restart", () => withEvidence(async () => {
-    await pair("FTFW", "tcp", [[`1 ${KEY1}`], [`1 ${KEY1}`]]);
+  test("both nodes restart in turn (XChaCha20-Poly1305): the backup gets everything back, then keeps it across the primary's restart", () => withEvidence(async () => {
+    const cipher = "XChaCha20-Poly1305";
+    await pair("FTFW", "tcp", [[`1 ${KEY1}`], [`1 ${KEY1}`]], {}, cipher);
     await inject(primary, 500, 50_000);
     await externalReaches(backup, 500);
     await backup.stop();
-    await backup.start("ctsyncd", { mode: "FTFW", transport: "tcp", peer: primary.addr, keyFile: join(lab.dir, "n2.key") });
+    await backup.start("ctsyncd", { mode: "FTFW", transport: "tcp", peer: primary.addr, keyFile: join(lab.dir, "n2.key"), cipher });
     await externalReaches(backup, 500);
     await primary.stop();
-    await primary.start("ctsyncd", { mode: "FTFW", transport: "tcp", peer: backup.addr, keyFile: join(lab.dir, "n1.key") });
+    await primary.start("ctsyncd", { mode: "FTFW", transport: "tcp", peer: backup.addr, keyFile: join(lab.dir, "n1.key"), cipher });
     await inject(primary, 100, 60_000);
     await externalReaches(backup, 600);
     for (const n of [primary, backup]) {

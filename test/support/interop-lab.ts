@@ -44,8 +44,9 @@ export interface NodeConfig {
   netlinkBufferMax?: number;
   /** SndSocketBuffer and RcvSocketBuffer of a UDP or multicast link (bytes); the system default when absent. */
   socketBuffer?: number;
-  /** ctsyncd only: Sync { Authenticate { KeyFile } }. */
+  /** ctsyncd only: Sync { Authenticate { KeyFile; Cipher } }. */
   keyFile?: string;
+  cipher?: string;
   /** General HashLimit (default 262144). */
   hashLimit?: number;
 }
@@ -105,7 +106,7 @@ Sync {
 	${channel}
 	Options {
 		ExpectationSync On
-	}${c.keyFile ? `\n\tAuthenticate {\n\t\tKeyFile ${c.keyFile}\n\t}` : ""}
+	}${c.keyFile ? `\n\tAuthenticate {\n\t\tKeyFile ${c.keyFile}${c.cipher ? `\n\t\tCipher ${c.cipher}` : ""}\n\t}` : ""}
 }
 General {
 	Systemd off
