@@ -120,7 +120,7 @@ describe("authenticated sync between two ctsyncd, with an attacker on the link",
 
   for (const cipher of ["HMAC-SHA256", "XChaCha20-Poly1305"]) for (const mode of ["NOTRACK", "ALARM", "FTFW"] as Mode[]) {
     for (const transport of ["udp", "multicast", "tcp"] as Transport[]) {
-      test(`${cipher}, ${mode} over ${transport}: the flows arrive authenticated${transport === "udp" ? " (encrypted with XChaCha20); a forged conntrackd datagram is refused" : ""}`, () => withEvidence(async () => {
+      test(`${cipher}, ${mode} over ${transport}: the flows arrive authenticated${cipher === "HMAC-SHA256" ? "" : " and encrypted"}${transport === "udp" ? "; a forged conntrackd datagram is refused" : ""}`, () => withEvidence(async () => {
         await pair(mode, transport, [[`1 ${KEY1}`], [`1 ${KEY1}`]], {}, cipher);
         if (transport !== "udp") {
           await inject(primary, 300, 0);
