@@ -1,7 +1,8 @@
 // What authentication costs (Sync { Authenticate }, assembly/auth.ts): CPU
-// per replicated entry on the primary and the backup, ctsyncd with and
-// without it, FTFW over UDP, N new conntracks injected at a fixed rate; the
-// two variants alternate round by round, medians reported.
+// per replicated entry on the primary and the backup, ctsyncd without it,
+// with HMAC-SHA256 and with XChaCha20-Poly1305, FTFW over UDP, N new
+// conntracks injected at a fixed rate; the variants take turns round by
+// round, medians reported.
 //
 //   npm run bench -- --auth-only [--n 100000] [--rounds 3] [--rate 150000]
 import { readFileSync, writeFileSync } from "node:fs";
@@ -13,15 +14,18 @@ import type { Row } from "./table.ts";
 interface Sample { primary: number; backup: number }
 
 /** One round: CPU µs per entry on each node while N entries replicate. */
-async function round(auth: boolean, n: number, rate: number): Promise<Sample> {
+type Variant = "none" | "HMAC-SHA256" | "XChaCha20-Poly1305";
+const VARIANTS: Variant[] = ["none", "HMAC-SHA256", "XChaCha20-Poly1305"];
+
+async function round(auth: Variant, n: number, rate: number): Promise<Sample> {
   const c = new BenchCluster("FTFW", n);
   try {
-    if (auth) {
+    if (auth !== "none") {
       const key = join(c.dir, "sync.key");
       writeFileSync(key, `1 ${randomBytes(32).toString("hex")}\n`, { mode: 0o600 });
       for (const node of ["a", "b"] as const) {
         const conf = readFileSync(c.conf(node), "utf8").replace("\tOptions { ExpectationSync Off }\n",
-          `\tOptions { ExpectationSync Off }\n\tAuthenticate { KeyFile ${key} }\n`);
+          `\tOptions { ExpectationSync Off }\n\tAuthenticate { KeyFile ${key} Cipher ${auth} }\n`);
         writeFileSync(c.conf(node), conf);
       }
     }
@@ -42,16 +46,17 @@ async function round(auth: boolean, n: number, rate: number): Promise<Sample> {
 const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
 
 export async function authRows(o: { n: number; rounds: number; rate: number; progress: (m: string) => void }): Promise<Row[]> {
-  const plain: Sample[] = [], auth: Sample[] = [];
+  const samples = new Map<Variant, Sample[]>(VARIANTS.map((v) => [v, []]));
   for (let r = 0; r < o.rounds; r++) {
-    for (const on of r % 2 ? [true, false] : [false, true]) {
-      o.progress(`authentication cost: round ${r + 1}/${o.rounds}, ${on ? "with" : "without"} Authenticate`);
-      (on ? auth : plain).push(await round(on, o.n, o.rate));
+    for (let i = 0; i < VARIANTS.length; i++) {
+      const v = VARIANTS[(i + r) % VARIANTS.length]; // each variant first in turn
+      o.progress(`authentication cost: round ${r + 1}/${o.rounds}, ${v === "none" ? "without Authenticate" : v}`);
+      samples.get(v)!.push(await round(v, o.n, o.rate));
     }
   }
   const row = (measure: string, pick: (s: Sample) => number): Row => {
-    const without = median(plain.map(pick)), withAuth = median(auth.map(pick));
-    return { measure, unit: "µs", "without auth": without, "with auth": withAuth, "with/without": withAuth / without };
+    const [none, hmac, aead] = VARIANTS.map((v) => median(samples.get(v)!.map(pick)));
+    return { measure, unit: "µs", "without auth": none, "HMAC-SHA256": hmac, "ratio": hmac / none, "XChaCha20-Poly1305": aead, "ratio ": aead / none };
   };
   return [
     row("CPU per replicated entry, primary (a)", (s) => s.primary),

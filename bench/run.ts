@@ -136,7 +136,7 @@ if (corosync.length) {
   text.push(formatTable(corosync), "");
 }
 if (auth.length) {
-  text.push(`ctsyncd with and without Sync { Authenticate } (HMAC-SHA-256), N=${n.toLocaleString("en-US")} conntracks, FTFW over UDP, `
+  text.push(`ctsyncd without Sync { Authenticate } and with each Cipher, N=${n.toLocaleString("en-US")} conntracks, FTFW over UDP, `
     + `injected at ${rate.toLocaleString("en-US")}/s, median of ${rounds} round(s), alternating (bench/auth.ts)`);
   text.push(formatTable(auth), "");
 }

@@ -493,6 +493,9 @@ test("Sync Authenticate: a KeyFile of one or two keys, the newer last", async ()
   assert.deepEqual(warnings, []);
   assert.equal(config.sync!.authenticate!.keyFile, `${dir}/k`);
   assert.deepEqual(config.sync!.authenticate!.keys.map((k) => [k.id, Buffer.from(k.key).toString("hex")]), [[1, k1], [7, k2]]);
+  assert.equal(config.sync!.authenticate!.cipher, "hmac-sha256");
+  const aead = parse(`Sync { Mode FTFW { } ${LINK}\n Authenticate { KeyFile ${dir}/k Cipher XChaCha20-Poly1305 }\n}\n${UNIX}\n`);
+  assert.equal(aead.config.sync!.authenticate!.cipher, "xchacha20-poly1305");
 });
 
 test("Sync Authenticate: each mistake, in the configuration or the key file, gives file:line", async () => {
@@ -505,6 +508,7 @@ test("Sync Authenticate: each mistake, in the configuration or the key file, giv
     [conf("Authenticate {\n}"), /^t\.conf:2: Authenticate needs a KeyFile/],
     [conf("Authenticate {\n KeyFile keys/k\n}"), /^t\.conf:3: expected an absolute path after KeyFile/],
     [conf("Authenticate {\n Key 1\n}"), /^t\.conf:3: unknown option "Key" in Sync\.Authenticate/],
+    [conf(`Authenticate {\n KeyFile ${good}\n Cipher AES\n}`), /^t\.conf:4: unknown Cipher "AES" \(expected HMAC-SHA256 or XChaCha20-Poly1305\)/],
     [conf(`Authenticate {\n KeyFile ${dir}/none\n}`), /^t\.conf:3: cannot read the key file .*none: no such file/],
     [conf(`Authenticate { KeyFile ${good} }\nAuthenticate { KeyFile ${good} }`), /^t\.conf:3: a second Authenticate block \(the first at line 2\)/],
     [conf(`Authenticate { KeyFile ${key("open", `1 ${"ab".repeat(32)}\n`, 0o644)} }`), /open: the key file may be read by others \(mode 644\): chmod 600 it/],
