@@ -1,7 +1,8 @@
-// Authenticated sync: with a key set (authStart), every datagram we send is
-// a frame — a header, conntrackd's messages, an HMAC-SHA-256 tag truncated to
-// 128 bits — and every frame received is checked (length, key, tag, epoch,
-// sequence) before a byte of its messages is decoded. assembly/README.md
+// Authenticated sync: once authStart ran, every datagram we send is a frame
+// — a header, conntrackd's messages, a 16-byte tag: HMAC-SHA-256 truncated
+// to 128 bits (version 1), or XChaCha20-Poly1305's, the messages then
+// encrypted (version 2) — and every frame received is checked (length, key,
+// tag, epoch, sequence) before a byte of its messages is decoded. assembly/README.md
 // ("Authenticated frames") gives the layout byte by byte and the reasoning.
 //
 // Replay, in two halves:
