@@ -96,7 +96,7 @@ export class SyncAuth {
     l.since += n;
     if (now - l.at >= LOG_EVERY_MS) {
       const why = this.core.reasonName(this.core.fn.authLastReason());
-      this.log.warning(`refused ${l.since} unauthenticated datagram${l.since === 1 ? "" : "s"} on link ${link} (peer ${peer()}), the last: ${why}; not decoded, counted in -s network`);
+      this.log.warning(`refused ${l.since} datagram${l.since === 1 ? "" : "s"} on link ${link} (peer ${peer()}) before decode, the last: ${why}; counted in -s network`);
       l.at = now;
       l.since = 0;
     }
