@@ -215,7 +215,7 @@ test("GET /api/cluster: links with role and counters, resend queue, peers, cache
   });
 });
 
-test("GET /metrics: Prometheus text with the daemon's counters", async () => {
+test("GET /metrics: Prometheus text with the daemon's counters (and, with Authenticate, the refusals by cause)", async () => {
   const src = populated();
   src.run.eventsReceived = 12345n;
   src.run.netlinkOverrun = 3;
@@ -227,6 +227,7 @@ test("GET /metrics: Prometheus text with the daemon's counters", async () => {
   src.linkList[0].received.messages = 66;
   src.rsqueue = [{ kind: "object", seq: 1 }];
   src.delayed = { waiting: 5, released: 40, endedUnsent: 60 };
+  src.net.recvRefused = { missing: 20, truncated: 0, key: 1, mac: 3, stale: 2, replay: 5 };
   await withApi(src, {}, async (base) => {
     await post(`${base}/api/commit`, { kinds: "ct" });
     const r = await get(`${base}/metrics`);
@@ -254,6 +255,8 @@ test("GET /metrics: Prometheus text with the daemon's counters", async () => {
     has("ctsync_delayed_flows 5");
     has('ctsync_delayed_flows_total{outcome="sent"} 40');
     has('ctsync_delayed_flows_total{outcome="ended_unsent"} 60');
+    has('ctsync_datagrams_refused_total{cause="missing"} 20');
+    has('ctsync_datagrams_refused_total{cause="replay"} 5');
     assert.equal(lines.filter((l) => l === "# TYPE ctsync_commit_duration_seconds histogram").length, 1);
   });
 });
