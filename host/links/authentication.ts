@@ -39,7 +39,12 @@ export class SyncAuth {
     const stored = a.readState();
     const counter = Math.max((stored?.counter ?? 0) + 1, Math.floor(Date.now() / 1000));
     a.peerEpoch = BigInt(stored?.peerEpoch ?? 0);
-    a.writeState(counter);
+    try {
+      a.writeState(counter);
+    } catch (e) {
+      // Without its epoch on disk, a restart could reuse one: no authenticated sync rather than a replayable one.
+      throw new Error(`cannot write the authentication state file ${a.statePath} (next to the LockFile): ${(e as Error).message}`);
+    }
     const epoch = (BigInt(counter) << 32n) | BigInt(randomBytes(4).readUInt32BE());
     const version = core.k(config.cipher === "xchacha20-poly1305" ? "AUTH_XCHACHA20_POLY1305" : "AUTH_HMAC_SHA256");
     core.fn.authStart(epoch, a.peerEpoch, version);
