@@ -5,6 +5,7 @@ const MASK: u32 = 0x3ffffff;
 
 // r, the clamped key (five limbs) and s = r * 5; the accumulator h; the pad.
 let r0: u32 = 0, r1: u32 = 0, r2: u32 = 0, r3: u32 = 0, r4: u32 = 0;
+let s1: u64 = 0, s2: u64 = 0, s3: u64 = 0, s4: u64 = 0;
 let h0: u32 = 0, h1: u32 = 0, h2: u32 = 0, h3: u32 = 0, h4: u32 = 0;
 const pad = memory.data(16, 8);
 const block = memory.data(16, 8);
@@ -16,6 +17,7 @@ export function polyInit(key: usize): void {
   r2 = (load<u32>(key, 6) >> 4) & 0x3ffc0ff;
   r3 = (load<u32>(key, 9) >> 6) & 0x3f03fff;
   r4 = (load<u32>(key, 12) >> 8) & 0x00fffff;
+  s1 = <u64>(r1 * 5); s2 = <u64>(r2 * 5); s3 = <u64>(r3 * 5); s4 = <u64>(r4 * 5);
   h0 = 0; h1 = 0; h2 = 0; h3 = 0; h4 = 0;
   memory.copy(pad, key + 16, 16);
 }
@@ -27,7 +29,6 @@ function blockIn(m: usize, hibit: u32): void {
   h2 += (load<u32>(m, 6) >> 4) & MASK;
   h3 += (load<u32>(m, 9) >> 6) & MASK;
   h4 += (load<u32>(m, 12) >> 8) | hibit;
-  const s1 = <u64>(r1 * 5), s2 = <u64>(r2 * 5), s3 = <u64>(r3 * 5), s4 = <u64>(r4 * 5);
   const a0 = <u64>h0, a1 = <u64>h1, a2 = <u64>h2, a3 = <u64>h3, a4 = <u64>h4;
   const d0 = a0 * r0 + a1 * s4 + a2 * s3 + a3 * s2 + a4 * s1;
   let d1 = a0 * r1 + a1 * r0 + a2 * s4 + a3 * s3 + a4 * s2;
