@@ -109,7 +109,7 @@ export function chacha20Xor(key: usize, nonce: usize, counter: u32, p: usize, le
   store<u32>(tail, counter);
   memory.copy(tail + 4, nonce, 12);
   setup(key, tail);
-  let off: u32 = 0;
+  let off = xor4(p, len);
   for (; off < len; off += 64) {
     rounds(ks, true);
     store<u32>(st, load<u32>(st, 48) + 1, 48);
@@ -127,4 +127,128 @@ export function chacha20Block(key: usize, nonce: usize, counter: u32, out: usize
   setup(key, tail);
   rounds(ks, true);
   memory.copy(out, ks, 32);
+}
+
+// ---- four blocks at once (SIMD) --------------------------------------------------
+//
+// Lane j of each of sixteen vectors is that word of block counter + j: the
+// same rounds, four blocks per pass; the words are then transposed back into
+// four consecutive blocks. Rotations by 16 and 8 are byte shuffles.
+
+@inline function rot(v: v128, n: i32): v128 {
+  return v128.or(i32x4.shl(v, n), i32x4.shr_u(v, 32 - n));
+}
+@inline function rot16(v: v128): v128 {
+  return i8x16.shuffle(v, v, 2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13);
+}
+@inline function rot8(v: v128): v128 {
+  return i8x16.shuffle(v, v, 3, 0, 1, 2, 7, 4, 5, 6, 11, 8, 9, 10, 15, 12, 13, 14);
+}
+
+/** XORs four words of each of four blocks (a, b, c, d: words w..w+3 of blocks 0..3) into the 256 bytes at `p`, at word `w`. */
+@inline function xorWords(p: usize, w: usize, a: v128, b: v128, c: v128, d: v128): void {
+  const t0 = i32x4.shuffle(a, b, 0, 4, 1, 5), t1 = i32x4.shuffle(a, b, 2, 6, 3, 7);
+  const t2 = i32x4.shuffle(c, d, 0, 4, 1, 5), t3 = i32x4.shuffle(c, d, 2, 6, 3, 7);
+  const q = p + (w << 2);
+  v128.store(q, v128.xor(v128.load(q), i32x4.shuffle(t0, t2, 0, 1, 4, 5)));
+  v128.store(q + 64, v128.xor(v128.load(q + 64), i32x4.shuffle(t0, t2, 2, 3, 6, 7)));
+  v128.store(q + 128, v128.xor(v128.load(q + 128), i32x4.shuffle(t1, t3, 0, 1, 4, 5)));
+  v128.store(q + 192, v128.xor(v128.load(q + 192), i32x4.shuffle(t1, t3, 2, 3, 6, 7)));
+}
+
+/** XORs the whole 256-byte groups of `len` bytes at `p` with the key stream set up in `st`, four blocks a pass; returns the bytes done. */
+function xor4(p: usize, len: u32): u32 {
+  const i0 = i32x4.splat(load<u32>(st, 0));
+  const i1 = i32x4.splat(load<u32>(st, 4));
+  const i2 = i32x4.splat(load<u32>(st, 8));
+  const i3 = i32x4.splat(load<u32>(st, 12));
+  const i4 = i32x4.splat(load<u32>(st, 16));
+  const i5 = i32x4.splat(load<u32>(st, 20));
+  const i6 = i32x4.splat(load<u32>(st, 24));
+  const i7 = i32x4.splat(load<u32>(st, 28));
+  const i8 = i32x4.splat(load<u32>(st, 32));
+  const i9 = i32x4.splat(load<u32>(st, 36));
+  const i10 = i32x4.splat(load<u32>(st, 40));
+  const i11 = i32x4.splat(load<u32>(st, 44));
+  const i13 = i32x4.splat(load<u32>(st, 52));
+  const i14 = i32x4.splat(load<u32>(st, 56));
+  const i15 = i32x4.splat(load<u32>(st, 60));
+  let done: u32 = 0;
+  for (; len - done >= 256; done += 256) {
+    const ctr = load<u32>(st, 48);
+    const i12 = i32x4(ctr, ctr + 1, ctr + 2, ctr + 3);
+    let x0 = i0;
+    let x1 = i1;
+    let x2 = i2;
+    let x3 = i3;
+    let x4 = i4;
+    let x5 = i5;
+    let x6 = i6;
+    let x7 = i7;
+    let x8 = i8;
+    let x9 = i9;
+    let x10 = i10;
+    let x11 = i11;
+    let x13 = i13;
+    let x14 = i14;
+    let x15 = i15;
+    let x12 = i12;
+    for (let r = 0; r < 10; r++) {
+      x0 = i32x4.add(x0, x4); x12 = rot16(v128.xor(x12, x0));
+      x8 = i32x4.add(x8, x12); x4 = rot(v128.xor(x4, x8), 12);
+      x0 = i32x4.add(x0, x4); x12 = rot8(v128.xor(x12, x0));
+      x8 = i32x4.add(x8, x12); x4 = rot(v128.xor(x4, x8), 7);
+      x1 = i32x4.add(x1, x5); x13 = rot16(v128.xor(x13, x1));
+      x9 = i32x4.add(x9, x13); x5 = rot(v128.xor(x5, x9), 12);
+      x1 = i32x4.add(x1, x5); x13 = rot8(v128.xor(x13, x1));
+      x9 = i32x4.add(x9, x13); x5 = rot(v128.xor(x5, x9), 7);
+      x2 = i32x4.add(x2, x6); x14 = rot16(v128.xor(x14, x2));
+      x10 = i32x4.add(x10, x14); x6 = rot(v128.xor(x6, x10), 12);
+      x2 = i32x4.add(x2, x6); x14 = rot8(v128.xor(x14, x2));
+      x10 = i32x4.add(x10, x14); x6 = rot(v128.xor(x6, x10), 7);
+      x3 = i32x4.add(x3, x7); x15 = rot16(v128.xor(x15, x3));
+      x11 = i32x4.add(x11, x15); x7 = rot(v128.xor(x7, x11), 12);
+      x3 = i32x4.add(x3, x7); x15 = rot8(v128.xor(x15, x3));
+      x11 = i32x4.add(x11, x15); x7 = rot(v128.xor(x7, x11), 7);
+      x0 = i32x4.add(x0, x5); x15 = rot16(v128.xor(x15, x0));
+      x10 = i32x4.add(x10, x15); x5 = rot(v128.xor(x5, x10), 12);
+      x0 = i32x4.add(x0, x5); x15 = rot8(v128.xor(x15, x0));
+      x10 = i32x4.add(x10, x15); x5 = rot(v128.xor(x5, x10), 7);
+      x1 = i32x4.add(x1, x6); x12 = rot16(v128.xor(x12, x1));
+      x11 = i32x4.add(x11, x12); x6 = rot(v128.xor(x6, x11), 12);
+      x1 = i32x4.add(x1, x6); x12 = rot8(v128.xor(x12, x1));
+      x11 = i32x4.add(x11, x12); x6 = rot(v128.xor(x6, x11), 7);
+      x2 = i32x4.add(x2, x7); x13 = rot16(v128.xor(x13, x2));
+      x8 = i32x4.add(x8, x13); x7 = rot(v128.xor(x7, x8), 12);
+      x2 = i32x4.add(x2, x7); x13 = rot8(v128.xor(x13, x2));
+      x8 = i32x4.add(x8, x13); x7 = rot(v128.xor(x7, x8), 7);
+      x3 = i32x4.add(x3, x4); x14 = rot16(v128.xor(x14, x3));
+      x9 = i32x4.add(x9, x14); x4 = rot(v128.xor(x4, x9), 12);
+      x3 = i32x4.add(x3, x4); x14 = rot8(v128.xor(x14, x3));
+      x9 = i32x4.add(x9, x14); x4 = rot(v128.xor(x4, x9), 7);
+    }
+    x0 = i32x4.add(x0, i0);
+    x1 = i32x4.add(x1, i1);
+    x2 = i32x4.add(x2, i2);
+    x3 = i32x4.add(x3, i3);
+    x4 = i32x4.add(x4, i4);
+    x5 = i32x4.add(x5, i5);
+    x6 = i32x4.add(x6, i6);
+    x7 = i32x4.add(x7, i7);
+    x8 = i32x4.add(x8, i8);
+    x9 = i32x4.add(x9, i9);
+    x10 = i32x4.add(x10, i10);
+    x11 = i32x4.add(x11, i11);
+    x12 = i32x4.add(x12, i12);
+    x13 = i32x4.add(x13, i13);
+    x14 = i32x4.add(x14, i14);
+    x15 = i32x4.add(x15, i15);
+    const q = p + done;
+    xorWords(q, 0, x0, x1, x2, x3);
+    xorWords(q, 4, x4, x5, x6, x7);
+    xorWords(q, 8, x8, x9, x10, x11);
+    xorWords(q, 12, x12, x13, x14, x15);
+    store<u32>(st, ctr + 4, 48);
+  }
+  return done;
 }

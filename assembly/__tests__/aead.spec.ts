@@ -4,6 +4,7 @@
 import { hchacha20, chacha20Xor } from "../chacha";
 import { polyInit, polyUpdate, polyFinish } from "../poly1305";
 import { xchachaSeal, xchachaOpen } from "../aead";
+import { sha256 } from "../sha256";
 
 const a = memory.data(256);
 const b = memory.data(256);
@@ -81,5 +82,20 @@ describe("XChaCha20-Poly1305 (draft-irtf-cfrg-xchacha A.3.1)", () => {
     store<u8>(c, load<u8>(c) ^ 1);
     store<u8>(tag + 15, load<u8>(tag + 15) ^ 1);
     expect(xchachaOpen(a, d, c, aadLen, b, n, tag)).toBe(false);
+  });
+  it("1,000 bytes (four blocks at a time, then one by one) as libsodium seals them", () => {
+    for (let i = 0; i < 32; i++) store<u8>(a + i, <u8>(0x80 + i));
+    for (let i = 0; i < 24; i++) store<u8>(d + i, <u8>(0x40 + i));
+    const aadLen = unhex(c, "50515253c0c1c2c3c4c5c6c7");
+    const big = heap.alloc(1100);
+    for (let i = 0; i < 1000; i++) store<u8>(big + i, <u8>(i * 7 + 3));
+    xchachaSeal(a, d, c, aadLen, big, 1000, big + 1000);
+    sha256(b, big, 1000, b + 64);
+    expect(hex(b + 64, 32)).toBe("de5237d01f9060410f516d114bd8026a3a5c270da6ba82214a5d9132c8f4246e");
+    expect(hex(big + 1000, 16)).toBe("a232a65e16eb1bdc8e8f6480ea7c7328");
+    expect(xchachaOpen(a, d, c, aadLen, big, 1000, big + 1000)).toBe(true);
+    let same = true;
+    for (let i = 0; i < 1000; i++) if (load<u8>(big + i) != <u8>(i * 7 + 3)) same = false;
+    expect(same).toBe(true);
   });
 });
