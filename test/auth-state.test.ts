@@ -3,9 +3,9 @@
 // sent; the peer's epoch is kept as the next start's hint; a state file that
 // cannot be written stops the start; SIGHUP's key reload keeps the keys in
 // use when the file went bad.
-import { test } from "node:test";
+import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, statSync, writeFileSync, mkdirSync } from "node:fs";
+import { mkdtempSync, readFileSync, statSync, writeFileSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { loadCore } from "../host/core.ts";
@@ -14,6 +14,7 @@ import { SyncAuth } from "../host/links/authentication.ts";
 import type { AuthConfig } from "../host/config/load.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "ctsync-auth-state-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
 const keyFile = join(dir, "k");
 writeFileSync(keyFile, `1 ${"ab".repeat(32)}\n`, { mode: 0o600 });
 const config: AuthConfig = { line: 1, keyFile, cipher: "hmac-sha256", keys: [{ id: 1, key: new Uint8Array(32).fill(0xab) }] };
