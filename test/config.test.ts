@@ -484,9 +484,10 @@ test("Corosync refuses a second block, other links beside it, unknown options an
   bad(" Corosync {\n  Group a/b\n }", '4: "a/b" is not a Corosync group name (1 to 126 letters, digits, ".", "_" or "-")');
 });
 
-test("Sync Authenticate: a KeyFile of one or two keys, the newer last", async () => {
-  const { mkdtempSync, writeFileSync } = await import("node:fs");
+test("Sync Authenticate: a KeyFile of one or two keys, the newer last", async (t) => {
+  const { mkdtempSync, writeFileSync, rmSync } = await import("node:fs");
   const dir = mkdtempSync(join((await import("node:os")).tmpdir(), "ctsync-key-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const k1 = "11".repeat(32), k2 = "22".repeat(48);
   writeFileSync(join(dir, "k"), `# the old key, then the new\n1 ${k1}\n7 ${k2}  # rolled in today\n`, { mode: 0o600 });
   const { config, warnings } = parse(`Sync { Mode FTFW { } ${LINK}\n Authenticate {\n KeyFile ${dir}/k\n }\n}\n${UNIX}\n`);
@@ -498,9 +499,10 @@ test("Sync Authenticate: a KeyFile of one or two keys, the newer last", async ()
   assert.equal(aead.config.sync!.authenticate!.cipher, "xchacha20-poly1305");
 });
 
-test("Sync Authenticate: each mistake, in the configuration or the key file, gives file:line", async () => {
-  const { mkdtempSync, writeFileSync } = await import("node:fs");
+test("Sync Authenticate: each mistake, in the configuration or the key file, gives file:line", async (t) => {
+  const { mkdtempSync, writeFileSync, rmSync } = await import("node:fs");
   const dir = mkdtempSync(join((await import("node:os")).tmpdir(), "ctsync-key-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const key = (name: string, text: string, mode = 0o600) => { writeFileSync(join(dir, name), text, { mode }); return join(dir, name); };
   const good = key("good", `1 ${"ab".repeat(32)}\n`);
   const conf = (block: string) => `Sync { Mode FTFW { } ${LINK}\n${block}\n}\n${UNIX}\n`;
