@@ -510,6 +510,7 @@ test("Sync Authenticate: each mistake, in the configuration or the key file, giv
     [conf("Authenticate {\n}"), /^t\.conf:2: Authenticate needs a KeyFile/],
     [conf("Authenticate {\n KeyFile keys/k\n}"), /^t\.conf:3: expected an absolute path after KeyFile/],
     [conf("Authenticate {\n Key 1\n}"), /^t\.conf:3: unknown option "Key" in Sync\.Authenticate/],
+    [`Sync {\n Mode NOTRACK { }\n Corosync { }\n Authenticate { KeyFile ${good} }\n}\n${UNIX}\n`, /^t\.conf:4: Authenticate cannot go with a Corosync link/],
     [conf(`Authenticate {\n KeyFile ${good}\n Cipher AES\n}`), /^t\.conf:4: unknown Cipher "AES" \(expected HMAC-SHA256 or XChaCha20-Poly1305\)/],
     [conf(`Authenticate {\n KeyFile ${dir}/none\n}`), /^t\.conf:3: cannot read the key file .*none: no such file/],
     [conf(`Authenticate { KeyFile ${good} }\nAuthenticate { KeyFile ${good} }`), /^t\.conf:3: a second Authenticate block \(the first at line 2\)/],

@@ -158,6 +158,9 @@ export function finishSync(r: ConfigReader, s: SyncState): void {
   if (sync.delayReplication.ms > 0 && sync.disableInternalCache) {
     r.fail(sync.line, "DelayReplication needs the internal cache, where new flows wait: it cannot go with DisableInternalCache");
   }
+  if (sync.authenticate && sync.channels[0].type === "corosync") {
+    r.fail(sync.authenticate.line, "Authenticate cannot go with a Corosync link: corosync authenticates (and encrypts) its own traffic, with crypto_hash and crypto_cipher in corosync.conf");
+  }
   if (sync.channels[0].type === "corosync" && sync.mode === "ftfw") {
     // CPG delivers everything in order or reports the member gone: FTFW's
     // acknowledgements would only add traffic, and with more than one peer
