@@ -43,6 +43,11 @@ export class StatsLab {
     this.ns.exec("ip", ["addr", "add", "127.0.0.2/8", "dev", "lo"]);
     this.ns.exec("sysctl", ["-q", "-w", "net.netfilter.nf_conntrack_acct=1"]);
     this.ns.exec("sysctl", ["-q", "-w", "net.netfilter.nf_conntrack_timestamp=1"]);
+    // Events for every conntrack, even one made while no daemon listens: the
+    // kernel's default (2) gives a conntrack no event support when nobody
+    // listened at its creation, and its destroy would then never be reported
+    // (tests inject flows first and start the daemon that logs them after).
+    this.ns.exec("sysctl", ["-q", "-w", "net.netfilter.nf_conntrack_events=1"]);
     const r = spawnSync("ip", ["netns", "exec", this.ns.name, "nft", "-f", "-"], { input: NFT, encoding: "utf8" });
     if (r.status !== 0) throw new Error(`nft: ${r.stderr}`);
   }
