@@ -152,6 +152,7 @@ export class Daemon implements ApiSource {
 
     // Listen first, then dump: entries made before a listener joined never send events.
     await this.kernel.resync();
+    this.kernel.warnOfSilentFlows();
     // After a restart (a crash, say) the peers hold a stale picture of our
     // flows: send them all of what the kernel has (FTFW waits for the greeting).
     if (sync.mode !== "alarm") fn.engineBulk();

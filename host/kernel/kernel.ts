@@ -6,6 +6,7 @@ import { NetlinkSocket, RECV_AGAIN, RECV_OVERRUN, RECV_TRUNCATED, SEND_AGAIN, ty
 import type { Core } from "../core.ts";
 import type { Logger } from "../process/log.ts";
 import { constants as os } from "node:os";
+import { readFileSync } from "node:fs";
 
 export interface KernelOptions {
   /** NetlinkBufferSize (bytes); 0: the system default. */
@@ -257,10 +258,29 @@ export class Kernel {
     });
   }
 
-  /** Deletes every entry of a kernel table (conntrackd -F). */
   /** Kernel table work an operator asked for (-F, -R, or after lost events), for -s runtime. */
   tableFlushes = 0;
   tableResyncs = 0;
+
+  /**
+   * After the start-up dump: with net.netfilter.nf_conntrack_events at 2
+   * (the kernel's default since Linux 5.19) a conntrack made while nothing
+   * listened for events never reports its end, so the flows the dump found
+   * may include some whose end no event will tell: they stay cached (and
+   * unlogged in the Stats mode) until a resync. Says so, and how to avoid it.
+   */
+  warnOfSilentFlows(): void {
+    let mode: string;
+    try {
+      mode = readFileSync("/proc/sys/net/netfilter/nf_conntrack_events", "utf8").trim();
+    } catch {
+      return;
+    }
+    const found = this.core.fn.cacheCount(this.core.k("CACHE_INTERNAL_CT"));
+    if (mode !== "2" || found === 0) return;
+    this.log.warning(`net.netfilter.nf_conntrack_events is 2: flows found at start (${found}) that were made while no daemon `
+      + "listened will not report their end (their entries stay until -R); set it to 1 before the flows start to have every flow report it");
+  }
 
   /** -F: flushes a kernel table, saying so as conntrackd does. */
   async flushTable(table: "ct" | "expect"): Promise<void> {

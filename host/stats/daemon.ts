@@ -162,6 +162,7 @@ export class StatsDaemon implements DaemonControl {
     this.kernel.onLoss = (why) => this.lostEvents(why);
     // Listen first, then dump: entries made before a listener joined never send events.
     await this.kernel.resync();
+    this.kernel.warnOfSilentFlows();
     if (general.unixPath) {
       this.control = await ControlServer.start({ path: general.unixPath, daemon: this, onError: (m) => this.log.error(m) });
     } else {

@@ -249,3 +249,19 @@ test("DelayReplication: a flow reaches the backup once it has lived the delay; o
     p.close();
   }
 });
+
+test("flows made before any daemon listened, with nf_conntrack_events at 2, are named at start: their end will not be reported", { skip }, async () => {
+  const p = new Pair("dw");
+  try {
+    const udp = ["-I", "-p", "udp", "-s", "192.0.2.40", "-d", "198.51.100.40", "--sport", "700", "--dport", "700", "-t", "200"];
+    Pair.run(p.a, "sysctl", ["-qw", "net.netfilter.nf_conntrack_events=2"]);
+    Pair.run(p.b, "sysctl", ["-qw", "net.netfilter.nf_conntrack_events=1"]);
+    for (const s of [p.a, p.b]) assert.equal(Pair.run(s, "conntrack", udp).status, 0);
+    Pair.start(p.a);
+    Pair.start(p.b);
+    assert.match(Pair.logOf(p.a), /\[warning\] net\.netfilter\.nf_conntrack_events is 2: flows found at start \(1\) that were made while no daemon listened will not report their end/);
+    assert.doesNotMatch(Pair.logOf(p.b), /nf_conntrack_events/);
+  } finally {
+    p.close();
+  }
+});
