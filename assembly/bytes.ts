@@ -14,6 +14,10 @@
   return bswap<u32>(load<u32>(p));
 }
 
+@inline export function loadBe64(p: usize): u64 {
+  return bswap<u64>(load<u64>(p));
+}
+
 @inline export function storeBe16(p: usize, v: u32): void {
   store<u16>(p, bswap16(<u16>v));
 }

@@ -7,6 +7,7 @@
 import { Text, textInit } from "./text";
 import { EntryLine } from "./format-parts";
 import { formatFlowPlain, formatFlowJson } from "./format-flow";
+import { loadBe32 } from "./bytes";
 import {
   CTX_PRESENT, CTX_ORIG_PACKETS, CTX_ORIG_BYTES, CTX_REPL_PACKETS, CTX_REPL_BYTES,
   CTXF_ORIG_PACKETS, CTXF_ORIG_BYTES, CTXF_REPL_PACKETS, CTXF_REPL_BYTES,
@@ -73,7 +74,7 @@ function tally(x: usize): void {
 
 /** The low 32 bits of the be64 at p. */
 @inline function low32(p: usize): u64 {
-  return <u64>bswap<u32>(load<u32>(p + 4));
+  return <u64>loadBe32(p + 4);
 }
 
 @inline function nearlyFull(t: Text): bool {

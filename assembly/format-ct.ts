@@ -15,34 +15,32 @@ import {
   CTF_WSCALE_REPL, CTF_TCP_FLAGS, CTF_SCTP_STATE, CTF_SCTP_VTAG_ORIG, CTF_SCTP_VTAG_REPL,
   CTF_DCCP_STATE, CTF_DCCP_ROLE, CTF_STATUS, CTF_TIMEOUT, CTF_MARK, CTF_ZONE, CTF_MASTER,
   CTF_MASTER_SHIFT, CTF_SNAT, CTF_DNAT, CTF_SPAT, CTF_DPAT, CTF_NATSEQ, CTF_SYNPROXY,
-  CTF_HELPER, CTF_LABELS, CTF_ID,
+  CTF_HELPER, CTF_LABELS, CTF_ID, IPS_SEEN_REPLY, IPS_ASSURED, IPS_OFFLOAD, IPS_HW_OFFLOAD,
+  CTX_PRESENT, CTX_ORIG_PACKETS, CTX_ORIG_BYTES, CTX_REPL_PACKETS, CTX_REPL_BYTES, CTX_SECMARK, CTX_USE,
+  CTXF_ORIG_PACKETS, CTXF_ORIG_BYTES, CTXF_REPL_PACKETS, CTXF_REPL_BYTES, CTXF_SECMARK, CTXF_USE,
 } from "./layout";
-import { loadBe16, loadBe32 } from "./bytes";
-import { Text, putAscii, putByte, putDec, putHex2, putKey, putJsonString, putPadded, putRaw } from "./text";
+import { loadBe16, loadBe32, loadBe64 } from "./bytes";
+import { Text, putAscii, putByte, putDec, putDec64, putHex2, putKey, putJsonString, putPadded, putRaw } from "./text";
 import {
   PrintTuple, printTuple, l4Name, familyName, hasPorts, isIcmp, putAddrText, putL4Text, putAddrXml,
   putL4Xml, putProtoAttrs, putJsonAddr, putJsonNum, putJsonTuple, EntryLine, putSuffix,
 } from "./format-parts";
 
-const IPS_SEEN_REPLY: u32 = 1 << 1;
-const IPS_ASSURED: u32 = 1 << 2;
-const IPS_OFFLOAD: u32 = 1 << 14;
-const IPS_HW_OFFLOAD: u32 = 1 << 15;
 
-export const TCP_STATES: StaticArray<string> = [
+const TCP_STATES: StaticArray<string> = [
   "NONE", "SYN_SENT", "SYN_RECV", "ESTABLISHED", "FIN_WAIT", "CLOSE_WAIT",
   "LAST_ACK", "TIME_WAIT", "CLOSE", "SYN_SENT2",
 ];
-export const SCTP_STATES: StaticArray<string> = [
+const SCTP_STATES: StaticArray<string> = [
   "NONE", "CLOSED", "COOKIE_WAIT", "COOKIE_ECHOED", "ESTABLISHED", "SHUTDOWN_SENT",
   "SHUTDOWN_RECD", "SHUTDOWN_ACK_SENT", "HEARTBEAT_SENT", "HEARTBEAT_ACKED",
 ];
-export const DCCP_STATES: StaticArray<string> = [
+const DCCP_STATES: StaticArray<string> = [
   "NONE", "REQUEST", "RESPOND", "PARTOPEN", "OPEN", "CLOSEREQ", "CLOSING", "TIMEWAIT", "IGNORE", "INVALID",
 ];
 
 /** Out-of-range states print as the table's NONE. */
-export function stateName(table: StaticArray<string>, state: u32): string {
+function stateName(table: StaticArray<string>, state: u32): string {
   return state < <u32>table.length ? table[state] : table[0];
 }
 
@@ -96,20 +94,14 @@ function icmpAnswer(family: u32, type: u32): u32 {
   return 255;
 }
 
-export function putAssured(t: Text, status: u32): void {
+function putAssured(t: Text, status: u32): void {
   if (status & IPS_HW_OFFLOAD) putAscii(t, "[HW_OFFLOAD] ");
   else if (status & IPS_OFFLOAD) putAscii(t, "[OFFLOAD] ");
   else if (status & IPS_ASSURED) putAscii(t, "[ASSURED] ");
 }
 
-export function putTagged(t: Text, tag: string, v: u32): void {
+function putTagged(t: Text, tag: string, v: u32): void {
   putAscii(t, tag); putDec(t, v); putByte(t, 0x20);
-}
-
-/** "tcp      6 ESTABLISHED ": the protocol's name padded to 8, its number, and its states. */
-export function putProtoHead(t: Text, rec: usize, proto: u32): void {
-  putPadded(t, l4Name(proto), 8); putByte(t, 0x20); putDec(t, proto); putByte(t, 0x20);
-  putProtoStates(t, rec);
 }
 
 function putProtoStates(t: Text, rec: usize): void {
@@ -119,22 +111,48 @@ function putProtoStates(t: Text, rec: usize): void {
   if (p & CTF_DCCP_STATE) { putAscii(t, stateName(DCCP_STATES, load<u8>(rec + CT_DCCP_STATE))); putByte(t, 0x20); }
 }
 
-/** nfct_snprintf(NFCT_O_DEFAULT) without the timeout, then the suffixes. */
-export function formatCtPlain(t: Text, rec: usize, line: EntryLine): void {
+/** Whether the extras at `x` (0: none, a cached entry) hold every one of `bits`. */
+@inline export function hasExtras(x: usize, bits: u32): bool { return x != 0 && (load<u32>(x + CTX_PRESENT) & bits) == bits; }
+
+/** "packets=N bytes=N " of one direction, when a destroy event carries both. */
+function putCounters(t: Text, x: usize, pBit: u32, bBit: u32, pAt: u32, bAt: u32): void {
+  if (!hasExtras(x, pBit | bBit)) return;
+  putAscii(t, "packets="); putDec64(t, loadBe64(x + pAt));
+  putAscii(t, " bytes="); putDec64(t, loadBe64(x + bAt)); putByte(t, 0x20);
+}
+
+/**
+ * libnetfilter_conntrack's nfct_snprintf(NFCT_O_DEFAULT, no flags) without the
+ * timeout, up to its last field's space: the record, the reply tuple `r` to
+ * print (null: none), what a destroy event adds beside the record (`x`, its
+ * extras: counters, secmark, use; 0 for a cached entry), and delta-time
+ * when `hasDelta`. The dumps and the Stats log both print through here.
+ */
+export function putCtText(t: Text, rec: usize, o: PrintTuple, r: PrintTuple | null, x: usize, hasDelta: bool, deltaTime: u64): void {
   const p = present(rec);
+  putPadded(t, l4Name(o.proto), 8); putByte(t, 0x20); putDec(t, o.proto); putByte(t, 0x20);
+  putProtoStates(t, rec);
+  putAddrText(t, o, "src", "dst"); putL4Text(t, o);
+  putCounters(t, x, CTXF_ORIG_PACKETS, CTXF_ORIG_BYTES, CTX_ORIG_PACKETS, CTX_ORIG_BYTES);
+  const status = loadBe32(rec + CT_STATUS);
+  if (p & CTF_STATUS && !(status & IPS_SEEN_REPLY)) putAscii(t, "[UNREPLIED] ");
+  if (r) { putAddrText(t, r, "src", "dst"); putL4Text(t, r); }
+  putCounters(t, x, CTXF_REPL_PACKETS, CTXF_REPL_BYTES, CTX_REPL_PACKETS, CTX_REPL_BYTES);
+  if (p & CTF_STATUS) putAssured(t, status);
+  if (p & CTF_MARK) putTagged(t, "mark=", loadBe32(rec + CT_MARK));
+  if (hasExtras(x, CTXF_SECMARK)) putTagged(t, "secmark=", loadBe32(x + CTX_SECMARK));
+  if (p & CTF_ZONE) putTagged(t, "zone=", loadBe16(rec + CT_ZONE));
+  if (hasDelta) { putAscii(t, "delta-time="); putDec64(t, deltaTime); putByte(t, 0x20); }
+  if (p & CTF_HELPER) { putAscii(t, "helper="); putRaw(t, rec + CT_HELPER, load<u8>(rec + CT_HELPER_LEN)); putByte(t, 0x20); }
+  if (hasExtras(x, CTXF_USE)) putTagged(t, "use=", loadBe32(x + CTX_USE));
+}
+
+/** A -i/-e line: the conntrack's text (the reply derived from the original and the NAT), then the suffixes. */
+export function formatCtPlain(t: Text, rec: usize, line: EntryLine): void {
   const o = printTuple(0), r = printTuple(1);
   originalTuple(rec, o);
   replyTuple(rec, o, r);
-  putProtoHead(t, rec, o.proto);
-  putAddrText(t, o, "src", "dst"); putL4Text(t, o);
-  const status = loadBe32(rec + CT_STATUS);
-  if (p & CTF_STATUS && !(status & IPS_SEEN_REPLY)) putAscii(t, "[UNREPLIED] ");
-  if (line.withReply) { putAddrText(t, r, "src", "dst"); putL4Text(t, r); }
-  if (p & CTF_STATUS) putAssured(t, status);
-  if (p & CTF_MARK) putTagged(t, "mark=", loadBe32(rec + CT_MARK));
-  if (p & CTF_ZONE) putTagged(t, "zone=", loadBe16(rec + CT_ZONE));
-  if (line.deltaTime >= 0) putTagged(t, "delta-time=", <u32>line.deltaTime);
-  if (p & CTF_HELPER) { putAscii(t, "helper="); putRaw(t, rec + CT_HELPER, load<u8>(rec + CT_HELPER_LEN)); putByte(t, 0x20); }
+  putCtText(t, rec, o, line.withReply ? r : null, 0, line.deltaTime >= 0, <u64>line.deltaTime);
   t.len--; // the last field's space
   putSuffix(t, line.expires, line.age);
 }

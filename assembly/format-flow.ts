@@ -6,33 +6,29 @@
 // "deltaTimeSeconds"}; "ct" and "reply" as in -i -j, times in ISO 8601,
 // counters as numbers, or decimal strings beyond 2^53).
 import {
-  CT_FAMILY, CT_STATUS, CT_MARK, CT_ZONE, CT_HELPER, CT_HELPER_LEN, CTF_STATUS, CTF_MARK, CTF_ZONE, CTF_HELPER,
-  CT_PRESENT, CTX_PRESENT, CTX_REPLY, CTX_ORIG_PACKETS, CTX_ORIG_BYTES, CTX_REPL_PACKETS, CTX_REPL_BYTES,
-  CTX_TS_START, CTX_TS_STOP, CTX_SECMARK, CTX_USE, CTXF_REPLY, CTXF_REPLY_L4PROTO, CTXF_ORIG_PACKETS,
-  CTXF_ORIG_BYTES, CTXF_REPL_PACKETS, CTXF_REPL_BYTES, CTXF_TS_START, CTXF_TS_STOP, CTXF_SECMARK, CTXF_USE,
+  CT_FAMILY, CTX_REPLY, CTX_ORIG_PACKETS, CTX_ORIG_BYTES, CTX_REPL_PACKETS, CTX_REPL_BYTES,
+  CTX_TS_START, CTX_TS_STOP, CTXF_REPLY, CTXF_REPLY_L4PROTO, CTXF_ORIG_PACKETS,
+  CTXF_ORIG_BYTES, CTXF_REPL_PACKETS, CTXF_REPL_BYTES, CTXF_TS_START, CTXF_TS_STOP,
   TUPLE_SRC, TUPLE_DST, TUPLE_L4PROTO, TUPLE_SPORT, TUPLE_DPORT, TUPLE_ICMP_TYPE, TUPLE_ICMP_CODE, TUPLE_ICMP_ID,
 } from "./layout";
-import { loadBe16, loadBe32 } from "./bytes";
+import { loadBe16, loadBe64 } from "./bytes";
 import { Text, putAscii, putByte, putDec, putDec2, putDec64, putKey, putRaw } from "./text";
-import { PrintTuple, printTuple, putAddrText, putL4Text, EntryLine } from "./format-parts";
-import { originalTuple, putProtoHead, putAssured, putTagged, putJsonCt, putJsonReply } from "./format-ct";
+import { PrintTuple, printTuple, EntryLine } from "./format-parts";
+import { originalTuple, putCtText, hasExtras, putJsonCt, putJsonReply } from "./format-ct";
 
-const IPS_SEEN_REPLY: u32 = 1 << 1;
 const NSEC: u64 = 1_000_000_000;
 /** JSON numbers are exact up to here; larger counters are written as strings. */
 const MAX_SAFE: u64 = 9007199254740991;
 
-@inline function be64(p: usize): u64 { return bswap<u64>(load<u64>(p)); }
-@inline function has(x: usize, bits: u32): bool { return (load<u32>(x + CTX_PRESENT) & bits) == bits; }
 
 /** The reply tuple the kernel sent, in the conntrack's family; false when it sent none. */
 function kernelReply(rec: usize, x: usize, r: PrintTuple): bool {
-  if (!has(x, CTXF_REPLY)) return false;
+  if (!hasExtras(x, CTXF_REPLY)) return false;
   const t = x + CTX_REPLY;
   r.family = load<u8>(rec + CT_FAMILY);
   r.src = t + TUPLE_SRC;
   r.dst = t + TUPLE_DST;
-  r.proto = has(x, CTXF_REPLY_L4PROTO) ? load<u8>(t + TUPLE_L4PROTO) : 0;
+  r.proto = hasExtras(x, CTXF_REPLY_L4PROTO) ? load<u8>(t + TUPLE_L4PROTO) : 0;
   r.sport = loadBe16(t + TUPLE_SPORT);
   r.dport = loadBe16(t + TUPLE_DPORT);
   r.icmpType = load<u8>(t + TUPLE_ICMP_TYPE);
@@ -41,40 +37,20 @@ function kernelReply(rec: usize, x: usize, r: PrintTuple): bool {
   return true;
 }
 
-/** "packets=N bytes=N " of one direction, when the event carries both. */
-function putCounters(t: Text, x: usize, pBit: u32, bBit: u32, pAt: u32, bAt: u32): void {
-  if (!has(x, pBit | bBit)) return;
-  putAscii(t, "packets="); putDec64(t, be64(x + pAt));
-  putAscii(t, " bytes="); putDec64(t, be64(x + bAt)); putByte(t, 0x20);
-}
-
 /** Whole seconds from the flow's start to its stop (to `nowSec` while it runs), as an unsigned 64-bit number. */
 function deltaTime(x: usize, nowSec: u32): u64 {
-  const stop = has(x, CTXF_TS_STOP) ? be64(x + CTX_TS_STOP) : 0;
+  const stop = hasExtras(x, CTXF_TS_STOP) ? loadBe64(x + CTX_TS_STOP) : 0;
   const end: u64 = stop != 0 ? stop / NSEC : <u64>nowSec;
-  return end - be64(x + CTX_TS_START) / NSEC;
+  return end - loadBe64(x + CTX_TS_START) / NSEC;
 }
 
-/** One Stats LogFile line: the stamp (`stampLen` bytes at `stamp`), the event, a newline. */
+/** One Stats LogFile line: the stamp (`stampLen` bytes at `stamp`), the event with its extras, a newline. */
 export function formatFlowPlain(t: Text, rec: usize, x: usize, nowSec: u32, stamp: usize, stampLen: u32): void {
-  const p = load<u32>(rec + CT_PRESENT);
   const o = printTuple(0), r = printTuple(1);
   originalTuple(rec, o);
   putRaw(t, stamp, stampLen);
-  putProtoHead(t, rec, o.proto);
-  putAddrText(t, o, "src", "dst"); putL4Text(t, o);
-  putCounters(t, x, CTXF_ORIG_PACKETS, CTXF_ORIG_BYTES, CTX_ORIG_PACKETS, CTX_ORIG_BYTES);
-  const status = loadBe32(rec + CT_STATUS);
-  if (p & CTF_STATUS && !(status & IPS_SEEN_REPLY)) putAscii(t, "[UNREPLIED] ");
-  if (kernelReply(rec, x, r)) { putAddrText(t, r, "src", "dst"); putL4Text(t, r); }
-  putCounters(t, x, CTXF_REPL_PACKETS, CTXF_REPL_BYTES, CTX_REPL_PACKETS, CTX_REPL_BYTES);
-  if (p & CTF_STATUS) putAssured(t, status);
-  if (p & CTF_MARK) putTagged(t, "mark=", loadBe32(rec + CT_MARK));
-  if (has(x, CTXF_SECMARK)) putTagged(t, "secmark=", loadBe32(x + CTX_SECMARK));
-  if (p & CTF_ZONE) putTagged(t, "zone=", loadBe16(rec + CT_ZONE));
-  if (has(x, CTXF_TS_START)) { putAscii(t, "delta-time="); putDec64(t, deltaTime(x, nowSec)); putByte(t, 0x20); }
-  if (p & CTF_HELPER) { putAscii(t, "helper="); putRaw(t, rec + CT_HELPER, load<u8>(rec + CT_HELPER_LEN)); putByte(t, 0x20); }
-  if (has(x, CTXF_USE)) putTagged(t, "use=", loadBe32(x + CTX_USE));
+  const started = hasExtras(x, CTXF_TS_START);
+  putCtText(t, rec, o, kernelReply(rec, x, r) ? r : null, x, started, started ? deltaTime(x, nowSec) : 0);
   t.len--; // the last field's space
   putByte(t, 0x0a);
 }
@@ -89,14 +65,14 @@ function putJson64(t: Text, key: string, v: u64, first: bool): void {
 function putJsonDirection(t: Text, key: string, x: usize, pAt: u32, bAt: u32, first: bool): void {
   putKey(t, key, first);
   putByte(t, 0x7b);
-  putJson64(t, "packets", be64(x + pAt), true);
-  putJson64(t, "bytes", be64(x + bAt), false);
+  putJson64(t, "packets", loadBe64(x + pAt), true);
+  putJson64(t, "bytes", loadBe64(x + bAt), false);
   putByte(t, 0x7d);
 }
 
 /** {"orig": {...}, "reply": {...}}, each direction when the event carries it; nothing when neither. */
 function putJsonCounters(t: Text, x: usize): void {
-  const orig = has(x, CTXF_ORIG_PACKETS | CTXF_ORIG_BYTES), repl = has(x, CTXF_REPL_PACKETS | CTXF_REPL_BYTES);
+  const orig = hasExtras(x, CTXF_ORIG_PACKETS | CTXF_ORIG_BYTES), repl = hasExtras(x, CTXF_REPL_PACKETS | CTXF_REPL_BYTES);
   if (!orig && !repl) return;
   putKey(t, "counters", false);
   putByte(t, 0x7b);
@@ -145,8 +121,8 @@ export function formatFlowJson(t: Text, rec: usize, x: usize, nowMs: u64, line: 
   putJsonCt(t, rec, line, false);
   if (kernelReply(rec, x, r)) { putKey(t, "reply", false); putJsonReply(t, r); }
   putJsonCounters(t, x);
-  if (has(x, CTXF_TS_START)) putJsonTime(t, "start", be64(x + CTX_TS_START));
-  if (has(x, CTXF_TS_STOP)) putJsonTime(t, "stop", be64(x + CTX_TS_STOP));
-  if (has(x, CTXF_TS_START)) putJson64(t, "deltaTimeSeconds", deltaTime(x, <u32>(nowMs / 1000)), false);
+  if (hasExtras(x, CTXF_TS_START)) putJsonTime(t, "start", loadBe64(x + CTX_TS_START));
+  if (hasExtras(x, CTXF_TS_STOP)) putJsonTime(t, "stop", loadBe64(x + CTX_TS_STOP));
+  if (hasExtras(x, CTXF_TS_START)) putJson64(t, "deltaTimeSeconds", deltaTime(x, <u32>(nowMs / 1000)), false);
   putAscii(t, "}\n");
 }

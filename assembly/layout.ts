@@ -195,9 +195,13 @@ export const AF_INET6: u8 = 10;
 
 // IPS_* status bits the codecs look at.
 export const IPS_EXPECTED: u32 = 1 << 0;
+export const IPS_SEEN_REPLY: u32 = 1 << 1;
+export const IPS_ASSURED: u32 = 1 << 2;
 export const IPS_CONFIRMED: u32 = 1 << 3;
 export const IPS_SRC_NAT: u32 = 1 << 4;
 export const IPS_DST_NAT: u32 = 1 << 5;
 export const IPS_SRC_NAT_DONE: u32 = 1 << 7;
 export const IPS_DST_NAT_DONE: u32 = 1 << 8;
 export const IPS_NAT_MASK: u32 = IPS_SRC_NAT | IPS_DST_NAT;
+export const IPS_OFFLOAD: u32 = 1 << 14;
+export const IPS_HW_OFFLOAD: u32 = 1 << 15;

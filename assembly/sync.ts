@@ -31,7 +31,7 @@ import {
   F_ALIVE, F_HELLO, F_HELLO_BACK, tcpWindowTracking,
 } from "./wire";
 import { openMessages, nextNetlink, NL_CT, NL_EXP, NL_DONE, NL_END, nlEvent, nlPid, EV_DESTROY, EV_UPDATE, EV_DUMP, OP_CREATE, OP_UPDATE, OP_DELETE, O_LIBERAL, ctExtras } from "./ctnetlink";
-import { CT_PRESENT, CT_ID, CTF_ID, CT_STATUS, CTF_STATUS, CTX_PRESENT, CTX_TS_START, CTXF_TS_START } from "./layout";
+import { CT_PRESENT, CT_ID, CTF_ID, CT_STATUS, CTF_STATUS, IPS_ASSURED, CTX_PRESENT, CTX_TS_START, CTXF_TS_START } from "./layout";
 import { EF_IN_HOLD, holding, releaseOnAssured, hold, unhold, holdMoved, holdDue, holdNextDue } from "./hold";
 import { batchCt, batchExp } from "./nlbatch";
 import { loadBe32 } from "./bytes";
@@ -178,9 +178,6 @@ export function rsQueueWalkNext(): u32 {
 }
 export function rsQueueWalkSeq(): u32 { return rsWalk ? load<u32>(rsWalk + E_SEQ) : 0; }
 export function rsQueueWalkFlags(): u32 { return rsWalk && (entryFlags(rsWalk) & EF_CTL) ? <u32>load<u8>(rsWalk + CTL_FLAGS) : 0; }
-
-/** The kernel calls a flow ASSURED once it is worth keeping (TCP established, UDP both ways a while). */
-const IPS_ASSURED: u32 = 1 << 2;
 
 // ---- the transmit side -----------------------------------------------------------
 
