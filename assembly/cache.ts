@@ -32,9 +32,10 @@ export const E_KEY: u32 = 32;
 export const E_HEADER: u32 = 32;
 
 // Entry flags.
-export const EF_QUEUE_MASK: u8 = 3; // which queue holds it: 0 none, 1 transmit, 2 resend
+export const EF_QUEUE_MASK: u8 = 3; // which queue holds it: 0 none, 1 transmit, 2 resend, 3 hold
 export const EF_IN_TX: u8 = 1;
 export const EF_IN_RS: u8 = 2;
+export const EF_IN_HOLD: u8 = 3; //  DelayReplication's hold queue (hold.ts)
 export const EF_CTL: u8 = 4; //      a control message node, not a cache entry
 export const EF_EXP: u8 = 8; //      an expectation (else a conntrack)
 export const EF_STATUS_SHIFT: u8 = 4; // 2 bits: ST_NEW / ST_UPD / ST_DEL

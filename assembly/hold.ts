@@ -11,18 +11,11 @@
 // Expectations wait in the same queue, so a master that waits is released
 // before the expectations its helper announced.
 import { Queue, newQueue, queuePush, queueRemove, queueReplace } from "./queue";
-import { E_SEQ } from "./cache";
-
-/** The queue id of held entries (EF_QUEUE_MASK's third value: neither transmit nor resend). */
-export const EF_IN_HOLD: u8 = 3;
+import { E_SEQ, EF_IN_HOLD } from "./cache";
 
 let delayMs: f64 = 0;
 let onAssured = false;
 let holdq: Queue = changetype<Queue>(0);
-/** Flows destroyed while held: replication the delay saved. */
-export let heldDropped: u32 = 0;
-/** Flows released to the transmit queue after waiting. */
-export let heldReleased: u32 = 0;
 
 /** `ms` 0 turns delayed replication off (conntrackd's behaviour); `assured`: an ASSURED flow goes at once. */
 export function holdSetDelay(ms: u32, assured: bool): void {
@@ -57,21 +50,24 @@ export function holdMoved(old: usize, e: usize): void {
   store<u32>(e + E_SEQ, heldAt(old));
 }
 
+/** The oldest held entry (the queue's head: one delay for all), or 0. */
+function oldest(): usize {
+  return holdq == changetype<Queue>(0) ? 0 : holdq.head;
+}
+
+/** How long `e` has waited at `nowMs` (the u32 difference wraps correctly over 2^32 ms). */
+@inline function waited(e: usize, nowMs: f64): f64 {
+  return <f64>(<u32>(<u64>nowMs) - heldAt(e));
+}
+
 /** The first held entry whose delay is over at `nowMs`, or 0; the caller unholds and sends it. */
 export function holdDue(nowMs: f64): usize {
-  const e: usize = holdq == changetype<Queue>(0) ? 0 : holdq.head;
-  if (e == 0) return 0;
-  const waited = <u32>(<u64>nowMs) - heldAt(e); // wraps correctly over 2^32 ms
-  return <f64>waited >= delayMs ? e : <usize>0;
+  const e = oldest();
+  return e != 0 && waited(e, nowMs) >= delayMs ? e : 0;
 }
 
 /** When the oldest held entry is due (ms), or Infinity. */
 export function holdNextDue(nowMs: f64): f64 {
-  const e: usize = holdq == changetype<Queue>(0) ? 0 : holdq.head;
-  if (e == 0) return Infinity;
-  const waited = <f64>(<u32>(<u64>nowMs) - heldAt(e));
-  return nowMs + max<f64>(0, delayMs - waited);
+  const e = oldest();
+  return e == 0 ? Infinity : nowMs + max<f64>(0, delayMs - waited(e, nowMs));
 }
-
-export function countHeldDropped(): void { heldDropped++; }
-export function countHeldReleased(): void { heldReleased++; }

@@ -1,6 +1,7 @@
 // Intrusive queues of cache entries and control-message nodes: the transmit
-// queue (what goes out at the next flush) and FTFW's resend queue (what was
-// sent and not yet acknowledged). A node is in at most one queue at a time;
+// queue (what goes out at the next flush), FTFW's resend queue (what was
+// sent and not yet acknowledged) and DelayReplication's hold queue (new flows
+// waiting out the delay). A node is in at most one queue at a time;
 // its flags say which, so moving between them is O(1) with no allocation.
 import { E_QPREV, E_QNEXT, EF_QUEUE_MASK, entryFlags, setEntryFlags } from "./cache";
 
@@ -8,7 +9,7 @@ import { E_QPREV, E_QNEXT, EF_QUEUE_MASK, entryFlags, setEntryFlags } from "./ca
   head: usize = 0;
   tail: usize = 0;
   len: u32 = 0;
-  id: u8 = 0; // EF_IN_TX or EF_IN_RS
+  id: u8 = 0; // EF_IN_TX, EF_IN_RS or EF_IN_HOLD
 }
 
 export function newQueue(id: u8): Queue {

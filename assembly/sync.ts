@@ -17,7 +17,7 @@
 import {
   Cache, newCache, recordKey, findEntry, upsertEntry, Upserted, KEY_SIZE, unlinkEntry, freeEntry, sameBody,
   entryFlags, setEntryFlags, entryStatus, setEntryStatus, entryBody, entryBodyLen,
-  E_SEQ, E_ORIGIN, E_QNEXT, E_UPDATED, E_CREATED, EF_IN_TX, EF_IN_RS, EF_CTL, EF_EXP, EF_DEAD, EF_SEEN, ST_NEW, ST_UPD, ST_DEL,
+  E_SEQ, E_ORIGIN, E_QNEXT, E_UPDATED, E_CREATED, EF_IN_TX, EF_IN_RS, EF_IN_HOLD, EF_CTL, EF_EXP, EF_DEAD, EF_SEEN, ST_NEW, ST_UPD, ST_DEL,
   Cursor, cursorStart, cursorNext,
 } from "./cache";
 import { Queue, newQueue, queueOf, queuePush, queueRemove, queueReplace, queueNext } from "./queue";
@@ -32,7 +32,7 @@ import {
 } from "./wire";
 import { openMessages, nextNetlink, NL_CT, NL_EXP, NL_DONE, NL_END, nlEvent, nlPid, EV_DESTROY, EV_UPDATE, EV_DUMP, OP_CREATE, OP_UPDATE, OP_DELETE, O_LIBERAL, ctExtras } from "./ctnetlink";
 import { CT_PRESENT, CT_ID, CTF_ID, CT_STATUS, CTF_STATUS, IPS_ASSURED, CTX_PRESENT, CTX_TS_START, CTXF_TS_START } from "./layout";
-import { EF_IN_HOLD, holding, releaseOnAssured, hold, unhold, holdMoved, holdDue, holdNextDue } from "./hold";
+import { holding, releaseOnAssured, hold, unhold, holdMoved, holdDue, holdNextDue } from "./hold";
 import { batchCt, batchExp } from "./nlbatch";
 import { loadBe32 } from "./bytes";
 import { filterCt, filterExp } from "./filter";
