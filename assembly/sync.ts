@@ -495,18 +495,28 @@ function kernelDestroy(c: Cache, key: usize, send: bool): bool {
     c.destroyedFailed++;
     return false;
   }
+  logChange((entryFlags(e) & EF_EXP) != 0, EVOP_DESTROY, false, entryBody(e), entryBodyLen(e));
+  destroyInternal(c, e, send);
+  return true;
+}
+
+/**
+ * An internal entry the kernel no longer has: out of the cache, its DEL
+ * queued for the peers when `send` (the entry is freed once it leaves the
+ * queues), else freed now if no queue holds it. A held flow the peers never
+ * saw is simply dropped.
+ */
+function destroyInternal(c: Cache, e: usize, send: bool): void {
   unlinkEntry(c, e);
   c.destroyed++;
-  logChange((entryFlags(e) & EF_EXP) != 0, EVOP_DESTROY, false, entryBody(e), entryBodyLen(e));
   if (queueOf(e) == EF_IN_HOLD) {
     dropHeld(e);
-    return true;
+    return;
   }
   setEntryFlags(e, entryFlags(e) | EF_DEAD);
   setEntryStatus(e, ST_DEL);
   if (send) enqueue(e);
   else if (queueOf(e) == 0) freeEntry(e);
-  return true;
 }
 
 // The netlink port of the daemon's own command socket: events its commits
@@ -619,20 +629,7 @@ function unmark(c: Cache, e: usize): u32 {
 /** An entry the dump did not show is gone from the kernel: destroyed, and the peers told. */
 function sweepUnseen(c: Cache, e: usize): u32 {
   if (entryFlags(e) & EF_SEEN) return 0;
-  unlinkEntry(c, e);
-  c.destroyed++;
-  if (queueOf(e) == EF_IN_HOLD) {
-    dropHeld(e);
-    return 1;
-  }
-  setEntryFlags(e, entryFlags(e) | EF_DEAD);
-  setEntryStatus(e, ST_DEL);
-  // The Stats mode has no peers to tell.
-  if (mode == MODE_STATS) {
-    if (queueOf(e) == 0) freeEntry(e);
-  } else {
-    enqueue(e);
-  }
+  destroyInternal(c, e, mode != MODE_STATS); // the Stats mode has no peers to tell
   return 1;
 }
 
