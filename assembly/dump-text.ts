@@ -56,6 +56,14 @@ const line = changetype<EntryLine>(memory.data(offsetof<EntryLine>(), 8));
 
 export function textBuffer(): usize { return buffer; }
 
+/**
+ * The walk's whole state, TEXT_WALK_SIZE bytes: a host serving several dumps
+ * at once (two clients) keeps each walk's copy and puts it back here before
+ * its next call, so one walk never continues another's.
+ */
+export function textWalkPtr(): usize { return changetype<usize>(walk); }
+export const TEXT_WALK_SIZE: u32 = <u32>offsetof<TextDump>();
+
 export function textDumpStart(c: Cache, isExp: bool, style: u32, opts: u32, expiresAfter: i32): void {
   walk.cache = changetype<usize>(c);
   walk.bucket = 0;

@@ -269,7 +269,7 @@ export function dumpNext(): i32 {
 }
 // -i / -e as text (dump-text.ts): a walk formatting whole entries into the
 // text buffer, a chunk per call.
-export { TEXT_PLAIN, TEXT_XML, TEXT_JSON, TEXT_NO_REPLY, TEXT_STATS, TEXT_JSON_LINES, TEXT_CAP, textDumpCount, textDumpOrigin } from "./dump-text";
+export { TEXT_PLAIN, TEXT_XML, TEXT_JSON, TEXT_NO_REPLY, TEXT_STATS, TEXT_JSON_LINES, TEXT_CAP, TEXT_WALK_SIZE, textDumpCount, textDumpOrigin, textWalkPtr } from "./dump-text";
 export function textPtr(): usize { return textBuffer(); }
 export function textDumpStart(which: u32, style: u32, opts: u32, expiresAfter: i32): void {
   dumpText.textDumpStart(cacheOf(which), isExpCache(which), style, opts, expiresAfter);

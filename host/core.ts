@@ -139,6 +139,7 @@ export interface CoreFunctions {
   textDumpNext(maxBytes: number, maxEntries: number): number;
   textDumpCount(): number;
   textDumpSkip(n: number): number;
+  textWalkPtr(): number;
   textRecord(isExp: number, style: number, opts: number, age: number, expires: number, deltaTime: number): number;
   commitBegin(which: number, opts: number): void;
   commitOrigin(origin: number): void;

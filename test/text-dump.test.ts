@@ -97,3 +97,19 @@ test("entries destroyed between chunks: the walk goes on with the rest, every li
   const odd = marks.filter((m) => m % 2 === 1).length;
   assert.equal(odd, 3000, "every surviving entry once");
 });
+
+test("two dumps taking turns (two clients at once) each get their own cache, whole", () => {
+  const node = nodeWith(4000);
+  const lone = (cache: number, style: "plain" | "xml") => lines(text(chunks(new TextDump(node.core, cache, style))));
+  const ct = node.k("CACHE_INTERNAL_CT");
+  const wantPlain = lone(ct, "plain"), wantXml = lone(ct, "xml");
+  const a = new TextDump(node.core, ct, "plain"), b = new TextDump(node.core, ct, "xml");
+  const gotA: Uint8Array[] = [], gotB: Uint8Array[] = [];
+  for (let ca = a.next(), cb = b.next(); ca || cb; ca = a.next(), cb = b.next()) {
+    if (ca) gotA.push(ca.bytes);
+    if (cb) gotB.push(cb.bytes);
+  }
+  assert.ok(gotA.length > 1 && gotB.length > 1, "both took several turns");
+  assert.deepEqual(lines(text(gotA)), wantPlain);
+  assert.deepEqual(lines(text(gotB)), wantXml);
+});

@@ -69,20 +69,39 @@ export function page(walk: TextWalk, limit: number): { bytes: Uint8Array[]; entr
  * copy: the core reuses its buffer on the next call.
  */
 export class TextDump implements TextWalk {
+  /** This walk's state, kept here between calls: other clients' dumps use the core's walk meanwhile. */
+  private readonly state: Uint8Array;
+
   constructor(private readonly core: Core, cache: number, style: TextStyle, o: TextOptions = {}) {
     core.fn.textDumpStart(cache, styleCode(core, style), optionBits(core, o), o.expiresAfter ?? -1);
     if (o.origin !== undefined) core.fn.textDumpOrigin(o.origin);
+    this.state = new Uint8Array(core.k("TEXT_WALK_SIZE"));
+    this.save();
   }
 
   skip(n: number): number {
-    return this.core.fn.textDumpSkip(n);
+    this.restore();
+    const skipped = this.core.fn.textDumpSkip(n);
+    this.save();
+    return skipped;
   }
 
   next(maxEntries = 0xffffffff): TextChunk | null {
+    this.restore();
     const len = this.core.fn.textDumpNext(TEXT_CHUNK, maxEntries);
+    this.save();
     if (len === 0) return null;
     const at = this.core.fn.textPtr();
     return { bytes: this.core.bytes.slice(at, at + len), entries: this.core.fn.textDumpCount() };
+  }
+
+  private save(): void {
+    const at = this.core.fn.textWalkPtr();
+    this.state.set(this.core.bytes.subarray(at, at + this.state.length));
+  }
+
+  private restore(): void {
+    this.core.bytes.set(this.state, this.core.fn.textWalkPtr());
   }
 
 }
