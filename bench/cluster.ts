@@ -319,18 +319,27 @@ export interface InjectResult { created: number; failed: number; seconds: number
  * datagram (a paced run's bursts are a batch long).
  */
 export function injectIn(ns: string, n: number, base = 0, rate = 0, timeoutMs = 600_000, batch = 512): Promise<InjectResult> {
+  return runInNamespace<InjectResult>(ns, "bench/injector.ts", [n, base, rate, batch].map(String), timeoutMs);
+}
+
+/**
+ * Runs one of bench/'s scripts (under tsx) in namespace `ns` and resolves
+ * with the JSON of the last line it prints; rejects with what it said when it
+ * fails, or when it runs past `timeoutMs`.
+ */
+export function runInNamespace<T>(ns: string, script: string, args: string[], timeoutMs = 600_000): Promise<T> {
   return new Promise((ok, fail) => {
-    const child = spawn("ip", ["netns", "exec", ns, process.execPath, "--import", "tsx", join(ROOT, "bench/injector.ts"), String(n), String(base), String(rate), String(batch)], {
+    const child = spawn("ip", ["netns", "exec", ns, process.execPath, "--import", "tsx", join(ROOT, script), ...args], {
       cwd: ROOT, stdio: ["ignore", "pipe", "pipe"],
     });
     let out = "", err = "";
-    const timer = setTimeout(() => { child.kill("SIGKILL"); fail(new Error(`injector timed out; ${err.trim()}`)); }, timeoutMs);
+    const timer = setTimeout(() => { child.kill("SIGKILL"); fail(new Error(`${script} timed out; ${err.trim()}`)); }, timeoutMs);
     child.stdout.on("data", (d) => (out += d));
     child.stderr.on("data", (d) => (err += d));
     child.once("close", (code) => {
       clearTimeout(timer);
       const line = out.trim().split("\n").pop() ?? "";
-      try { ok(JSON.parse(line) as InjectResult); } catch { fail(new Error(`injector exited ${code}: ${err.trim() || out.trim()}`)); }
+      try { ok(JSON.parse(line) as T); } catch { fail(new Error(`${script} exited ${code}: ${err.trim() || out.trim()}`)); }
     });
   });
 }

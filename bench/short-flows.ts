@@ -11,13 +11,11 @@
 // flows are created at `rate` a second, each short one (a share `short` of
 // them) destroyed after a lifetime drawn evenly from 50-950 ms, the others
 // left to live. Both daemons run FTFW over UDP in bench/cluster.ts's namespaces.
-import { spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { loadCore } from "../host/core.ts";
 import { RecordView } from "../host/record-view.ts";
 import { NetlinkSocket, SEND_AGAIN } from "../host/kernel/netlink.ts";
-import { BenchCluster, ROOT, cpuSeconds, sh, sleep, until, type Impl } from "./cluster.ts";
+import { BenchCluster, cpuSeconds, runInNamespace, sh, sleep, until, type Impl } from "./cluster.ts";
 import { loadFlow } from "./injector.ts";
 import { formatTable, type Row } from "./table.ts";
 
@@ -95,16 +93,7 @@ function linkCounters(ns: string): { bytes: number; packets: number } {
 }
 
 function injectIn(ns: string, w: Workload): Promise<InjectReport> {
-  return new Promise((ok, fail) => {
-    const child = spawn("ip", ["netns", "exec", ns, process.execPath, "--import", "tsx", join(ROOT, "bench/short-flows.ts"),
-      "--inject", String(w.rate), String(w.seconds), String(w.short)], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
-    let out = "", err = "";
-    child.stdout.on("data", (d) => (out += d));
-    child.stderr.on("data", (d) => (err += d));
-    child.once("close", (code) => {
-      try { ok(JSON.parse(out.trim().split("\n").pop() ?? "")); } catch { fail(new Error(`short-flow injector exited ${code}: ${err.trim()}`)); }
-    });
-  });
+  return runInNamespace<InjectReport>(ns, "bench/short-flows.ts", ["--inject", String(w.rate), String(w.seconds), String(w.short)]);
 }
 
 async function measure(v: Variant, w: Workload): Promise<Measured> {
