@@ -112,10 +112,16 @@ export function cpuSeconds(pid: number): number {
 }
 const CLK_TCK = Number((() => { try { return execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim(); } catch { return "100"; } })()) || 100;
 
-/** Resident set size of a process in bytes (/proc/<pid>/status VmRSS). */
-export function rssBytes(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return m ? Number(m[1]) * 1024 : NaN;
+/**
+ * A process's memory in bytes (/proc/<pid>/status): its resident set, and
+ * that set's private part (RssAnon: heaps, the core's memory, the caches)
+ * apart from the pages of its executable and libraries (RssFile, shared with
+ * every process that runs the same files).
+ */
+export function memoryOf(pid: number): { rss: number; anon: number; file: number } {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN) * 1024;
+  return { rss: kb("VmRSS"), anon: kb("RssAnon"), file: kb("RssFile") };
 }
 
 export interface Answer {

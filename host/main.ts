@@ -6,6 +6,7 @@ import { parseCli, usage, CliError } from "./control/cli.ts";
 import { loadConfig, ConfigError, type Config } from "./config/load.ts";
 import { runClient } from "./control/client.ts";
 import { loadProcessAddon } from "./native.ts";
+import { trimStartupPages } from "./process/setup.ts";
 
 const VERSION = "ctsyncd v0.1.0, the conntrackd 1.4.7 protocol, command line and configuration";
 const BACKGROUND_CHILD = "CTSYNC_BACKGROUND_CHILD";
@@ -69,6 +70,7 @@ async function runDaemon(config: Config, foreground: boolean): Promise<number> {
     // and closes its end of our stdout and stderr.
     process.stdout.write("READY\n", () => loadProcessAddon().quietStdio());
   }
+  trimStartupPages();
   const stop = () => void daemon.shutdown(true);
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);

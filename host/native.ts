@@ -101,6 +101,8 @@ export interface ProcessAddon {
   syslogOpen(facility: string): number;
   /** syslog(3) at the level of the log's own names (notice, warning, ERROR, info). */
   syslog(level: string, message: string): number;
+  /** Drops the pages of clean read-only file mappings (the executable's start-up pages): bytes given back, or -errno. */
+  trimStartup(): number;
 }
 
 /** A member of a Corosync process group, as libcpg reports it. */

@@ -13,6 +13,8 @@
 // - syslogOpen(facility) / syslog(level, message): the Syslog option through
 //   syslog(3), tagged conntrackd as conntrackd's lines are, without a
 //   logger(1) process per line.
+// - trimStartup(): gives back the pages of the executable and its libraries
+//   that starting Node touched (see TrimStartup).
 // Errors are returned as negative errno values, never thrown.
 
 #define _GNU_SOURCE
@@ -21,7 +23,9 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <syslog.h>
@@ -144,6 +148,74 @@ static napi_value Syslog(napi_env env, napi_callback_info info) {
   return num(env, 0);
 }
 
+/**
+ * trimStartup() -> bytes given back, or -errno. Starting Node reads most of
+ * its 95 MiB executable (the V8 snapshot, the bootstrap code, ICU's tables)
+ * once and never again: those pages stay in the process's RSS. This drops
+ * them from our page tables with MADV_DONTNEED; they stay in the page cache,
+ * and whatever the daemon still uses faults back in from there.
+ *
+ * Only mappings of a file that are read-only and hold no private copy of a
+ * page (smaps' Anonymous: 0; a RELRO segment relocated at load time does)
+ * qualify: for them DONTNEED can only drop clean copies of the file, never
+ * data. A mapping made writable later could not have been chosen, as its
+ * permissions are read at the same time.
+ */
+/** One mapping of /proc/self/smaps, as far as TrimStartup needs it. */
+struct mapping {
+  unsigned long start, end, rss_kb, anon_kb;
+  char perms[8], path[256];
+};
+
+/** Reads a mapping's header line ("start-end perms offset dev inode [path]"); 0 if it is not one. */
+static int mapping_header(const char *line, struct mapping *m) {
+  int path_at = 0;
+  if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %n", &m->start, &m->end, m->perms, &path_at) < 3 || path_at == 0) return 0;
+  snprintf(m->path, sizeof m->path, "%s", line + path_at);
+  m->path[strcspn(m->path, "\n")] = 0;
+  m->rss_kb = m->anon_kb = 0;
+  return 1;
+}
+
+/** A read-only private mapping of a file holding no private copy of a page: dropping its pages loses nothing. */
+static int clean_file_copy(const struct mapping *m) {
+  return m->path[0] == '/' && m->perms[1] == '-' && m->perms[3] == 'p' && m->anon_kb == 0 && m->rss_kb > 0;
+}
+
+/**
+ * trimStartup() -> bytes given back, or -errno. Starting Node reads most of
+ * its 95 MiB executable (the V8 snapshot, the bootstrap code, ICU's tables)
+ * once and never again: those pages stay in the process's RSS. This drops
+ * them from our page tables with MADV_DONTNEED; they stay in the page cache,
+ * and whatever the daemon still uses faults back in from there.
+ *
+ * Only read-only mappings of a file holding no private copy of a page
+ * qualify (a RELRO segment relocated at load time holds some: smaps'
+ * Anonymous): for them DONTNEED only drops clean copies of the file.
+ */
+static napi_value TrimStartup(napi_env env, napi_callback_info info) {
+  (void)info;
+  FILE *f = fopen("/proc/self/smaps", "re");
+  if (!f) return num(env, -errno);
+  char line[512];
+  struct mapping m = {0}, next;
+  double given = 0;
+  for (int more = 1; more;) {
+    more = fgets(line, sizeof line, f) != NULL;
+    if (more && !mapping_header(line, &next)) {
+      unsigned long kb;
+      if (sscanf(line, "Anonymous: %lu kB", &kb) == 1) m.anon_kb = kb;
+      else if (sscanf(line, "Rss: %lu kB", &kb) == 1) m.rss_kb = kb;
+      continue;
+    }
+    // a new header (or the end): the previous mapping's fields are all read
+    if (clean_file_copy(&m) && madvise((void *)m.start, m.end - m.start, MADV_DONTNEED) == 0) given += m.rss_kb * 1024.0;
+    if (more) m = next;
+  }
+  fclose(f);
+  return num(env, given);
+}
+
 NAPI_MODULE_INIT() {
   napi_property_descriptor fns[] = {
     {"lock", NULL, Lock, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -152,6 +224,7 @@ NAPI_MODULE_INIT() {
     {"quietStdio", NULL, QuietStdio, NULL, NULL, NULL, napi_enumerable, NULL},
     {"syslogOpen", NULL, SyslogOpen, NULL, NULL, NULL, napi_enumerable, NULL},
     {"syslog", NULL, Syslog, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"trimStartup", NULL, TrimStartup, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns);
   return exports;

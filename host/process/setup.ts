@@ -1,6 +1,6 @@
 // What the General section asks of the daemon's process beyond sync: the
-// scheduling policy (Scheduler), syslog (Syslog) and systemd's readiness
-// notification (Systemd). Node has no system call for the first, so the
+// scheduling policy (Scheduler), syslog (Syslog), systemd's readiness
+// notification (Systemd), and giving back the memory that starting took. Node has no system call for the first, so the
 // daemon asks chrt(1) and says clearly when it is missing rather than
 // ignoring the option; syslog and readiness go through our own addon, from
 // the daemon's own process (as a Type=notify unit expects).
@@ -35,4 +35,15 @@ export function syslogSink(facility: string | null): ((level: string, message: s
   const addon = loadProcessAddon();
   if (addon.syslogOpen(facility) < 0) throw new Error(`Syslog ${facility}: not a syslog facility (daemon, user, local0..local7, ...)`);
   return (level, message) => void addon.syslog(level, message);
+}
+
+/**
+ * Once the daemon has settled after its start, the pages of the node
+ * executable that only starting needed (tens of MiB: the snapshot, the
+ * bootstrap) leave its RSS; they stay in the page cache, and what the daemon
+ * still runs comes back from there. Later is better than sooner: the first
+ * dump and the compiler's first optimizations have run by then.
+ */
+export function trimStartupPages(afterMs = 3000): void {
+  setTimeout(() => loadProcessAddon().trimStartup(), afterMs).unref();
 }

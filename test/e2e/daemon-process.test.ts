@@ -1,7 +1,8 @@
 // ctsyncd as a process an HA manager handles: -d returns once the control
 // socket answers, the process is called ctsyncd and leaves no helper behind,
 // its files are private, a SIGKILL is not an outage (the next start takes the
-// lock over and the peer ends complete), and a client command facing no
+// lock over and the peer ends complete), it gives back the memory that
+// starting took, and a client command facing no
 // daemon, a stale socket or a stopped daemon fails at once with a message.
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -35,6 +36,21 @@ test("-d returns with the control socket answering; ps, pgrep and pidof see ctsy
     const children = spawnSync("ps", ["--ppid", String(pid), "-o", "comm="], { encoding: "utf8" }).stdout.trim();
     assert.equal(children, "", "the daemon runs no child process (no esbuild, no loader)");
     for (const f of [p.a.log, p.a.lock, p.a.sock]) assert.equal(mode(f), 0o600, `${f} is 0600`);
+  } finally {
+    p.close();
+  }
+});
+
+test("a settled daemon gives back the start-up pages of the node executable, and goes on syncing", { skip }, async () => {
+  const p = new Pair("pm");
+  try {
+    const pid = Pair.start(p.a);
+    Pair.start(p.b);
+    const fileKiB = () => Number(/RssFile:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]);
+    const atStart = fileKiB();
+    assert.ok(await until(() => fileKiB() < atStart / 2, 10_000), `RssFile ${fileKiB()} KiB, ${atStart} KiB at start`);
+    assert.equal(await injectInBackground(p.a, 2000, 0, 20000), 0, "the injector finished");
+    assert.ok(await until(() => external(p) === 2000, 10_000), `B holds ${external(p)} of 2000`);
   } finally {
     p.close();
   }
