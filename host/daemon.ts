@@ -5,7 +5,7 @@
 import type { Config, SyncConfig } from "./config/load.ts";
 import { loadCore, type Core } from "./core.ts";
 import { TextDump, type TextStyle, type TextWalk } from "./formats/text-dump.ts";
-import { Kernel } from "./kernel/kernel.ts";
+import { Kernel, eventBufferSizes } from "./kernel/kernel.ts";
 import { Logger } from "./process/log.ts";
 import { LockFile } from "./process/lockfile.ts";
 import { openMultichannel, type Multichannel } from "./links/multichannel.ts";
@@ -117,8 +117,7 @@ export class Daemon implements ApiSource {
     if (sync.authenticate) this.auth = SyncAuth.start(this.core, sync.authenticate, general.lockFile, this.log);
 
     this.kernel = new Kernel(this.core, {
-      bufferSize: general.netlinkBufferSize ?? 0,
-      maxGrowth: general.netlinkBufferSizeMaxGrowth ?? 0,
+      ...eventBufferSizes(general.netlinkBufferSize, general.netlinkBufferSizeMaxGrowth),
       expectations: this.expectationSync,
       liberal: !sync.tcpWindowTracking,
       inject: sync.disableExternalCache,

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ConfigError, DEFAULTS, loadConfig, parseConfig } from "../host/config/load.ts";
 import type { Config, MulticastChannel, UnicastChannel } from "../host/config/load.ts";
+import { EVENT_BUFFER_DEFAULT, EVENT_BUFFER_DEFAULT_MAX, eventBufferSizes } from "../host/kernel/kernel.ts";
 
 const FIXTURES = fileURLToPath(new URL("./fixtures/conf", import.meta.url));
 const EXAMPLES = "/usr/share/doc/conntrackd/examples";
@@ -322,6 +323,17 @@ test("NetlinkBufferSize above NetlinkBufferSizeMaxGrowth is warned: conntrackd i
   assert.deepEqual(warnings, [
     "1: NetlinkBufferSize 4096 exceeds NetlinkBufferSizeMaxGrowth (unset): conntrackd then keeps the system default buffer size",
   ]);
+});
+
+test("the event socket's sizes: NetlinkBufferSize as written; without it ctsync's default, growing after overruns", () => {
+  const sizes = (text: string) => {
+    const g = parse(`General { ${text} UNIX { Path /x } } Sync { Mode FTFW {} ${LINK} }`).config.general;
+    return eventBufferSizes(g.netlinkBufferSize, g.netlinkBufferSizeMaxGrowth);
+  };
+  assert.deepEqual(sizes("NetlinkBufferSize 2097152 NetlinkBufferSizeMaxGrowth 8388608"), { bufferSize: 2097152, maxGrowth: 8388608, bufferIsDefault: false });
+  assert.deepEqual(sizes(""), { bufferSize: EVENT_BUFFER_DEFAULT, maxGrowth: EVENT_BUFFER_DEFAULT_MAX, bufferIsDefault: true });
+  assert.deepEqual(sizes("NetlinkBufferSizeMaxGrowth 8388608"), { bufferSize: 8388608, maxGrowth: 8388608, bufferIsDefault: true });
+  assert.ok(EVENT_BUFFER_DEFAULT > 212992 && EVENT_BUFFER_DEFAULT_MAX >= EVENT_BUFFER_DEFAULT);
 });
 
 test("links without a port or a peer are warned", () => {

@@ -72,7 +72,7 @@ export interface GeneralConfig {
    * Path it binds an unnamed socket no client can reach. null here.
    */
   unixPath: string | null;
-  /** NetlinkBufferSize (alias SocketBufferSize). null: the system's rmem_default. */
+  /** NetlinkBufferSize (alias SocketBufferSize). null: absent (ctsync then uses EVENT_BUFFER_DEFAULT, host/kernel/kernel.ts). */
   netlinkBufferSize: number | null;
   /** NetlinkBufferSizeMaxGrowth (aliases SocketBufferSizeMaxGrown/Growth). null: unset. */
   netlinkBufferSizeMaxGrowth: number | null;

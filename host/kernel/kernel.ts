@@ -8,11 +8,31 @@ import type { Logger } from "../process/log.ts";
 import { constants as os } from "node:os";
 import { readFileSync } from "node:fs";
 
+/**
+ * The event socket's buffer when the configuration names none. conntrackd
+ * then keeps the kernel's rmem_default (208 KiB): a few milliseconds of
+ * events at the kernel's insert rate, so a daemon that waits that long for a
+ * CPU (a busy firewall, a flash crowd) overruns and must resync. 16 MiB hold
+ * about 50 ms at the highest rate measured here, and cost memory only while
+ * events wait in it; after an overrun it doubles up to 64 MiB.
+ */
+export const EVENT_BUFFER_DEFAULT = 16 << 20;
+export const EVENT_BUFFER_DEFAULT_MAX = 64 << 20;
+
+/** NetlinkBufferSize and NetlinkBufferSizeMaxGrowth as configured (null: absent), made the event socket's sizes. */
+export function eventBufferSizes(size: number | null, maxGrowth: number | null): Pick<KernelOptions, "bufferSize" | "maxGrowth" | "bufferIsDefault"> {
+  if (size !== null) return { bufferSize: size, maxGrowth: maxGrowth ?? 0, bufferIsDefault: false };
+  const max = maxGrowth ?? EVENT_BUFFER_DEFAULT_MAX;
+  return { bufferSize: Math.min(EVENT_BUFFER_DEFAULT, max), maxGrowth: max, bufferIsDefault: true };
+}
+
 export interface KernelOptions {
-  /** NetlinkBufferSize (bytes); 0: the system default. */
+  /** The event socket's receive buffer (bytes): NetlinkBufferSize, or EVENT_BUFFER_DEFAULT. */
   bufferSize: number;
-  /** NetlinkBufferSizeMaxGrowth (bytes). */
+  /** NetlinkBufferSizeMaxGrowth (bytes): overruns double the buffer up to this. */
   maxGrowth: number;
+  /** No NetlinkBufferSize in the configuration: bufferSize is ctsync's default. */
+  bufferIsDefault?: boolean;
   /** Synchronize expectations: subscribe to their events and dump them. */
   expectations: boolean;
   /** Disable TCP window tracking on committed entries (conntrackd without TCPWindowTracking). */
@@ -92,7 +112,9 @@ export class Kernel {
       core.fn.engineSetInjectPort(this.injector.portId);
       this.injector.onReadable(() => this.readInjectErrors());
     }
-    if (opts.bufferSize > 0) log.notice(`netlink event socket buffer size has been set to ${opts.bufferSize} bytes`);
+    if (opts.bufferSize > 0) {
+      log.notice(`netlink event socket buffer size has been set to ${opts.bufferSize} bytes${opts.bufferIsDefault ? " (the default; NetlinkBufferSize sets another)" : ""}`);
+    }
     this.events.onReadable(() => this.readEvents());
   }
 

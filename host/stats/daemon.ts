@@ -7,7 +7,7 @@
 // mode: -i [-x], -f internal, -F, -R, -k, -s, -s cache, -s runtime, -s process.
 import type { Config, StatsConfig } from "../config/load.ts";
 import { loadCore, type Core } from "../core.ts";
-import { Kernel } from "../kernel/kernel.ts";
+import { Kernel, eventBufferSizes } from "../kernel/kernel.ts";
 import { Logger, ctime } from "../process/log.ts";
 import { LockFile } from "../process/lockfile.ts";
 import { ControlServer, controlAnswering } from "../control/server.ts";
@@ -151,8 +151,7 @@ export class StatsDaemon implements DaemonControl {
     const { general } = this.config;
     this.log.notice("using user-space event filtering");
     this.kernel = new Kernel(this.core, {
-      bufferSize: general.netlinkBufferSize ?? 0,
-      maxGrowth: general.netlinkBufferSizeMaxGrowth ?? 0,
+      ...eventBufferSizes(general.netlinkBufferSize, general.netlinkBufferSizeMaxGrowth),
       expectations: false,
       liberal: true,
       reliable: general.netlinkEventsReliable,
