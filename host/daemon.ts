@@ -4,7 +4,7 @@
 // the core wrote.
 import type { Config, SyncConfig } from "./config/load.ts";
 import { loadCore, type Core } from "./core.ts";
-import { TextDump, type TextStyle, type TextWalk } from "./formats/text-dump.ts";
+import { TextDump } from "./formats/text-dump.ts";
 import { cacheCountersFrom } from "./formats/stats.ts";
 import { Kernel } from "./kernel/kernel.ts";
 import { Logger } from "./process/log.ts";
@@ -22,7 +22,7 @@ import { CommitLog, changeToEvent, type ApiEvent, type ApiSource, type PeerInfo,
 import type { LocalCounters } from "./control/api.ts";
 import type {
   DaemonControl, CacheWhich, RecordKind, KindSet, CacheCounters, LinkStats,
-  NetworkCounters, RuntimeCounters, QueueStats, CommitResult, ResendQueueItem, TrafficCounters, ProcessInfo,
+  NetworkCounters, RuntimeCounters, QueueStats, CommitResult, ResendQueueItem, TrafficCounters, ProcessInfo, TextStyle, TextWalk,
 } from "./control/api.ts";
 
 const CACHE_NAMES = {

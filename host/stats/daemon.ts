@@ -14,11 +14,11 @@ import { ControlServer, controlAnswering } from "../control/server.ts";
 import { applyFilters } from "../kernel/filters.ts";
 import { applyScheduler, notifySystemd, syslogSink } from "../process/setup.ts";
 import { StatsSinks } from "./sinks.ts";
-import { RecordListWalk, TextDump, type TextStyle, type TextWalk } from "../formats/text-dump.ts";
+import { RecordListWalk, TextDump } from "../formats/text-dump.ts";
 import { cacheCountersFrom } from "../formats/stats.ts";
 import type {
   CacheCounters, CacheWhich, CommitResult, DaemonControl, KindSet, LinkStats, LocalCounters,
-  NetworkCounters, ProcessInfo, QueueStats, RecordKind, ResendQueueItem, RuntimeCounters, TrafficCounters,
+  NetworkCounters, ProcessInfo, QueueStats, RecordKind, ResendQueueItem, RuntimeCounters, TextStyle, TextWalk, TrafficCounters,
 } from "../control/api.ts";
 
 const nowSec = () => Math.floor(Date.now() / 1000);

@@ -4,12 +4,12 @@
 // actions asked of it. Not used by the daemon.
 import type {
   CacheCounters, CacheWhich, CommitResult, CtEntry, ExpEntry, KindSet, LinkStats, LocalCounters,
-  NetworkCounters, ProcessInfo, QueueStats, RecordKind, ResendQueueItem, RuntimeCounters, TrafficCounters,
+  NetworkCounters, ProcessInfo, QueueStats, RecordKind, ResendQueueItem, RuntimeCounters, TextStyle, TextWalk, TrafficCounters,
 } from "../../host/control/api.ts";
 import type { SyncMode } from "../../host/config/types.ts";
 import type { Conntrack } from "../../host/record-view.ts";
 import { loadCore, type Core } from "../../host/core.ts";
-import { RecordListWalk, type TextStyle, type TextWalk } from "../../host/formats/text-dump.ts";
+import { RecordListWalk } from "../../host/formats/text-dump.ts";
 import { CommitLog, type ApiEvent, type ApiSource, type CommitHistory, type DelayedFlows, type PeerInfo } from "../../host/api/source.ts";
 
 export function cacheCounters(active = 0): CacheCounters {
