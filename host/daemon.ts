@@ -446,7 +446,13 @@ export class Daemon implements ApiSource {
     return cacheCountersFrom(this.core.cacheCounts(this.k(CACHE_NAMES[which][kind])));
   }
 
-  /** conntrackd counts the traffic of flows only in its Stats mode: in sync mode it prints zeros, and so do we. */
+  /**
+   * -s's "traffic processed". conntrackd 1.4.7 sums it in sync mode too: the
+   * counters of each destroyed flow its internal cache held (non-zero with
+   * nf_conntrack_acct=1: three pings, then conntrack -D, show 504 bytes and 6
+   * packets). The core sums them only in the Stats mode (flow-log.ts), so
+   * this is zeros until the sync engine's destroy path counts them too.
+   */
   traffic(): TrafficCounters {
     return { bytes: 0, packets: 0 };
   }
