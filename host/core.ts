@@ -148,6 +148,20 @@ export interface CoreFunctions {
   commitSkipped(): number;
 }
 
+/** A cache's counters as the core keeps them (see `Core.cacheCounts`). */
+export interface CacheCounts {
+  /** Entries in the cache now (`cacheCount`). */
+  entries: number;
+  created: number;
+  /** Refused: the cache was full (HashLimit). */
+  createFailed: number;
+  updated: number;
+  updateFailed: number;
+  destroyed: number;
+  /** Destroys of an entry the cache did not hold. */
+  destroyFailed: number;
+}
+
 export class Core {
   readonly fn: CoreFunctions;
   private readonly exports: WebAssembly.Exports;
@@ -231,6 +245,25 @@ export class Core {
       if (name.startsWith("S_") && name !== "S_COUNT") out[name.slice(2).toLowerCase()] = dv.getUint32(base + 4 * this.k(name), true);
     }
     return out;
+  }
+
+  /**
+   * A cache's entry count and its six counters (`cacheCountersPtr`, at the
+   * CC_* indices): the host's one reader of that layout.
+   */
+  cacheCounts(cache: number): CacheCounts {
+    const at = (name: string) => this.cacheCounter(cache, name);
+    return {
+      entries: this.fn.cacheCount(cache),
+      created: at("CC_CREATED"), createFailed: at("CC_CREATE_FAILED"),
+      updated: at("CC_UPDATED"), updateFailed: at("CC_UPDATE_FAILED"),
+      destroyed: at("CC_DESTROYED"), destroyFailed: at("CC_DESTROY_FAILED"),
+    };
+  }
+
+  /** One counter of a cache, by its CC_* name (one read: the receive path watches HashLimit refusals with it). */
+  cacheCounter(cache: number, name: string): number {
+    return this.view.getUint32(this.fn.cacheCountersPtr(cache) + 4 * this.k(name), true);
   }
 
   /** Rejection counters, indexed by reason number: of what peers sent, or of what the kernel sent. */

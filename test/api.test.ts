@@ -1,5 +1,5 @@
 // The live API (host/api/): the API section of the configuration, every
-// route against a simulated daemon (host/api/fake-source.ts) over real HTTP
+// route against a simulated daemon (test/support/fake-source.ts) over real HTTP
 // on 127.0.0.1, the token, the errors, /metrics, and the event stream with
 // its kinds filter and a deliberately slow client that must be dropped
 // without slowing anyone else.
@@ -13,7 +13,7 @@ import { loadConfig, parseConfig, ConfigError } from "../host/config/load.ts";
 import { defaultApi } from "../host/config/api.ts";
 import { startApi, type ApiServer } from "../host/api/server.ts";
 import { uwsIsNative } from "../host/api/http-adapter.ts";
-import { FakeSource, flow } from "../host/api/fake-source.ts";
+import { FakeSource, flow } from "./support/fake-source.ts";
 import type { ApiConfig } from "../host/config/types.ts";
 
 const FIXTURES = fileURLToPath(new URL("./fixtures/conf", import.meta.url));

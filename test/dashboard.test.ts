@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { chromium, type BrowserContext } from "playwright-core";
 import { startApi } from "../host/api/server.ts";
 import { defaultApi } from "../host/config/api.ts";
-import { FakeSource, flow } from "../host/api/fake-source.ts";
+import { FakeSource, flow } from "./support/fake-source.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 

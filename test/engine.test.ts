@@ -113,7 +113,7 @@ test("ftfw: a peer still saying HELLO (our HELLO_BACK was lost) does not make us
   // Idle peers acknowledge each other's acknowledgements, so one of those may be in flight.
   const fn = a.core.fn;
   fn.rsQueueWalkStart();
-  while (fn.rsQueueWalkNext()) assert.notEqual(fn.rsQueueWalkFlags(), 0, `conntrack message ${fn.rsQueueWalkSeq()} still unacknowledged`);
+  while (fn.rsQueueWalkNext() !== a.k("RSQ_END")) assert.notEqual(fn.rsQueueWalkFlags(), 0, `conntrack message ${fn.rsQueueWalkSeq()} still unacknowledged`);
 });
 
 test("ftfw: a peer that restarts (it greets again) gets our whole internal cache, once per greeting", () => {
@@ -128,7 +128,7 @@ test("ftfw: a peer that restarts (it greets again) gets our whole internal cache
   assert.equal(b.count("CACHE_EXTERNAL_CT"), 30);
   const fn = a.core.fn;
   fn.rsQueueWalkStart();
-  while (fn.rsQueueWalkNext()) assert.notEqual(fn.rsQueueWalkFlags(), 0, "every conntrack message was acknowledged");
+  while (fn.rsQueueWalkNext() !== a.k("RSQ_END")) assert.notEqual(fn.rsQueueWalkFlags(), 0, "every conntrack message was acknowledged");
   // b crashes and starts again with empty caches: its greeting is all a hears of it.
   const b2 = new TestNode("ftfw", { firstSeq: 90000 });
   a.receive(b2.flush());
@@ -214,7 +214,7 @@ test("the resend queue can be walked oldest first (-s rsqueue)", () => {
   a.flush();
   fn.rsQueueWalkStart();
   const objects: number[] = [];
-  for (let t = fn.rsQueueWalkNext(); t !== 0; t = fn.rsQueueWalkNext()) if (t === 1) objects.push(fn.rsQueueWalkSeq());
+  for (let t = fn.rsQueueWalkNext(); t !== a.k("RSQ_END"); t = fn.rsQueueWalkNext()) if (t === a.k("RSQ_OBJECT")) objects.push(fn.rsQueueWalkSeq());
   assert.equal(objects.length, 3);
   assert.deepEqual(objects, [objects[0], objects[0] + 1, objects[0] + 2]);
 });

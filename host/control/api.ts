@@ -8,7 +8,6 @@
 // Methods may answer synchronously or with a promise.
 import type { Conntrack, Expectation } from "../record-view.ts";
 import type { SyncMode } from "../config/types.ts";
-import type { TextStyle, TextWalk } from "../formats/text-dump.ts";
 
 export type CacheWhich = "internal" | "external";
 export type RecordKind = "ct" | "expect";
@@ -16,6 +15,22 @@ export type RecordKind = "ct" | "expect";
 export type KindSet = RecordKind | "both";
 
 type MaybePromise<T> = T | Promise<T>;
+
+/** How -i / -e write entries: conntrackd's line, its XML, or ctsync's JSON. */
+export type TextStyle = "plain" | "xml" | "json";
+
+export interface TextChunk {
+  bytes: Uint8Array;
+  entries: number;
+}
+
+/** A dump being written (host/formats/text-dump.ts): whole entries, a chunk at a time. */
+export interface TextWalk {
+  /** Skips `n` entries (the API's offset); returns how many there were. */
+  skip(n: number): number;
+  /** The next chunk of whole entries, at most `maxEntries` of them; null at the end. */
+  next(maxEntries?: number): TextChunk | null;
+}
 /** One cache entry as an object (the simulated daemons' lists; RecordListWalk formats them). */
 export interface CtEntry {
   ct: Conntrack;

@@ -6,8 +6,19 @@ import type {
   CacheCounters, LinkStats, LocalCounters, NetworkCounters, ProcessInfo,
   QueueStats, ResendQueueItem, RuntimeCounters, TrafficCounters,
 } from "../control/api.ts";
+import type { CacheCounts } from "../core.ts";
 
 type Num = number | bigint;
+
+/** The core's counters of a cache as conntrackd's -s cache names them (it has failures ctsync cannot have: no memory, not found on update). */
+export function cacheCountersFrom(c: CacheCounts): CacheCounters {
+  return {
+    active: c.entries, objects: c.entries, tableEntries: c.entries,
+    addOk: c.created, addFail: c.createFailed, addFailNoMemory: 0, addFailNoSpace: c.createFailed,
+    updOk: c.updated, updFail: c.updateFailed, updFailNotFound: 0,
+    delOk: c.destroyed, delFail: c.destroyFailed, delFailNotFound: c.destroyFailed,
+  };
+}
 
 /** What one -s request shows; the server gathers it, the formats print it. */
 export type StatsData =

@@ -3,10 +3,8 @@
 // out as bytes for the socket. The host names the style and the cache; the
 // format itself is the core's.
 import type { Core } from "../core.ts";
-import type { CtEntry, ExpEntry } from "../control/api.ts";
+import type { CtEntry, ExpEntry, TextStyle, TextWalk, TextChunk } from "../control/api.ts";
 import { RecordView } from "../record-view.ts";
-
-export type TextStyle = "plain" | "xml" | "json";
 
 export interface TextOptions {
   /** Leave out the reply tuple (conntrackd's external cache lines). */
@@ -31,19 +29,6 @@ function styleCode(core: Core, style: TextStyle): number {
 function optionBits(core: Core, o: TextOptions): number {
   return (o.noReply ? core.k("TEXT_NO_REPLY") : 0) | (o.stats ? core.k("TEXT_STATS") : 0)
     | (o.jsonLines ? core.k("TEXT_JSON_LINES") : 0);
-}
-
-export interface TextChunk {
-  bytes: Uint8Array;
-  entries: number;
-}
-
-/** A dump being written: whole entries, a chunk at a time. */
-export interface TextWalk {
-  /** Skips `n` entries (the API's offset); returns how many there were. */
-  skip(n: number): number;
-  /** The next chunk of whole entries, at most `maxEntries` of them; null at the end. */
-  next(maxEntries?: number): TextChunk | null;
 }
 
 /** Every chunk of a walk, in order. */

@@ -14,10 +14,11 @@ import { ControlServer, controlAnswering } from "../control/server.ts";
 import { applyFilters } from "../kernel/filters.ts";
 import { applyScheduler, notifySystemd, syslogSink } from "../process/setup.ts";
 import { StatsSinks } from "./sinks.ts";
-import { RecordListWalk, TextDump, type TextStyle, type TextWalk } from "../formats/text-dump.ts";
+import { RecordListWalk, TextDump } from "../formats/text-dump.ts";
+import { cacheCountersFrom } from "../formats/stats.ts";
 import type {
   CacheCounters, CacheWhich, CommitResult, DaemonControl, KindSet, LinkStats, LocalCounters,
-  NetworkCounters, ProcessInfo, QueueStats, RecordKind, ResendQueueItem, RuntimeCounters, TrafficCounters,
+  NetworkCounters, ProcessInfo, QueueStats, RecordKind, ResendQueueItem, RuntimeCounters, TextStyle, TextWalk, TrafficCounters,
 } from "../control/api.ts";
 
 const nowSec = () => Math.floor(Date.now() / 1000);
@@ -273,17 +274,7 @@ export class StatsDaemon implements DaemonControl {
   }
 
   cacheCounters(_which: CacheWhich, _kind: RecordKind): CacheCounters {
-    const id = this.core.k("CACHE_INTERNAL_CT");
-    const fn = this.core.fn;
-    const base = fn.cacheCountersPtr(id);
-    const c = (i: number) => this.core.view.getUint32(base + 4 * i, true);
-    const active = fn.cacheCount(id);
-    return {
-      active, objects: active, tableEntries: active,
-      addOk: c(0), addFail: c(1), addFailNoMemory: 0, addFailNoSpace: c(1),
-      updOk: c(2), updFail: c(3), updFailNotFound: 0,
-      delOk: c(4), delFail: c(5), delFailNotFound: c(5),
-    };
+    return cacheCountersFrom(this.core.cacheCounts(this.core.k("CACHE_INTERNAL_CT")));
   }
 
   traffic(): TrafficCounters {

@@ -4,12 +4,12 @@
 import type {
   CacheCounters, CacheWhich, CommitResult, CtEntry, DaemonControl, ExpEntry, KindSet,
   LinkStats, NetworkCounters, ProcessInfo, QueueStats, RecordKind, ResendQueueItem,
-  RuntimeCounters, TrafficCounters,
+  RuntimeCounters, TextStyle, TextWalk, TrafficCounters,
 } from "../../host/control/api.ts";
 import type { SyncMode } from "../../host/config/types.ts";
 import type { Conntrack, Expectation } from "../../host/record-view.ts";
 import { loadCore, type Core } from "../../host/core.ts";
-import { RecordListWalk, type TextStyle, type TextWalk } from "../../host/formats/text-dump.ts";
+import { RecordListWalk } from "../../host/formats/text-dump.ts";
 
 const CONFIRMED = 1 << 3, SEEN_REPLY = 1 << 1, ASSURED = 1 << 2;
 

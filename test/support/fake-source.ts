@@ -1,16 +1,16 @@
 // A simulated daemon for the API: counters that the caller (a test, or
-// `tsx host/api/fake-source.ts` to look at the dashboard without root) moves
+// `tsx test/support/fake-source.ts` to look at the dashboard without root) moves
 // by hand or with tick(), events pushed with emit(), and a record of the
 // actions asked of it. Not used by the daemon.
 import type {
   CacheCounters, CacheWhich, CommitResult, CtEntry, ExpEntry, KindSet, LinkStats, LocalCounters,
-  NetworkCounters, ProcessInfo, QueueStats, RecordKind, ResendQueueItem, RuntimeCounters, TrafficCounters,
-} from "../control/api.ts";
-import type { SyncMode } from "../config/types.ts";
-import type { Conntrack } from "../record-view.ts";
-import { loadCore, type Core } from "../core.ts";
-import { RecordListWalk, type TextStyle, type TextWalk } from "../formats/text-dump.ts";
-import { CommitLog, type ApiEvent, type ApiSource, type CommitHistory, type DelayedFlows, type PeerInfo } from "./source.ts";
+  NetworkCounters, ProcessInfo, QueueStats, RecordKind, ResendQueueItem, RuntimeCounters, TextStyle, TextWalk, TrafficCounters,
+} from "../../host/control/api.ts";
+import type { SyncMode } from "../../host/config/types.ts";
+import type { Conntrack } from "../../host/record-view.ts";
+import { loadCore, type Core } from "../../host/core.ts";
+import { RecordListWalk } from "../../host/formats/text-dump.ts";
+import { CommitLog, type ApiEvent, type ApiSource, type CommitHistory, type DelayedFlows, type PeerInfo } from "../../host/api/source.ts";
 
 export function cacheCounters(active = 0): CacheCounters {
   return {
@@ -135,10 +135,10 @@ export class FakeSource implements ApiSource {
   kill(): void { this.actions.push("kill"); }
 }
 
-// `tsx host/api/fake-source.ts [port]`: the dashboard on simulated traffic.
+// `tsx test/support/fake-source.ts [port]`: the dashboard on simulated traffic.
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { startApi } = await import("./server.ts");
-  const { defaultApi } = await import("../config/api.ts");
+  const { startApi } = await import("../../host/api/server.ts");
+  const { defaultApi } = await import("../../host/config/api.ts");
   const src = new FakeSource();
   const cfg = { ...defaultApi(0), port: Number(process.argv[2] ?? 8080), token: "demo-token-0123456789" };
   const api = await startApi(src, cfg, (level, msg) => console.log(`[${level}] ${msg}`));
