@@ -7,11 +7,6 @@
 import { Text, textInit } from "./text";
 import { EntryLine } from "./format-parts";
 import { formatFlowPlain, formatFlowJson } from "./format-flow";
-import { loadBe32 } from "./bytes";
-import {
-  CTX_PRESENT, CTX_ORIG_PACKETS, CTX_ORIG_BYTES, CTX_REPL_PACKETS, CTX_REPL_BYTES,
-  CTXF_ORIG_PACKETS, CTXF_ORIG_BYTES, CTXF_REPL_PACKETS, CTXF_REPL_BYTES,
-} from "./layout";
 
 export const FLOW_TEXT: u32 = 0;
 export const FLOW_JSON: u32 = 1;
@@ -47,34 +42,16 @@ export function flowSetStamp(len: u32, nowMs: f64): void {
 }
 
 /** Traffic of the destroyed flows (-s's "traffic processed"). */
-export let trafficBytes: u64 = 0;
-export let trafficPackets: u64 = 0;
-
 /**
- * A destroyed flow (in the records: `rec`, extras `x`): its traffic counted,
- * and appended to the logs asked for. Returns 1 when a log is nearly full
+ * A destroyed flow (in the records: `rec`, extras `x`), appended to the logs
+ * asked for (its traffic was counted by the engine: traffic.ts). Returns 1 when a log is nearly full
  * (drain it before the next).
  */
 export function flowDestroyed(rec: usize, x: usize, text: bool, json: bool): u32 {
-  tally(x);
   const nowSec = <u32>(stampMs / 1000);
   if (text) formatFlowPlain(log(FLOW_TEXT), rec, x, nowSec, stamp, stampLen);
   if (json) formatFlowJson(log(FLOW_JSON), rec, x, stampMs, line);
   return nearlyFull(log(FLOW_TEXT)) || nearlyFull(log(FLOW_JSON)) ? 1 : 0;
-}
-
-/** conntrackd's update_traffic_stats() reads the 64-bit counters as u32 (nfct_get_attr_u32): the low halves are summed. */
-function tally(x: usize): void {
-  const p = load<u32>(x + CTX_PRESENT);
-  if (p & CTXF_ORIG_BYTES) trafficBytes += low32(x + CTX_ORIG_BYTES);
-  if (p & CTXF_REPL_BYTES) trafficBytes += low32(x + CTX_REPL_BYTES);
-  if (p & CTXF_ORIG_PACKETS) trafficPackets += low32(x + CTX_ORIG_PACKETS);
-  if (p & CTXF_REPL_PACKETS) trafficPackets += low32(x + CTX_REPL_PACKETS);
-}
-
-/** The low 32 bits of the be64 at p. */
-@inline function low32(p: usize): u64 {
-  return <u64>loadBe32(p + 4);
 }
 
 @inline function nearlyFull(t: Text): bool {

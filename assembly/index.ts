@@ -20,13 +20,13 @@ import { arenaLiveBytes, arenaChunkBytes } from "./arena";
 import * as dumpText from "./dump-text";
 import { holdSetDelay, holdLen } from "./hold";
 import { flowDestroyed as destroyedFlow } from "./flow-log";
-import * as flowLog from "./flow-log";
+import * as traffic from "./traffic";
 export { FLOW_TEXT, FLOW_JSON, FLOW_LOG_CAP, FLOW_STAMP_MAX, flowLogClear, flowLogPtr, flowLogLen, flowStampPtr, flowSetStamp } from "./flow-log";
-/** The Stats mode: the flow engineKernelStep just reported destroyed, counted and appended to the logs asked for (text, JSON); 1 when one is nearly full. */
+/** The Stats mode: the flow engineKernelStep just reported destroyed, appended to the logs asked for (text, JSON); 1 when one is nearly full. */
 export function flowDestroyed(text: bool, json: bool): u32 { return destroyedFlow(ctRecord, ctnl.ctExtras, text, json); }
-/** The Stats mode: bytes and packets of the destroyed flows (the low 32 bits of each counter, as conntrackd sums them). */
-export function trafficBytes(): u64 { return flowLog.trafficBytes; }
-export function trafficPackets(): u64 { return flowLog.trafficPackets; }
+/** -s's "traffic processed": bytes and packets of the flows the internal cache saw destroyed (the low 32 bits of each counter, as conntrackd sums them). */
+export function trafficBytes(): u64 { return traffic.trafficBytes; }
+export function trafficPackets(): u64 { return traffic.trafficPackets; }
 /** DelayReplication: a new flow is sent once it has lived `ms` (0: at once, conntrackd's way); `assured`: or as soon as it is ASSURED. */
 export function engineSetDelay(ms: u32, assured: bool): void { holdSetDelay(ms, assured); }
 /** Flows waiting out their delay. */

@@ -35,6 +35,7 @@ import { CT_PRESENT, CT_ID, CTF_ID, CT_STATUS, CTF_STATUS, IPS_ASSURED, CTX_PRES
 import { holding, releaseOnAssured, hold, unhold, holdMoved, holdDue, holdNextDue } from "./hold";
 import { batchCt, batchExp } from "./nlbatch";
 import { loadBe32 } from "./bytes";
+import { countTraffic } from "./traffic";
 import { filterCt, filterExp } from "./filter";
 import { logChange, EVOP_NEW, EVOP_UPDATE, EVOP_DESTROY } from "./eventlog";
 import { Ftfw, newFtfw, HELLO_INIT, HELLO_SAY, HELLO_DONE } from "./ftfw";
@@ -600,9 +601,15 @@ export function kernelStep(ctRec: usize, expRec: usize, dumpSend: u32): u32 {
   if (bypassInternal) {
     // No cache to tell a change by: a dump that sends, sends it all.
     if (send != DUMP_KEEP) sendDirect(rec, isExp, ev == EV_DESTROY ? ST_DEL : ev == EV_UPDATE ? ST_UPD : ST_NEW);
+    if (ev == EV_DESTROY && !isExp) countTraffic(ctExtras); // conntrackd's bypass counts every destroy
     return STEP_DONE;
   }
-  if (ev == EV_DESTROY) return kernelDestroy(c, key, send != DUMP_KEEP) && !isExp ? STEP_DESTROYED : STEP_DONE;
+  if (ev == EV_DESTROY) {
+    // as conntrackd, only the flows the cache held count
+    if (!kernelDestroy(c, key, send != DUMP_KEEP) || isExp) return STEP_DONE;
+    countTraffic(ctExtras);
+    return STEP_DESTROYED;
+  }
   kernelUpdate(c, rec, key, isExp, send, !dumped);
   return STEP_DONE;
 }

@@ -445,15 +445,9 @@ export class Daemon implements ApiSource {
     return cacheCountersFrom(this.core.cacheCounts(this.k(CACHE_NAMES[which][kind])));
   }
 
-  /**
-   * -s's "traffic processed". conntrackd 1.4.7 sums it in sync mode too: the
-   * counters of each destroyed flow its internal cache held (non-zero with
-   * nf_conntrack_acct=1: three pings, then conntrack -D, show 504 bytes and 6
-   * packets). The core sums them only in the Stats mode (flow-log.ts), so
-   * this is zeros until the sync engine's destroy path counts them too.
-   */
+  /** -s's "traffic processed": the counters of each destroyed flow the internal cache held (nf_conntrack_acct=1), as conntrackd sums them. */
   traffic(): TrafficCounters {
-    return { bytes: 0, packets: 0 };
+    return { bytes: this.core.fn.trafficBytes(), packets: this.core.fn.trafficPackets() };
   }
 
   links(): LinkStats[] {

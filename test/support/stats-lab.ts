@@ -52,17 +52,19 @@ export class StatsLab {
     if (r.status !== 0) throw new Error(`nft: ${r.stderr}`);
   }
 
-  /** Writes a Stats configuration for `name`; `stats` and `general` are extra lines of each section. */
-  config(name: string, stats = "", general = ""): { conf: string; statsLog: string; daemonLog: string; dir: string } {
+  /**
+   * Writes a Stats configuration for `name`; `stats` and `general` are extra
+   * lines of each section. With `sync`, a Sync section of those lines takes
+   * the Stats section's place (a sync daemon watching the same flows).
+   */
+  config(name: string, stats = "", general = "", sync?: string): { conf: string; statsLog: string; daemonLog: string; dir: string } {
     const dir = join(this.dir, name);
     spawnSync("mkdir", ["-p", dir]);
     const statsLog = join(dir, "stats.log");
     const daemonLog = join(dir, "daemon.log");
     const conf = join(dir, "conntrackd.conf");
-    writeFileSync(conf, `Stats {
-	LogFile ${statsLog}
-	${stats}
-}
+    const first = sync === undefined ? `Stats {\n\tLogFile ${statsLog}\n\t${stats}\n}` : `Sync {\n\t${sync}\n}`;
+    writeFileSync(conf, `${first}
 General {
 	LockFile ${join(dir, "lock")}
 	LogFile ${daemonLog}
@@ -77,8 +79,8 @@ General {
   }
 
   /** Starts a daemon in the foreground in the namespace; resolves once its control socket answers. */
-  async start(name: string, program: Program, stats = "", general = ""): Promise<StatsDaemonHandle> {
-    const c = this.config(name, stats, general);
+  async start(name: string, program: Program, stats = "", general = "", sync?: string): Promise<StatsDaemonHandle> {
+    const c = this.config(name, stats, general, sync);
     const argv = program === "ctsyncd" ? [CTSYNCD, "-C", c.conf] : ["conntrackd", "-C", c.conf];
     const proc = spawn("ip", ["netns", "exec", this.ns.name, ...argv], { cwd: ROOT, stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
