@@ -5,7 +5,11 @@
 //   npm run bench [-- --n 1000000] [--rounds 3] [--rate 150000] [--idle 10] [--json] [--codec-only] [--no-codec]
 //                 [--no-client] [--client-entries 10000] [--no-short-flows] [--burst]
 //                 [--corosync | --corosync-only] [--corosync-flows 100000] [--corosync-nodes 2,4,8]
-//                 [--no-auth] [--auth-only]
+//                 [--no-auth] [--auth-only] [--no-stats] [--stats-n 100000]
+//
+// The Stats mode row (bench/stats.ts: destroyed flows logged a second and CPU
+// per logged flow, ctsyncd against conntrackd) runs with the suite, at
+// --stats-n short flows (100,000), the suite's rounds.
 //
 // --burst adds bench/burst.ts at N: unpaced bursts with conntrackd's default
 // NetlinkBufferSize and the bench's, and the rate sweep (at N up to 100,000).
@@ -32,6 +36,7 @@ import { clientRows } from "./client.ts";
 import { shortFlowRows } from "./short-flows.ts";
 import { corosyncRows } from "./corosync.ts";
 import { authRows } from "./auth.ts";
+import { statsHeading, statsRows } from "./stats.ts";
 
 const argv = process.argv.slice(2);
 const flag = (name: string) => argv.includes(name);
@@ -103,6 +108,9 @@ const client: Row[] = suite && !flag("--no-client")
 // Short flows with and without DelayReplication (bench/short-flows.ts).
 const SHORT = { rate: 20_000, seconds: 10, short: 0.8 }, SHORT_DELAY_MS = 1000;
 const shortFlows: Row[] = suite && !flag("--no-short-flows") ? await shortFlowRows(SHORT, SHORT_DELAY_MS, progress) : [];
+// The Stats mode: a flow logger's throughput (bench/stats.ts).
+const STATS_N = Math.round(opt("--stats-n", 100_000));
+const stats: Row[] = suite && !flag("--no-stats") ? (await statsRows({ n: STATS_N, rounds, progress })).rows : [];
 // Clusters beyond two, on request (bench/corosync.ts).
 const corosyncFlows = Math.round(opt("--corosync-flows", 100_000));
 const corosyncNodes = (() => {
@@ -150,11 +158,16 @@ if (shortFlows.length) {
     + "living 50-950 ms (bench/short-flows.ts)");
   text.push(formatTable(shortFlows), "");
 }
+if (stats.length) {
+  text.push(`${statsHeading(STATS_N, rounds)}: N short flows injected, then destroyed at once (conntrack -F) until the Stats log has N lines; `
+    + "both daemons with NetlinkEventsReliable and a 24 MiB event buffer");
+  text.push(formatTable(stats), "");
+}
 const bursts = suite && flag("--burst")
   ? await runBursts({ sizes: [n], sweepN: Math.min(n, 100_000), rates: [25_000, 50_000, 75_000, 100_000, 150_000, 0], say: progress })
   : null;
 if (bursts) text.push(...burstText(bursts, Math.min(n, 100_000)), "");
-const result = { machine, date: new Date().toISOString(), n, rounds, rate, idleSeconds, codec, cluster: suite, client, shortFlows, bursts, corosync, auth, skipped };
+const result = { machine, date: new Date().toISOString(), n, rounds, rate, idleSeconds, codec, cluster: suite, client, shortFlows, stats, bursts, corosync, auth, skipped };
 
 if (corosync.length) {
   const dir = join(ROOT, "bench/results");

@@ -3,6 +3,7 @@
 //
 //   tsx bench/stats.ts [--n 100000] [--rounds 3]
 //
+// npm run bench runs it too (statsRows, N = 100,000; --no-stats leaves it out).
 // Per round and implementation (alternating which goes first), in a fresh
 // namespace with nf_conntrack_acct and nf_conntrack_timestamp on: start the
 // daemon (Stats { LogFile }, NetlinkBufferSize 24985600, NetlinkEventsReliable
@@ -21,12 +22,6 @@ import { join } from "node:path";
 import { LoneNamespace, ROOT, SOCKET_BUFFER, REQ, cpuSeconds, daemonArgv, injectIn, request, sh, sleep, until, type Impl } from "./cluster.ts";
 import { formatTable, type Row } from "./table.ts";
 
-const arg = (name: string, dflt: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : dflt;
-};
-const N = arg("n", 100_000);
-const ROUNDS = arg("rounds", 3);
 const IMPLS: Impl[] = ["ctsyncd", "conntrackd"];
 
 interface Sample { logged_per_s: number; cpu_logged_us: number; cpu_cached_us: number; lines: number; flush_s: number }
@@ -40,7 +35,7 @@ function lineCount(path: string): number {
   return n;
 }
 
-async function once(impl: Impl): Promise<Sample> {
+async function once(impl: Impl, N: number): Promise<Sample> {
   const ns = new LoneNamespace();
   const dir = mkdtempSync(join(tmpdir(), "ctstats-bench-"));
   const log = join(dir, "stats.log"), sock = join(dir, "ctl");
@@ -89,12 +84,13 @@ General {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-async function main(): Promise<void> {
+/** The Stats rows at N flows, medians of `rounds` alternating rounds, and every round's sample. */
+export async function statsRows(o: { n: number; rounds: number; progress: (m: string) => void }): Promise<{ rows: Row[]; samples: { round: number; impl: Impl; sample: Sample }[] }> {
   const samples: { round: number; impl: Impl; sample: Sample }[] = [];
-  for (let round = 0; round < ROUNDS; round++) {
+  for (let round = 0; round < o.rounds; round++) {
     for (const impl of round % 2 ? [...IMPLS].reverse() : IMPLS) {
-      process.stderr.write(`round ${round + 1}/${ROUNDS}: ${impl}\n`);
-      samples.push({ round, impl, sample: await once(impl) });
+      o.progress(`Stats mode, round ${round + 1}/${o.rounds}: ${impl}`);
+      samples.push({ round, impl, sample: await once(impl, o.n) });
     }
   }
   const med = (impl: Impl, k: keyof Sample) => median(samples.filter((s) => s.impl === impl).map((s) => s.sample[k]));
@@ -107,13 +103,26 @@ async function main(): Promise<void> {
     const a = med("ctsyncd", k), b = med("conntrackd", k);
     return { measure: label, unit, ctsyncd: a, conntrackd: b, "ctsync/conntrackd": b ? a / b : NaN };
   });
-  const text = `Stats mode, N = ${N.toLocaleString("en-US")}, median of ${ROUNDS} rounds, \`tsx bench/stats.ts\`\n\n${formatTable(rows)}\n`;
-  process.stdout.write(text);
-  writeFileSync(join(ROOT, "bench/results/stats.txt"), text);
-  writeFileSync(join(ROOT, "bench/results/stats.json"), JSON.stringify({ n: N, rounds: ROUNDS, rows, samples }, null, 1) + "\n");
+  return { rows, samples };
 }
 
-main().catch((e) => {
-  process.stderr.write(`${(e as Error).stack ?? e}\n`);
-  process.exit(1);
-});
+/** The heading npm run bench and this script print above the rows. */
+export const statsHeading = (n: number, rounds: number) =>
+  `Stats mode, N = ${n.toLocaleString("en-US")}, median of ${rounds} rounds, \`tsx bench/stats.ts\``;
+
+if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith("bench/stats.ts")) {
+  const arg = (name: string, dflt: number) => {
+    const i = process.argv.indexOf(`--${name}`);
+    return i > 0 ? Number(process.argv[i + 1]) : dflt;
+  };
+  const n = arg("n", 100_000), rounds = arg("rounds", 3);
+  statsRows({ n, rounds, progress: (m) => process.stderr.write(`${m}\n`) }).then(({ rows, samples }) => {
+    const text = `${statsHeading(n, rounds)}\n\n${formatTable(rows)}\n`;
+    process.stdout.write(text);
+    writeFileSync(join(ROOT, "bench/results/stats.txt"), text);
+    writeFileSync(join(ROOT, "bench/results/stats.json"), JSON.stringify({ n, rounds, rows, samples }, null, 1) + "\n");
+  }).catch((e) => {
+    process.stderr.write(`${(e as Error).stack ?? e}\n`);
+    process.exit(1);
+  });
+}

@@ -97,7 +97,7 @@ export interface ProcessAddon {
   notify(message: string): number;
   /** Points stdin, stdout and stderr at /dev/null: 0 or -errno. */
   quietStdio(): number;
-  /** openlog("conntrackd", LOG_PID, facility): 0, or -EINVAL for an unknown facility. */
+  /** openlog("conntrack-tools", LOG_PID, facility): 0, or -EINVAL for an unknown facility. */
   syslogOpen(facility: string): number;
   /** syslog(3) at the level of the log's own names (notice, warning, ERROR, info). */
   syslog(level: string, message: string): number;

@@ -11,8 +11,9 @@
 // - quietStdio(): points stdin, stdout and stderr at /dev/null once a
 //   background daemon has said READY to the command that started it.
 // - syslogOpen(facility) / syslog(level, message): the Syslog option through
-//   syslog(3), tagged conntrackd as conntrackd's lines are, without a
-//   logger(1) process per line.
+//   syslog(3), tagged conntrack-tools as conntrackd 1.4.7's lines are (it
+//   opens the log with its package name), without a logger(1) process per
+//   line.
 // - trimStartup(): gives back the pages of the executable and its libraries
 //   that starting Node touched (see TrimStartup).
 // Errors are returned as negative errno values, never thrown.
@@ -131,7 +132,7 @@ static napi_value SyslogOpen(napi_env env, napi_callback_info info) {
   if (!string_arg(env, info, 0, facility, sizeof facility)) return num(env, -EINVAL);
   int f = lookup(FACILITIES, facility, -1);
   if (f < 0) return num(env, -EINVAL);
-  openlog("conntrackd", LOG_PID, f);
+  openlog("conntrack-tools", LOG_PID, f); // host/process/setup.ts: SYSLOG_TAG
   return num(env, 0);
 }
 

@@ -62,7 +62,7 @@ test("live flows: -i, -s and -s cache read as conntrackd's", { skip }, async () 
   const events = (h: StatsDaemonHandle) => lab.ctl(h, "-s", "runtime").stdout.split("\n").filter((l) => /events (received|filtered)|overrun/.test(l));
   assert.deepEqual(events(ours), events(theirs));
   // conntrackd answers nothing else in this mode.
-  for (const s of [["-s", "network"], ["-s", "queue"], ["-s", "link"], ["-e"], ["-i", "expect"], ["-s", "expect"]]) {
+  for (const s of [["-s", "network"], ["-s", "queue"], ["-s", "link"], ["-s", "process"], ["-s", "ct"], ["-e"], ["-i", "expect"], ["-s", "expect"]]) {
     assert.equal(lab.ctl(ours, ...s).stdout, lab.ctl(theirs, ...s).stdout, s.join(" "));
   }
   // Byte for byte, the kernel's ids included.
@@ -90,7 +90,7 @@ test("-f leaves the cache as conntrackd's does, -f internal flushes it, -R refil
 
 test("destroyed flows: the Stats LogFile has conntrackd's lines, byte for byte after the date", { skip }, async () => {
   lab.flows("v4", "nat");
-  lab.sh("conntrack", "-F");
+  lab.ctl(ours, "-F"); // the daemon's -F flushes the kernel table, as conntrack -F would
   const done = () => StatsLab.lines(ours.statsLog).length === StatsLab.lines(theirs.statsLog).length && StatsLab.lines(theirs.statsLog).length >= 8;
   assert.ok(await until(done, 5000), `ours ${StatsLab.lines(ours.statsLog).length}, theirs ${StatsLab.lines(theirs.statsLog).length}`);
   const a = StatsLab.lines(ours.statsLog), b = StatsLab.lines(theirs.statsLog);
@@ -129,13 +129,18 @@ test("SIGHUP after the log was rotated away: the new file takes what follows, no
   lab.sh("conntrack", "-F");
   assert.ok(await until(() => StatsLab.lines(h.statsLog).length === 200));
   renameSync(h.statsLog, `${h.statsLog}.1`);
+  // Flows destroyed between the rename and the signal: their lines go to the rotated file.
+  lab.inject(50, 3000);
+  await until(() => lab.ctl(h, "-i").stdout.split("\n").filter((l) => l).length === 50);
+  lab.sh("conntrack", "-F");
+  assert.ok(await until(() => StatsLab.lines(`${h.statsLog}.1`).length === 250), `rotated file: ${StatsLab.lines(`${h.statsLog}.1`).length}`);
   lab.inject(100, 5000);
   await until(() => lab.ctl(h, "-i").stdout.split("\n").filter((l) => l).length === 100);
   h.proc.kill("SIGHUP");
   await until(() => StatsLab.lines(h.daemonLog).some((l) => l.includes("reopened")));
   lab.sh("conntrack", "-F");
   assert.ok(await until(() => StatsLab.lines(h.statsLog).length === 100), `new file: ${StatsLab.lines(h.statsLog).length}`);
-  assert.equal(StatsLab.lines(`${h.statsLog}.1`).length, 200);
+  assert.equal(StatsLab.lines(`${h.statsLog}.1`).length, 250);
   assert.equal(h.proc.exitCode, null, "still running");
   lab.ctl(h, "-k");
   await h.exited;

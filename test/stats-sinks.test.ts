@@ -47,7 +47,7 @@ test("reopen: lines before go to the rotated file, lines after to the new one", 
   }
 });
 
-test("syslog: each line at facility.info, tagged conntrackd, the text after the date", async () => {
+test("syslog: each line at facility.info, tagged conntrack-tools as conntrackd 1.4.7's, the text after the date", async () => {
   const dir = mkdtempSync(join(tmpdir(), "ctsinks-"));
   const sock = join(dir, "log");
   // A syslog socket: python3 prints each datagram it receives.
@@ -69,7 +69,7 @@ for _ in range(2): print(s.recv(4096).decode(), flush=True)
     const msgs = out.split("\n").filter((l) => l.startsWith("<"));
     assert.equal(msgs.length, 2, out);
     // <local3.info> = <19*8+6> = <158>
-    assert.match(msgs[0], new RegExp(`^<158>.* conntrackd\\[${process.pid}\\]: udp {6}17 src=1\\.1\\.1\\.1 .* delta-time=0$`));
+    assert.match(msgs[0], new RegExp(`^<158>.* conntrack-tools\\[${process.pid}\\]: udp {6}17 src=1\\.1\\.1\\.1 .* delta-time=0$`));
     assert.match(msgs[1], /: tcp  {5}17 src=/);
   } finally {
     py.kill();

@@ -26,7 +26,14 @@ export function notifySystemd(enabled: boolean, state: "READY=1" | "STOPPING=1",
 }
 
 /**
- * Syslog facility: each log line also goes to syslog, tagged conntrackd like
+ * The syslog tag: conntrackd 1.4.7 opens the log with its package's name, so
+ * its lines read conntrack-tools[pid] (syslog filters match on it). The addon's
+ * openlog (native/process.c) writes the same.
+ */
+export const SYSLOG_TAG = "conntrack-tools";
+
+/**
+ * Syslog facility: each log line also goes to syslog, tagged SYSLOG_TAG like
  * conntrackd's, through syslog(3) in our addon. Throws for a facility
  * syslog(3) does not know.
  */

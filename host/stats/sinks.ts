@@ -10,6 +10,7 @@
 import { closeSync, openSync, writeSync } from "node:fs";
 import { spawn, type ChildProcess } from "node:child_process";
 import type { StatsConfig } from "../config/types.ts";
+import { SYSLOG_TAG } from "../process/setup.ts";
 
 const ERRNO_TEXT: Record<string, string> = {
   ENOENT: "No such file or directory", EACCES: "Permission denied", EISDIR: "Is a directory", EIO: "Input/output error",
@@ -97,7 +98,7 @@ class SyslogSink {
   /** `socket`: a syslog socket other than /dev/log (tests). */
   constructor(facility: string, socket?: string) {
     const to = socket ? ["-u", socket] : [];
-    this.child = spawn("logger", [...to, "-p", `${facility}.info`, "-t", "conntrackd", `--id=${process.pid}`], {
+    this.child = spawn("logger", [...to, "-p", `${facility}.info`, "-t", SYSLOG_TAG, `--id=${process.pid}`], {
       stdio: ["pipe", "ignore", "ignore"],
     });
     this.child.on("error", () => { this.child = null; }); // no logger(1): the files still have the lines
