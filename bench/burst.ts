@@ -10,11 +10,13 @@
 //   node --import tsx bench/burst.ts [--n 100000,1000000] [--sweep 100000] [--rates 25000,50000,75000,100000,150000,0]
 //                                    [--no-sweep | --sweep-only] [--json]
 //
-// The sweep runs with the default buffer (with the bench's, neither daemon
-// loses anything at any rate the kernel reaches here).
+// The sweep runs with the default buffer and with 208 KiB (with the bench's,
+// neither daemon loses anything at any rate the kernel reaches here).
 //
-// "default buffer" omits NetlinkBufferSize (conntrackd's default: the
-// kernel's rmem_default) and NetlinkBufferSizeMaxGrowth; "bench buffer" is
+// "default buffer" omits NetlinkBufferSize and NetlinkBufferSizeMaxGrowth:
+// each daemon's default (conntrackd: the kernel's rmem_default, 208 KiB;
+// ctsyncd: 16 MiB, growing to 64 MiB after an overrun); "208 KiB" sets both
+// to 212992, the kernel's default, for both daemons; "bench buffer" is
 // bench/cluster.ts's 64 MiB growing to 128 MiB. Needs root, conntrackd and
 // conntrack. The machine's CPUs are shared: compare within one run.
 import { readFileSync, writeFileSync } from "node:fs";
@@ -24,7 +26,12 @@ import { formatTable, type Row } from "./table.ts";
 
 const IMPLS: Impl[] = ["ctsyncd", "conntrackd"];
 const PACED_BATCH = 16;
-type Buffer = "default" | "bench";
+type Buffer = "default" | "208 KiB" | "bench";
+const BUFFERS: Buffer[] = ["default", "208 KiB", "bench"];
+/** The sweep's buffers (with the bench's, both daemons follow every rate). */
+const SWEPT: Buffer[] = ["default", "208 KiB"];
+/** The kernel's rmem_default: conntrackd's event buffer when its configuration names none. */
+const KERNEL_DEFAULT_BUFFER = 212992;
 
 export interface BurstResult {
   impl: Impl;
@@ -56,11 +63,13 @@ function lostMsgs(text: string): number {
   return m ? Number(m[1]) : NaN;
 }
 
-/** Drops the netlink buffer lines of a node's configuration: the daemon's default then applies. */
-function defaultBuffer(c: BenchCluster): void {
+/** Rewrites the netlink buffer lines of both nodes' configurations: none (the daemon's default), or 208 KiB fixed. */
+function setBuffer(c: BenchCluster, buffer: Buffer): void {
+  if (buffer === "bench") return;
+  const lines = buffer === "default" ? "" : `\tNetlinkBufferSize ${KERNEL_DEFAULT_BUFFER}\n\tNetlinkBufferSizeMaxGrowth ${KERNEL_DEFAULT_BUFFER}\n`;
   for (const node of ["a", "b"] as const) {
     const conf = readFileSync(c.conf(node), "utf8").split("\n").filter((l) => !/^\s*NetlinkBufferSize/.test(l)).join("\n");
-    writeFileSync(c.conf(node), conf);
+    writeFileSync(c.conf(node), conf.replace(/General \{\n/, `General {\n${lines}`));
   }
 }
 
@@ -69,23 +78,28 @@ export async function burst(impl: Impl, n: number, buffer: Buffer, rate = 0): Pr
   const c = new BenchCluster("FTFW", n);
   const r: BurstResult = { impl, n, buffer, injectRate: 0, overruns: NaN, resyncs: NaN, lost: NaN, lagSeconds: null, cpuPrimaryUs: NaN, cpuBackupUs: NaN };
   try {
-    if (buffer === "default") defaultBuffer(c);
+    setBuffer(c, buffer);
     await Promise.all([c.start("a", impl), c.start("b", impl)]);
     await sleep(1000);
     const pa = c.daemons.a!.pid, pb = c.daemons.b!.pid;
     const cpu0 = { a: cpuSeconds(pa), b: cpuSeconds(pb) };
-    let reachedAt = 0, stop = false;
+    let reachedAt = 0, stop = false, injecting = true, ended = () => {};
+    const injectorDone = new Promise<void>((resolve) => { ended = resolve; });
     const wait = 30_000 + n / 20;
     const poll = (async () => {
       const end = performance.now() + wait;
       while (!stop && performance.now() < end) {
         if ((await c.active("b", "external")) >= n) { reachedAt = performance.now(); return; }
-        await sleep(10);
+        // Each -s costs the backup some CPU, which the CPU per entry would
+        // count: seldom while the injector runs, often once it is done.
+        await (injecting ? Promise.race([sleep(100), injectorDone]) : sleep(5));
       }
     })();
     // Paced: small batches, so that the rate is a rate and not bursts of 512 (which alone overrun a default buffer).
     const inj = await injectIn(c.ns.a, n, 0, rate, 600_000, rate ? PACED_BATCH : 512);
     const injEnd = performance.now();
+    injecting = false;
+    ended();
     await poll.finally(() => { stop = true; });
     r.injectRate = inj.perSecond;
     if (inj.failed) r.error = `${inj.failed} creates failed`;
@@ -158,7 +172,7 @@ export interface BurstOptions {
 export interface BurstRun {
   bare: { n: number; rate: number }[];
   results: BurstResult[];
-  sweeps: { impl: Impl; rate: number; results: BurstResult[] }[];
+  sweeps: { impl: Impl; buffer: Buffer; rate: number; results: BurstResult[] }[];
 }
 
 /** The kernel's rate, the bursts at each size and buffer, then the sweep, both daemons alternating. */
@@ -166,11 +180,11 @@ export async function runBursts(o: BurstOptions): Promise<BurstRun> {
   const run: BurstRun = { bare: [], results: [], sweeps: [] };
   await withSysctls(Math.max(...o.sizes, o.sweepN ?? 0), async () => {
     for (const n of o.sizes) run.bare.push({ n, rate: await bareRate(n) });
-    if (!o.sweepOnly) for (const n of o.sizes) for (const buffer of ["default", "bench"] as const) for (const impl of IMPLS) {
+    if (!o.sweepOnly) for (const n of o.sizes) for (const buffer of BUFFERS) for (const impl of IMPLS) {
       o.say(`burst: ${impl} N=${n} ${buffer} buffer`);
       run.results.push(await burst(impl, n, buffer));
     }
-    if (o.sweepN !== null) for (const impl of IMPLS) run.sweeps.push({ impl, ...await sweep(impl, o.sweepN, o.rates, "default", o.say) });
+    if (o.sweepN !== null) for (const buffer of SWEPT) for (const impl of IMPLS) run.sweeps.push({ impl, buffer, ...await sweep(impl, o.sweepN, o.rates, buffer, o.say) });
   });
   return run;
 }
@@ -181,8 +195,8 @@ export function burstText(run: BurstRun, sweepN: number | null): string[] {
     formatTable(burstRows(run.results)),
     `The kernel alone (the injector into an empty namespace): ${run.bare.map((b) => `N=${fmt(b.n)}: ${fmt(b.rate)} entries/s`).join(", ")}`];
   if (run.sweeps.length) {
-    text.push("", `Rate sweep, N=${fmt(sweepN)}, default buffer: the highest paced rate followed with no overrun and no lost message (the last rate tried failed, or was unpaced)`);
-    text.push(formatTable(run.sweeps.map((s) => ({ what: s.impl, "highest rate (entries/s)": fmt(s.rate), tried: s.results.map((r) => `${fmt(r.injectRate)}: ${r.overruns} overruns, ${r.lost} lost, lag ${fmt(r.lagSeconds, 3)} s`).join("; ") }))));
+    text.push("", `Rate sweep, N=${fmt(sweepN)}: the highest paced rate followed with no overrun and no lost message (the last rate tried failed, or was unpaced)`);
+    text.push(formatTable(run.sweeps.map((s) => ({ what: `${s.impl}, ${s.buffer} buffer`, "highest rate (entries/s)": fmt(s.rate), tried: s.results.map((r) => `${fmt(r.injectRate)}: ${r.overruns} overruns, ${r.lost} lost, lag ${fmt(r.lagSeconds, 3)} s`).join("; ") }))));
   }
   return text;
 }
