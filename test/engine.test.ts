@@ -496,6 +496,26 @@ test("kernel work scheduled after a quiet spell comes due after the host's now, 
   assert.deepEqual(drain().filter((k) => k === flush), []);
 });
 
+test("joins close together share one bulk update: EVENT_BULK comes due once, 100 ms after the first asked", () => {
+  const a = new TestNode("ftfw");
+  const fn = a.core.fn;
+  const bulk = a.k("EVENT_BULK");
+  const t0 = a.now * 1000;
+  const bulks = () => { let n = 0; for (let e = fn.pollEvent(); e !== 0; e = fn.pollEvent()) if ((e & 0xff) === bulk) n++; return n; };
+  bulks();
+  fn.engineSchedule(bulk, t0 + 10, 100);
+  fn.engineSchedule(bulk, t0 + 60, 100); // a second join: the first request stands
+  assert.equal(fn.engineScheduled(bulk), 1);
+  assert.ok(fn.pollTimeout() <= t0 + 110, "the core asks to be called when the bulk update is due");
+  fn.handleTimeout(t0 + 109);
+  assert.equal(bulks(), 0, "not due yet");
+  fn.handleTimeout(t0 + 110);
+  assert.equal(bulks(), 1);
+  assert.equal(fn.engineScheduled(bulk), 0);
+  fn.handleTimeout(t0 + 200);
+  assert.equal(bulks(), 0, "one bulk update for both joins");
+});
+
 test("external entries remember their origin (engineSetOrigin): dumps tell it, a commit can take one origin's only", () => {
   const a = new TestNode("notrack"), b = new TestNode("notrack"), c = new TestNode("notrack");
   for (let i = 0; i < 30; i++) a.ctEvent(flow(i));
