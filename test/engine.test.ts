@@ -180,6 +180,15 @@ test("alarm: entries are refreshed every RefreshTime and the peer forgets silent
   assert.equal(b.count("CACHE_EXTERNAL_CT"), 0);
 });
 
+test("alarm: a late timer delays no expiry: one scan after ten seconds looks through every bucket", () => {
+  const a = new TestNode("alarm", { cacheTimeout: 5 }), b = new TestNode("alarm", { cacheTimeout: 5 });
+  for (let i = 0; i < 300; i++) a.ctEvent(flow(i));
+  b.receive(a.flush());
+  assert.equal(b.count("CACHE_EXTERNAL_CT"), 300);
+  b.tick(10); // ten seconds with no call: the host's timer came late (a long commit, a stalled event loop)
+  assert.equal(b.count("CACHE_EXTERNAL_CT"), 0, "the slice scales with the time passed, not one tenth a call");
+});
+
 test("expectations travel with their master, expected and mask tuples", () => {
   const a = new TestNode("ftfw"), b = new TestNode("ftfw");
   handshake(a, b);
