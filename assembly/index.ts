@@ -85,7 +85,7 @@ import * as auth from "./auth";
 export function authRefused(): u32 { return auth.authRefused; }
 /** The reason (R_AUTH_*) of the last frame refused, or 0. */
 export function authLastReason(): i32 { return auth.authLastReason; }
-export { EVENT_NONE, EVENT_PEER_UP, EVENT_PEER_DOWN, EVENT_KERNEL_RESYNC, EVENT_KERNEL_FLUSH, MAX_LINKS, pollEvent } from "./timers";
+export { EVENT_NONE, EVENT_PEER_UP, EVENT_PEER_DOWN, EVENT_KERNEL_RESYNC, EVENT_KERNEL_FLUSH, EVENT_BULK, MAX_LINKS, pollEvent } from "./timers";
 import { schedule, unschedule, scheduled, setClock } from "./timers";
 
 // ---- time ------------------------------------------------------------------------
@@ -95,7 +95,7 @@ export function handleTimeout(nowMs: f64): void { sync.engineTimeout(nowMs); }
 /** When handleTimeout is next needed (ms, the host's clock), or Infinity when nothing waits. */
 export function pollTimeout(): f64 { return sync.engineNextTimeout(); }
 /**
- * Asks for EVENT_KERNEL_RESYNC or EVENT_KERNEL_FLUSH `delayMs` after `nowMs`
+ * Asks for EVENT_KERNEL_RESYNC, EVENT_KERNEL_FLUSH or EVENT_BULK `delayMs` after `nowMs`
  * (the host's clock now: the core's may be stale after a quiet spell); an
  * earlier request stands.
  */
@@ -103,9 +103,9 @@ export function engineSchedule(event: u32, nowMs: f64, delayMs: f64): void {
   setClock(nowMs);
   schedule(event, delayMs);
 }
-/** 1 while EVENT_KERNEL_RESYNC or EVENT_KERNEL_FLUSH (`event`) is asked for and not yet due. */
+/** 1 while EVENT_KERNEL_RESYNC, EVENT_KERNEL_FLUSH or EVENT_BULK (`event`) is asked for and not yet due. */
 export function engineScheduled(event: u32): u32 { return scheduled(event) ? 1 : 0; }
-/** Calls off EVENT_KERNEL_RESYNC or EVENT_KERNEL_FLUSH if it was asked for and is not yet due. */
+/** Calls off EVENT_KERNEL_RESYNC, EVENT_KERNEL_FLUSH or EVENT_BULK if it was asked for and is not yet due. */
 export function engineUnschedule(event: u32): void { unschedule(event); }
 
 // The core's own buffers and records: the host writes input here and reads

@@ -951,7 +951,7 @@ export function engineTimeout(ms: f64): void {
     const elapsed = nowMs - lastSlice;
     lastSlice = nowMs;
     refreshSlice(elapsed);
-    expireSlice();
+    expireSlice(elapsed);
   }
   runDue();
 }
@@ -983,14 +983,15 @@ function refreshBuckets(c: Cache, from: u32, elapsed: f64): u32 {
   return stop >= c.nbuckets ? 0 : stop;
 }
 
-/** ALARM: drops external entries not refreshed for CacheTimeout seconds, a tenth of the table per call. */
-function expireSlice(): void {
-  expiryPos = expireBuckets(externalCt, expiryPos);
-  expiryExpPos = expireBuckets(externalExp, expiryExpPos);
+/** ALARM: drops external entries not refreshed for CacheTimeout seconds, the share of the table that `elapsed` ms is of ten seconds (a late call looks further). */
+function expireSlice(elapsed: f64): void {
+  expiryPos = expireBuckets(externalCt, expiryPos, elapsed);
+  expiryExpPos = expireBuckets(externalExp, expiryExpPos, elapsed);
 }
 
-function expireBuckets(c: Cache, from: u32): u32 {
-  const stop = min<u32>(from + c.nbuckets / 10 + 1, c.nbuckets);
+function expireBuckets(c: Cache, from: u32, elapsed: f64): u32 {
+  const share = <u32>min<f64>(<f64>c.nbuckets * elapsed / 10000, <f64>c.nbuckets);
+  const stop = min<u32>(from + share + 1, c.nbuckets);
   walkBuckets(c, from, stop, expireOne);
   return stop >= c.nbuckets ? 0 : stop;
 }

@@ -1,9 +1,10 @@
 // The core's clock, and the timers that are not the sync engine's own
 // transmit timers: when each peer link last spoke (a peer is "up" while it
-// talks), and the kernel work the host asked to have done later (a resync
-// after a commit or after lost events, the flush of -t). The host owns no
-// protocol timer: it gives the core the time (handleTimeout), asks when to
-// call again (pollTimeout), and reads what came due as events (pollEvent).
+// talks), and the work the host asked to have done later (a resync after a
+// commit or after lost events, the flush of -t, the bulk update for Corosync
+// members that joined). The host owns no protocol timer: it gives the core
+// the time (handleTimeout), asks when to call again (pollTimeout), and reads
+// what came due as events (pollEvent).
 //
 // An event is a u32: its kind in the low byte, a link index in the next one
 // (EV_PEER_UP / EV_PEER_DOWN only).
@@ -17,6 +18,8 @@ export const EVENT_PEER_DOWN: u32 = 2;
 export const EVENT_KERNEL_RESYNC: u32 = 3;
 /** Flush the kernel's conntrack table now (-t, after PurgeTimeout). */
 export const EVENT_KERNEL_FLUSH: u32 = 4;
+/** Send a bulk update now (engineBulk): Corosync members joined, and joins close together share one. */
+export const EVENT_BULK: u32 = 5;
 
 /** Links whose peers are watched (heard), by index. */
 export const MAX_LINKS: u32 = 16;
@@ -53,29 +56,34 @@ export function pollEvent(): u32 {
   return ev;
 }
 
-// ---- kernel work scheduled by the host -----------------------------------------
+// ---- work scheduled by the host ------------------------------------------------
 
-let resyncAt: f64 = NEVER;
-let flushAt: f64 = NEVER;
+// When each kind of work comes due (ms), or NEVER: EVENT_KERNEL_RESYNC,
+// EVENT_KERNEL_FLUSH, EVENT_BULK, in that order (which is also the order
+// they come out in when due together).
+const FIRST_WORK = EVENT_KERNEL_RESYNC;
+const LAST_WORK = EVENT_BULK;
+const workAt: StaticArray<f64> = [NEVER, NEVER, NEVER];
 
-/** Asks for EVENT_KERNEL_RESYNC or EVENT_KERNEL_FLUSH in `delayMs`; an earlier request stands. */
+function isWork(kind: u32): bool {
+  return kind >= FIRST_WORK && kind <= LAST_WORK;
+}
+
+/** Asks for `kind` (EVENT_KERNEL_RESYNC, EVENT_KERNEL_FLUSH or EVENT_BULK) in `delayMs`; an earlier request stands. */
 export function schedule(kind: u32, delayMs: f64): void {
-  const at = nowMs + max<f64>(delayMs, 0);
-  if (kind == EVENT_KERNEL_RESYNC) resyncAt = min<f64>(resyncAt, at);
-  else if (kind == EVENT_KERNEL_FLUSH) flushAt = min<f64>(flushAt, at);
+  if (!isWork(kind)) return;
+  const i = kind - FIRST_WORK;
+  workAt[i] = min<f64>(workAt[i], nowMs + max<f64>(delayMs, 0));
 }
 
-/** Calls off EVENT_KERNEL_RESYNC or EVENT_KERNEL_FLUSH if it was asked for and is not yet due. */
+/** Calls off that work if it was asked for and is not yet due. */
 export function unschedule(kind: u32): void {
-  if (kind == EVENT_KERNEL_RESYNC) resyncAt = NEVER;
-  else if (kind == EVENT_KERNEL_FLUSH) flushAt = NEVER;
+  if (isWork(kind)) workAt[kind - FIRST_WORK] = NEVER;
 }
 
-/** Whether EVENT_KERNEL_RESYNC or EVENT_KERNEL_FLUSH is asked for and not yet due (the host then need not ask again). */
+/** Whether that work is asked for and not yet due (the host then need not ask again). */
 export function scheduled(kind: u32): bool {
-  if (kind == EVENT_KERNEL_RESYNC) return resyncAt != NEVER;
-  if (kind == EVENT_KERNEL_FLUSH) return flushAt != NEVER;
-  return false;
+  return isWork(kind) && workAt[kind - FIRST_WORK] != NEVER;
 }
 
 // ---- peer liveness, by link --------------------------------------------------------
@@ -107,19 +115,17 @@ export function runDue(): void {
       push(EVENT_PEER_DOWN | (l << 8));
     }
   }
-  if (nowMs >= resyncAt) {
-    resyncAt = NEVER;
-    push(EVENT_KERNEL_RESYNC);
-  }
-  if (nowMs >= flushAt) {
-    flushAt = NEVER;
-    push(EVENT_KERNEL_FLUSH);
+  for (let kind = FIRST_WORK; kind <= LAST_WORK; kind++) {
+    if (nowMs < workAt[kind - FIRST_WORK]) continue;
+    workAt[kind - FIRST_WORK] = NEVER;
+    push(kind);
   }
 }
 
 /** The earliest of these timers' deadlines (ms), or NEVER. */
 export function nextDue(): f64 {
-  let at = min<f64>(resyncAt, flushAt);
+  let at = NEVER;
+  for (let i: u32 = 0; i <= LAST_WORK - FIRST_WORK; i++) at = min<f64>(at, workAt[i]);
   for (let l: u32 = 0; l < MAX_LINKS; l++) {
     if (upMask & (1 << l)) at = min<f64>(at, load<f64>(lastHeard + (<usize>l << 3)) + silenceMs + 1);
   }

@@ -64,7 +64,6 @@ export class Daemon implements ApiSource {
   private api: { close(): Promise<void> } | null = null;
   /** The Corosync process group, when that is the link (then the only one). */
   private group: CorosyncLink | null = null;
-  private bulkTimer: NodeJS.Timeout | null = null;
   /** How many times this node joined the group (more than once: corosync went away and came back). */
   private groupJoins = 0;
   /** When each Corosync member's last message arrived (ms), by node id. */
@@ -233,6 +232,7 @@ export class Daemon implements ApiSource {
       case this.k("EVENT_PEER_DOWN"): return this.peerChange(link, false);
       case this.k("EVENT_KERNEL_RESYNC"): return this.resyncNow();
       case this.k("EVENT_KERNEL_FLUSH"): return this.scheduledFlush();
+      case this.k("EVENT_BULK"): return this.scheduledBulk();
     }
   }
 
@@ -331,18 +331,18 @@ export class Daemon implements ApiSource {
         (stale ? `: dropped the ${stale} entries it had sent before, its bulk update replaces them` : ""));
     }
     for (const m of c.left) this.memberEvent(m.nodeid, false, `Corosync member ${m.nodeid} (pid ${m.pid}) left: its entries stay in the external cache`);
-    if ((joined.length || rejoined) && bulks) this.scheduleBulk();
+    if ((joined.length || rejoined) && bulks) {
+      // The core's timer: a request already waiting stands, so joins within 100 ms share its bulk update.
+      this.core.fn.engineSchedule(this.k("EVENT_BULK"), Date.now(), 100);
+      this.pump();
+    }
   }
 
-  private scheduleBulk(): void {
-    if (this.bulkTimer) return;
-    this.bulkTimer = setTimeout(() => {
-      this.bulkTimer = null;
-      if (this.stopping) return;
-      this.log.notice("sending bulk update to the new members");
-      this.core.fn.engineBulk();
-      this.pump();
-    }, 100);
+  /** The bulk update the joins asked for came due: queued here, sent by the pump that follows (this runs inside one, past its sends). */
+  private scheduledBulk(): void {
+    this.log.notice("sending bulk update to the new members");
+    this.core.fn.engineBulk();
+    this.pumpSoon();
   }
 
   private memberEvent(nodeid: number, up: boolean, message: string): void {
@@ -679,7 +679,6 @@ export class Daemon implements ApiSource {
     notifySystemd(this.config.general.systemd, "STOPPING=1", this.log);
     this.stopping = true;
     if (this.timer) clearTimeout(this.timer);
-    if (this.bulkTimer) clearTimeout(this.bulkTimer);
     this.timer = null;
     this.keepalived?.close();
     await this.api?.close();

@@ -180,6 +180,15 @@ test("alarm: entries are refreshed every RefreshTime and the peer forgets silent
   assert.equal(b.count("CACHE_EXTERNAL_CT"), 0);
 });
 
+test("alarm: a late timer delays no expiry: one scan after ten seconds looks through every bucket", () => {
+  const a = new TestNode("alarm", { cacheTimeout: 5 }), b = new TestNode("alarm", { cacheTimeout: 5 });
+  for (let i = 0; i < 300; i++) a.ctEvent(flow(i));
+  b.receive(a.flush());
+  assert.equal(b.count("CACHE_EXTERNAL_CT"), 300);
+  b.tick(10); // ten seconds with no call: the host's timer came late (a long commit, a stalled event loop)
+  assert.equal(b.count("CACHE_EXTERNAL_CT"), 0, "the slice scales with the time passed, not one tenth a call");
+});
+
 test("expectations travel with their master, expected and mask tuples", () => {
   const a = new TestNode("ftfw"), b = new TestNode("ftfw");
   handshake(a, b);
@@ -494,6 +503,26 @@ test("kernel work scheduled after a quiet spell comes due after the host's now, 
   assert.equal(fn.engineScheduled(flush), 0);
   fn.handleTimeout(t0 + 20_000);
   assert.deepEqual(drain().filter((k) => k === flush), []);
+});
+
+test("joins close together share one bulk update: EVENT_BULK comes due once, 100 ms after the first asked", () => {
+  const a = new TestNode("ftfw");
+  const fn = a.core.fn;
+  const bulk = a.k("EVENT_BULK");
+  const t0 = a.now * 1000;
+  const bulks = () => { let n = 0; for (let e = fn.pollEvent(); e !== 0; e = fn.pollEvent()) if ((e & 0xff) === bulk) n++; return n; };
+  bulks();
+  fn.engineSchedule(bulk, t0 + 10, 100);
+  fn.engineSchedule(bulk, t0 + 60, 100); // a second join: the first request stands
+  assert.equal(fn.engineScheduled(bulk), 1);
+  assert.ok(fn.pollTimeout() <= t0 + 110, "the core asks to be called when the bulk update is due");
+  fn.handleTimeout(t0 + 109);
+  assert.equal(bulks(), 0, "not due yet");
+  fn.handleTimeout(t0 + 110);
+  assert.equal(bulks(), 1);
+  assert.equal(fn.engineScheduled(bulk), 0);
+  fn.handleTimeout(t0 + 200);
+  assert.equal(bulks(), 0, "one bulk update for both joins");
 });
 
 test("external entries remember their origin (engineSetOrigin): dumps tell it, a commit can take one origin's only", () => {
