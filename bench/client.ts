@@ -17,7 +17,8 @@ import { formatTable, type Row } from "./table.ts";
 /**
  * The commands, in the order each round runs them; the destructive ones
  * last, b refilled after. A fourth element is what conntrackd runs instead
- * (it has no JSON: its plain dump of the same cache).
+ * (it has no JSON: its plain dump of the same cache). The dumps of the empty
+ * expectation caches are -i and -e on a small cache: the round trip alone.
  */
 const COMMANDS: [string, NodeName, string[], string[]?][] = [
   ["-s", "b", ["-s"]],
@@ -30,6 +31,7 @@ const COMMANDS: [string, NodeName, string[], string[]?][] = [
   ["-i -j (N elements; conntrackd: -i)", "a", ["-i", "-j"], ["-i"]],
   ["-e -j (N elements; conntrackd: -e)", "b", ["-e", "-j"], ["-e"]],
   ["-i expect (empty)", "a", ["-i", "expect"]],
+  ["-e expect (empty)", "b", ["-e", "expect"]],
   ["-n", "b", ["-n"]],
   ["-t", "b", ["-t"]],
   ["-R", "b", ["-R"]],

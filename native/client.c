@@ -231,7 +231,6 @@ static long now_ms(void) {
   return t.tv_sec * 1000L + t.tv_nsec / 1000000;
 }
 
-/** The state letter of /proc/PID/stat ('R', 'S', 'T', 'Z', ...), or 0 if the process is gone. */
 /** A process's state letter (0 when it is gone) and, if asked, its CPU time in clock ticks. */
 static char process_state_cpu(pid_t pid, unsigned long long *cpu) {
   char path[64], buf[512];
