@@ -56,6 +56,20 @@ test("a settled daemon gives back the start-up pages of the node executable, and
   }
 });
 
+test("without NetlinkBufferSize the event socket holds 16 MiB (conntrackd would keep the kernel's 208 KiB)", { skip }, () => {
+  const p = new Pair("pb", { netlinkBuffer: null });
+  try {
+    const pid = Pair.start(p.a);
+    // ss shows each netlink socket's rcvbuf (rb): the kernel doubles what SO_RCVBUFFORCE asks, for its bookkeeping
+    const ours = spawnSync("ip", ["netns", "exec", p.a.ns.name, "ss", "-f", "netlink", "-mp"], { encoding: "utf8" }).stdout
+      .split("\n").filter((l) => l.includes(`/${pid}`)).map((l) => Number(/rb(\d+)/.exec(l)?.[1] ?? 0));
+    assert.ok(ours.includes(2 * 16 * 1024 * 1024), `ctsyncd's netlink sockets: rb ${ours.join(", ")}`);
+    assert.match(Pair.logOf(p.a), /netlink event socket buffer size has been set to 16777216 bytes \(the default/);
+  } finally {
+    p.close();
+  }
+});
+
 test("a SIGKILLed daemon, primary then backup, restarts over its stale lock and socket; the backup ends complete", { skip }, async () => {
   const p = new Pair("pk");
   try {

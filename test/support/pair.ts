@@ -17,8 +17,8 @@ export interface PairOptions {
   modeOptions?: string;
   /** Whole sections after General, e.g. ctsync's API section. */
   extraSections?: string;
-  /** NetlinkBufferSize and NetlinkBufferSizeMaxGrowth (default 2 MiB and 8 MiB). */
-  netlinkBuffer?: [number, number];
+  /** NetlinkBufferSize and NetlinkBufferSizeMaxGrowth (default 2 MiB and 8 MiB); null: neither line, the daemon's default. */
+  netlinkBuffer?: [number, number] | null;
   /** The dedicated link's kind. Default UDP. */
   transport?: "UDP" | "TCP";
   /**
@@ -77,8 +77,7 @@ General {
 \tUNIX {
 \t\tPath ${s.sock}
 \t}
-\tNetlinkBufferSize ${opts.netlinkBuffer?.[0] ?? 2097152}
-\tNetlinkBufferSizeMaxGrowth ${opts.netlinkBuffer?.[1] ?? 8388608}
+${opts.netlinkBuffer === null ? "" : `\tNetlinkBufferSize ${opts.netlinkBuffer?.[0] ?? 2097152}\n\tNetlinkBufferSizeMaxGrowth ${opts.netlinkBuffer?.[1] ?? 8388608}`}
 ${opts.extraGeneral ?? ""}
 }
 ${opts.extraSections ?? ""}
