@@ -8,7 +8,7 @@
 // each daemon follows without an overrun or a lost message.
 //
 //   node --import tsx bench/burst.ts [--n 100000,1000000] [--sweep 100000] [--rates 25000,50000,75000,100000,150000,0]
-//                                    [--no-sweep | --sweep-only] [--json]
+//                                    [--no-sweep | --sweep-only] [--buffers "default,208 KiB,2 MiB,bench"] [--json]
 //
 // The sweep runs with the default buffer and with 208 KiB (with the bench's,
 // neither daemon loses anything at any rate the kernel reaches here).
@@ -16,7 +16,9 @@
 // "default buffer" omits NetlinkBufferSize and NetlinkBufferSizeMaxGrowth:
 // each daemon's default (conntrackd: the kernel's rmem_default, 208 KiB;
 // ctsyncd: 16 MiB, growing to 64 MiB after an overrun); "208 KiB" sets both
-// to 212992, the kernel's default, for both daemons; "bench buffer" is
+// to 212992, the kernel's default, for both daemons; "2 MiB" is
+// conntrack-tools' example configuration (2 MiB growing to 8 MiB, only with
+// --buffers); "bench buffer" is
 // bench/cluster.ts's 64 MiB growing to 128 MiB. Needs root, conntrackd and
 // conntrack. The machine's CPUs are shared: compare within one run.
 import { readFileSync, writeFileSync } from "node:fs";
@@ -26,12 +28,12 @@ import { formatTable, type Row } from "./table.ts";
 
 const IMPLS: Impl[] = ["ctsyncd", "conntrackd"];
 const PACED_BATCH = 16;
-type Buffer = "default" | "208 KiB" | "bench";
+type Buffer = "default" | "208 KiB" | "2 MiB" | "bench";
 const BUFFERS: Buffer[] = ["default", "208 KiB", "bench"];
 /** The sweep's buffers (with the bench's, both daemons follow every rate). */
 const SWEPT: Buffer[] = ["default", "208 KiB"];
-/** The kernel's rmem_default: conntrackd's event buffer when its configuration names none. */
-const KERNEL_DEFAULT_BUFFER = 212992;
+/** NetlinkBufferSize and its growth for each buffer that names them (conntrack-tools' example configuration: 2 MiB to 8 MiB). */
+const SIZES: Partial<Record<Buffer, [number, number]>> = { "208 KiB": [212992, 212992], "2 MiB": [2097152, 8388608] };
 
 export interface BurstResult {
   impl: Impl;
@@ -63,10 +65,11 @@ function lostMsgs(text: string): number {
   return m ? Number(m[1]) : NaN;
 }
 
-/** Rewrites the netlink buffer lines of both nodes' configurations: none (the daemon's default), or 208 KiB fixed. */
+/** Rewrites the netlink buffer lines of both nodes' configurations: none (the daemon's default), or the sizes named. */
 function setBuffer(c: BenchCluster, buffer: Buffer): void {
   if (buffer === "bench") return;
-  const lines = buffer === "default" ? "" : `\tNetlinkBufferSize ${KERNEL_DEFAULT_BUFFER}\n\tNetlinkBufferSizeMaxGrowth ${KERNEL_DEFAULT_BUFFER}\n`;
+  const size = SIZES[buffer];
+  const lines = size ? `\tNetlinkBufferSize ${size[0]}\n\tNetlinkBufferSizeMaxGrowth ${size[1]}\n` : "";
   for (const node of ["a", "b"] as const) {
     const conf = readFileSync(c.conf(node), "utf8").split("\n").filter((l) => !/^\s*NetlinkBufferSize/.test(l)).join("\n");
     writeFileSync(c.conf(node), conf.replace(/General \{\n/, `General {\n${lines}`));
@@ -166,6 +169,8 @@ export interface BurstOptions {
   rates: number[];
   /** Only the sweep (and the kernel's rate). */
   sweepOnly?: boolean;
+  /** The bursts' buffers (default: each daemon's default, 208 KiB, the bench's). */
+  buffers?: Buffer[];
   say: (m: string) => void;
 }
 
@@ -180,7 +185,7 @@ export async function runBursts(o: BurstOptions): Promise<BurstRun> {
   const run: BurstRun = { bare: [], results: [], sweeps: [] };
   await withSysctls(Math.max(...o.sizes, o.sweepN ?? 0), async () => {
     for (const n of o.sizes) run.bare.push({ n, rate: await bareRate(n) });
-    if (!o.sweepOnly) for (const n of o.sizes) for (const buffer of BUFFERS) for (const impl of IMPLS) {
+    if (!o.sweepOnly) for (const n of o.sizes) for (const buffer of o.buffers ?? BUFFERS) for (const impl of IMPLS) {
       o.say(`burst: ${impl} N=${n} ${buffer} buffer`);
       run.results.push(await burst(impl, n, buffer));
     }
@@ -211,6 +216,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const run = await runBursts({
     sizes: list("--n", [100_000, 1_000_000]), sweepN, sweepOnly: argv.includes("--sweep-only"),
     rates: list("--rates", [25_000, 50_000, 75_000, 100_000, 150_000, 0]), say: (m) => process.stderr.write(`${m}\n`),
+    buffers: argv.includes("--buffers") ? argv[argv.indexOf("--buffers") + 1].split(",") as Buffer[] : undefined,
   });
   console.log(argv.includes("--json") ? JSON.stringify(run, null, 2) : burstText(run, sweepN).join("\n"));
 }
