@@ -1,8 +1,9 @@
-// What the General section asks of the daemon's process beyond sync: the
-// scheduling policy (Scheduler), syslog (Syslog), systemd's readiness
-// notification (Systemd), and giving back the memory that starting took. Node has no system call for the first, so the
-// daemon asks chrt(1) and says clearly when it is missing rather than
-// ignoring the option; syslog and readiness go through our own addon, from
+// What the daemon's process needs beyond sync: from the General section the
+// scheduling policy (Scheduler), syslog (Syslog) and systemd's readiness
+// notification (Systemd), and on its own the giving back of the memory that
+// starting took. Node has no system call for the first, so the daemon asks
+// chrt(1) and says clearly when it is missing rather than ignoring the
+// option; syslog, readiness and the memory go through our own addon, from
 // the daemon's own process (as a Type=notify unit expects).
 import { spawnSync } from "node:child_process";
 import { loadProcessAddon } from "../native.ts";
