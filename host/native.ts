@@ -68,6 +68,9 @@ export interface NetlinkAddon {
   /** The same on a worker thread (the bytes are copied first); rejects on a hard error. */
   sendAsync(fd: number, buffer: ArrayBufferView, offset: number, length: number, portid?: number): Promise<number>;
   poll(fd: number, callback: (status: number) => void): void;
+  /** Stops watching a polled fd until resume(fd); a no-op for an fd not polled (closed meanwhile). */
+  pause(fd: number): void;
+  resume(fd: number): void;
   close(fd: number): void;
   portId(fd: number): number;
   dropCount(fd: number): number;

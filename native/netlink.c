@@ -484,6 +484,31 @@ static napi_value Poll(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// pause(fd) / resume(fd): stop and restart watching a polled fd. What
+// arrives meanwhile waits in the socket's buffer, to be read in one go: the
+// daemon pauses its event socket for a millisecond after each read when the
+// buffer is large, so that a busy firewall's events come in hundreds per
+// wakeup rather than a few.
+static nlsock *polled_sock(napi_env env, napi_callback_info info) {
+  GET_ARGS(1);
+  int fd;
+  if (argc < 1 || !arg_fd(env, argv[0], &fd)) return NULL;
+  nlsock *s = find_sock(env, fd);
+  return s && s->polling ? s : NULL;
+}
+
+static napi_value Pause(napi_env env, napi_callback_info info) {
+  nlsock *s = polled_sock(env, info);
+  if (s) uv_poll_stop(&s->poll);
+  return NULL;
+}
+
+static napi_value Resume(napi_env env, napi_callback_info info) {
+  nlsock *s = polled_sock(env, info);
+  if (s) uv_poll_start(&s->poll, UV_READABLE, on_poll);
+  return NULL;
+}
+
 // close(fd): stops polling, forgets the state, closes the socket.
 static napi_value Close(napi_env env, napi_callback_info info) {
   GET_ARGS(1);
@@ -597,6 +622,8 @@ NAPI_MODULE_INIT() {
     {"send", NULL, Send, NULL, NULL, NULL, napi_enumerable, NULL},
     {"sendAsync", NULL, SendAsync, NULL, NULL, NULL, napi_enumerable, NULL},
     {"poll", NULL, Poll, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"pause", NULL, Pause, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"resume", NULL, Resume, NULL, NULL, NULL, napi_enumerable, NULL},
     {"close", NULL, Close, NULL, NULL, NULL, napi_enumerable, NULL},
     {"portId", NULL, PortId, NULL, NULL, NULL, napi_enumerable, NULL},
     {"dropCount", NULL, DropCount, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -258,6 +258,27 @@ const scenarios: Record<string, () => Promise<unknown>> = {
     return result;
   },
 
+  async holdOff() {
+    const ev = NetlinkSocket.open({ groups: ["conntrack-new"], rcvbuf: 1 << 20, force: true });
+    const buf = new Uint8Array(64 * NetlinkSocket.slotDefault);
+    const reads: number[] = []; // events per callback
+    ev.onReadable(() => {
+      let events = 0;
+      for (let n = ev.recvInto(buf, 64); n !== RECV_AGAIN; n = ev.recvInto(buf, 64)) if (n > 0) walk(buf, n, () => events++);
+      reads.push(events);
+    });
+    const held = Date.now();
+    ev.holdOff(3000);
+    for (let i = 1; i <= 5; i++) {
+      await run("conntrack", ["-I", "-s", "192.0.2.7", "-d", "198.51.100.7", "-p", "udp", "--sport", String(i), "--dport", "53", "-t", "100"]);
+    }
+    const duringHold = [...reads], insertMs = Date.now() - held;
+    await new Promise((r) => setTimeout(r, 3500 - insertMs));
+    const result = { duringHold, insertMs, afterHold: [...reads] };
+    ev.close();
+    return result;
+  },
+
   async dump() {
     // Witness-made entries (conntrack -I), then enough of ours to span many dump datagrams.
     for (let i = 1; i <= 20; i++)
@@ -460,6 +481,13 @@ if (scenario) {
     assert.ok(types.indexOf(CT_NEW) < types.indexOf(CT_DELETE));
     assert.ok(r.callbacks >= 1);
     assert.equal(r.drops, 0);
+  });
+
+  test("holdOff: events that arrive while the socket is held wait in its buffer and are read in one go after", async () => {
+    const r = await inNetns("holdOff");
+    assert.ok(r.insertMs < 3000, `the five inserts took ${r.insertMs} ms, longer than the hold`);
+    assert.deepEqual(r.duringHold, [], "no callback while held");
+    assert.deepEqual(r.afterHold, [5], "one callback with all five events");
   });
 
   test("dump: every entry up to NLMSG_DONE, count equals conntrack -L", async () => {

@@ -17,6 +17,9 @@ import { readFileSync } from "node:fs";
  * events wait in it; after an overrun it doubles up to 64 MiB.
  */
 export const EVENT_BUFFER_DEFAULT = 16 << 20;
+/** After a read, events gather this long before the next (only with a buffer of at least HOLD_OFF_MIN_BUFFER). */
+const HOLD_OFF_MS = 1;
+const HOLD_OFF_MIN_BUFFER = 1 << 20;
 export const EVENT_BUFFER_DEFAULT_MAX = 64 << 20;
 
 /** NetlinkBufferSize and NetlinkBufferSizeMaxGrowth as configured (null: absent), made the event socket's sizes. */
@@ -115,8 +118,12 @@ export class Kernel {
     if (opts.bufferSize > 0) {
       log.notice(`netlink event socket buffer size has been set to ${opts.bufferSize} bytes${opts.bufferIsDefault ? " (the default; NetlinkBufferSize sets another)" : ""}`);
     }
+    this.gathers = this.events.rcvBuf >= HOLD_OFF_MIN_BUFFER;
     this.events.onReadable(() => this.readEvents());
   }
+
+  /** Whether the event socket's buffer is large enough for events to gather between reads (HOLD_OFF_MS). */
+  private gathers: boolean;
 
   /** A view of the core's netlink receive buffer (taken anew: the memory may have grown). */
   private rxView(): Uint8Array {
@@ -125,6 +132,7 @@ export class Kernel {
   }
 
   private readEvents(): void {
+    let got = false;
     for (let round = 0; round < 64; round++) {
       const n = this.events.recvInto(this.rxView(), 64);
       if (n === RECV_AGAIN) break;
@@ -132,15 +140,21 @@ export class Kernel {
         this.lost(n === RECV_OVERRUN ? "netlink event socket overrun (ENOBUFS)" : "netlink event datagram truncated");
         continue;
       }
+      got = true;
       if (this.handleEvents) this.handleEvents(n);
       else this.core.fn.engineKernel(n, this.core.k("DUMP_KEEP")); // events: sent as they say; only dumps use the mode
     }
     this.onActivity();
+    // A busy firewall's events come a few per wakeup; a buffer that holds
+    // several ms of them lets them gather for one: fewer wakeups, fuller
+    // datagrams to the peers, for at most HOLD_OFF_MS of delay.
+    if (got && this.gathers) this.events.holdOff(HOLD_OFF_MS);
   }
 
   private lost(why: string, overrun = true): void {
     if (overrun) this.overruns++;
     if (this.events.growRcvBuf(this.opts.maxGrowth)) {
+      this.gathers = this.events.rcvBuf >= HOLD_OFF_MIN_BUFFER;
       this.log.notice(`netlink event socket buffer size has been doubled to ${this.events.rcvBuf} bytes`);
     }
     this.onLoss(why);

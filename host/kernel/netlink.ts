@@ -100,6 +100,16 @@ export class NetlinkSocket {
     });
   }
 
+  /**
+   * Stops the readable callbacks for `ms`: what arrives meanwhile waits in
+   * the socket's buffer and is read in one go when they resume.
+   */
+  holdOff(ms: number): void {
+    this.checkOpen("holdOff");
+    this.addon.pause(this.fd);
+    setTimeout(() => { if (!this.closed) this.addon.resume(this.fd); }, ms);
+  }
+
   /** Called on every overrun or truncation recvInto sees (the caller must resync). */
   onOverrun(fn: (kind: "enobufs" | "truncated") => void): void {
     this.overrunHandler = fn;
