@@ -17,9 +17,14 @@ import { readFileSync } from "node:fs";
  * events wait in it; after an overrun it doubles up to 64 MiB.
  */
 export const EVENT_BUFFER_DEFAULT = 16 << 20;
-/** After a read, events gather this long before the next (only with a buffer of at least HOLD_OFF_MIN_BUFFER). */
+/**
+ * After a read, events gather this long before the next, when the buffer
+ * holds at least HOLD_OFF_MIN_BUFFER: 8 MiB are some 25 ms of events at the
+ * kernel's insert rate, so the hold (which a busy CPU may stretch to a few
+ * ms) stays a small part of it. With 2 MiB it did not: a burst overran it.
+ */
 const HOLD_OFF_MS = 1;
-const HOLD_OFF_MIN_BUFFER = 1 << 20;
+const HOLD_OFF_MIN_BUFFER = 8 << 20;
 export const EVENT_BUFFER_DEFAULT_MAX = 64 << 20;
 
 /** NetlinkBufferSize and NetlinkBufferSizeMaxGrowth as configured (null: absent), made the event socket's sizes. */
