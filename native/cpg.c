@@ -24,6 +24,8 @@
 #include <node_api.h>
 #include <uv.h>
 
+#include "napi-util.h"
+
 #define MAX_GROUPS 16
 
 typedef struct group {
@@ -81,22 +83,6 @@ static napi_value throw_cs(napi_env env, const char *where, cs_error_t e) {
   return NULL;
 }
 
-static napi_value throw_type(napi_env env, const char *msg) {
-  napi_throw_type_error(env, NULL, msg);
-  return NULL;
-}
-
-#define GET_ARGS(n)                                                            \
-  size_t argc = n;                                                             \
-  napi_value argv[n];                                                          \
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL
-
-static napi_value num(napi_env env, double x) {
-  napi_value v;
-  napi_create_double(env, x, &v);
-  return v;
-}
-
 static group *arg_group(napi_env env, napi_value v) {
   int32_t id = -1;
   if (napi_get_value_int32(env, v, &id) != napi_ok || id < 0 || id >= MAX_GROUPS || !groups[id]) {
@@ -106,7 +92,8 @@ static group *arg_group(napi_env env, napi_value v) {
   return groups[id];
 }
 
-static int arg_bytes(napi_env env, napi_value v, uint8_t **data, size_t *len) {
+/** A Uint8Array argument only (napi-util.h's arg_bytes takes any view). */
+static int arg_u8(napi_env env, napi_value v, uint8_t **data, size_t *len) {
   napi_typedarray_type t;
   void *p;
   napi_value ab;
@@ -237,7 +224,7 @@ static napi_value Next(napi_env env, napi_callback_info info) {
   group *g = arg_group(env, argv[0]);
   uint8_t *out, *meta;
   size_t room, metalen;
-  if (!g || !arg_bytes(env, argv[1], &out, &room)) return NULL;
+  if (!g || !arg_u8(env, argv[1], &out, &room)) return NULL;
   napi_typedarray_type t;
   void *p;
   napi_value ab;
@@ -274,7 +261,7 @@ static napi_value Send(napi_env env, napi_callback_info info) {
   group *g = arg_group(env, argv[0]);
   uint8_t *data;
   size_t len;
-  if (!g || !arg_bytes(env, argv[1], &data, &len)) return NULL;
+  if (!g || !arg_u8(env, argv[1], &data, &len)) return NULL;
   struct iovec iov = {.iov_base = data, .iov_len = len};
   cs_error_t e = cpg_mcast_joined(g->h, CPG_TYPE_AGREED, &iov, 1);
   if (e == CS_ERR_TRY_AGAIN) return num(env, -1);

@@ -1,6 +1,6 @@
-// Helpers the addon's C files share (netlink.c, dgram.c): Node-style errors,
-// argument checks, numbers, socket buffer sizes. Static and unused-tolerant:
-// each file includes what it needs of one definition.
+// Helpers the addons' C files share (netlink.c, dgram.c, cpg.c, process.c):
+// Node-style errors, argument checks, numbers, socket buffer sizes. Static
+// and unused-tolerant: each file includes what it needs of one definition.
 #ifndef CTSYNC_NAPI_UTIL_H
 #define CTSYNC_NAPI_UTIL_H
 

@@ -34,11 +34,7 @@
 
 #include <node_api.h>
 
-static napi_value num(napi_env env, double x) {
-  napi_value v;
-  napi_create_double(env, x, &v);
-  return v;
-}
+#include "napi-util.h"
 
 /** The string argument `i`, copied into buf; 0 if it is not a string or does not fit. */
 static int string_arg(napi_env env, napi_callback_info info, size_t i, char *buf, size_t len) {
