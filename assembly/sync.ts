@@ -977,9 +977,18 @@ let expiryPos: u32 = 0;
 let expiryExpPos: u32 = 0;
 
 function refreshBuckets(c: Cache, from: u32, elapsed: f64): u32 {
-  const share = <u32>min<f64>(<f64>c.nbuckets * elapsed / (1000 * <f64>refreshTime), <f64>c.nbuckets);
+  return walkSlice(c, from, elapsed, 1000 * <f64>refreshTime, queueOne);
+}
+
+/**
+ * Visits the buckets from `from` on that `elapsed` ms are the share of a
+ * whole pass every `periodMs` (at least one, at most to the table's end);
+ * returns where the next slice starts (0: the pass is over).
+ */
+function walkSlice(c: Cache, from: u32, elapsed: f64, periodMs: f64, visit: (c: Cache, e: usize) => u32): u32 {
+  const share = <u32>min<f64>(<f64>c.nbuckets * elapsed / periodMs, <f64>c.nbuckets);
   const stop = min<u32>(from + share + 1, c.nbuckets);
-  walkBuckets(c, from, stop, queueOne);
+  walkBuckets(c, from, stop, visit);
   return stop >= c.nbuckets ? 0 : stop;
 }
 
@@ -990,10 +999,7 @@ function expireSlice(elapsed: f64): void {
 }
 
 function expireBuckets(c: Cache, from: u32, elapsed: f64): u32 {
-  const share = <u32>min<f64>(<f64>c.nbuckets * elapsed / 10000, <f64>c.nbuckets);
-  const stop = min<u32>(from + share + 1, c.nbuckets);
-  walkBuckets(c, from, stop, expireOne);
-  return stop >= c.nbuckets ? 0 : stop;
+  return walkSlice(c, from, elapsed, 10000, expireOne);
 }
 
 function expireOne(c: Cache, e: usize): u32 {
