@@ -187,6 +187,24 @@ export class Core {
     return v;
   }
 
+  private readonly families = new Map<string, { name: string; value: number }[]>();
+
+  /**
+   * The constants named `prefix`... (S_ for the engine's counters, R_ for
+   * rejection reasons), without the prefix and without the family's
+   * `prefix`COUNT bound; read once per family.
+   */
+  private family(prefix: string): { name: string; value: number }[] {
+    let f = this.families.get(prefix);
+    if (!f) {
+      f = Object.keys(this.exports)
+        .filter((n) => n.startsWith(prefix) && n !== `${prefix}COUNT`)
+        .map((n) => ({ name: n.slice(prefix.length), value: this.k(n) }));
+      this.families.set(prefix, f);
+    }
+    return f;
+  }
+
   private viewsOf: ArrayBuffer | null = null;
   private byteView = new Uint8Array(0);
   private dataView = new DataView(new ArrayBuffer(0));
@@ -241,9 +259,7 @@ export class Core {
     const base = this.fn.statsPtr();
     const dv = this.view;
     const out: Record<string, number> = {};
-    for (const name of Object.keys(this.exports)) {
-      if (name.startsWith("S_") && name !== "S_COUNT") out[name.slice(2).toLowerCase()] = dv.getUint32(base + 4 * this.k(name), true);
-    }
+    for (const { name, value } of this.family("S_")) out[name.toLowerCase()] = dv.getUint32(base + 4 * value, true);
     return out;
   }
 
@@ -292,18 +308,13 @@ export class Core {
   authRefusals(): Record<string, number> {
     const r = this.rejects();
     const out: Record<string, number> = {};
-    for (const name of Object.keys(this.exports)) {
-      if (name.startsWith("R_AUTH_")) out[name.slice(7).toLowerCase()] = r[this.k(name)];
-    }
+    for (const { name, value } of this.family("R_AUTH_")) out[name.toLowerCase()] = r[value];
     return out;
   }
 
   /** The name of a reason number (the R_* constant without its prefix). */
   reasonName(reason: number): string {
-    for (const name of Object.keys(this.exports)) {
-      if (name.startsWith("R_") && name !== "R_COUNT" && this.k(name) === reason) return name.slice(2);
-    }
-    return `reason ${reason}`;
+    return this.family("R_").find((r) => r.value === reason)?.name ?? `reason ${reason}`;
   }
 }
 
