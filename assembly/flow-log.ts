@@ -41,11 +41,10 @@ export function flowSetStamp(len: u32, nowMs: f64): void {
   stampMs = <u64>nowMs;
 }
 
-/** Traffic of the destroyed flows (-s's "traffic processed"). */
 /**
  * A destroyed flow (in the records: `rec`, extras `x`), appended to the logs
- * asked for (its traffic was counted by the engine: traffic.ts). Returns 1 when a log is nearly full
- * (drain it before the next).
+ * asked for (its traffic was counted by the engine: traffic.ts). Returns 1
+ * when a log is nearly full (drain it before the next).
  */
 export function flowDestroyed(rec: usize, x: usize, text: bool, json: bool): u32 {
   const nowSec = <u32>(stampMs / 1000);

@@ -17,6 +17,8 @@ import { readFileSync } from "node:fs";
  * events wait in it; after an overrun it doubles up to 64 MiB.
  */
 export const EVENT_BUFFER_DEFAULT = 16 << 20;
+export const EVENT_BUFFER_DEFAULT_MAX = 64 << 20;
+
 /**
  * After a read, events gather this long before the next, when the buffer
  * holds at least HOLD_OFF_MIN_BUFFER: 8 MiB are some 25 ms of events at the
@@ -25,7 +27,6 @@ export const EVENT_BUFFER_DEFAULT = 16 << 20;
  */
 const HOLD_OFF_MS = 1;
 const HOLD_OFF_MIN_BUFFER = 8 << 20;
-export const EVENT_BUFFER_DEFAULT_MAX = 64 << 20;
 
 /** NetlinkBufferSize and NetlinkBufferSizeMaxGrowth as configured (null: absent), made the event socket's sizes. */
 export function eventBufferSizes(size: number | null, maxGrowth: number | null): Pick<KernelOptions, "bufferSize" | "maxGrowth" | "bufferIsDefault"> {
@@ -73,7 +74,6 @@ const ERRNO_TEXT: Record<string, string> = {
   ETIME: "Timer expired", EPERM: "Operation not permitted", ENOSPC: "No space left on device",
 };
 export const strerror = (n: number): string => ERRNO_TEXT[errnoName(n)] ?? errnoName(n);
-
 
 // A dump yields to the event loop after this long, and reads this many
 // datagrams (about 60 entries each) at a time.
@@ -123,12 +123,17 @@ export class Kernel {
     if (opts.bufferSize > 0) {
       log.notice(`netlink event socket buffer size has been set to ${opts.bufferSize} bytes${opts.bufferIsDefault ? " (the default; NetlinkBufferSize sets another)" : ""}`);
     }
-    this.gathers = this.events.rcvBuf >= HOLD_OFF_MIN_BUFFER;
+    this.gathers = this.bufferGathers();
     this.events.onReadable(() => this.readEvents());
   }
 
-  /** Whether the event socket's buffer is large enough for events to gather between reads (HOLD_OFF_MS). */
+  /** Whether events gather between reads (HOLD_OFF_MS): bufferGathers() when the buffer was last sized. */
   private gathers: boolean;
+
+  /** Whether the event socket's buffer is large enough for events to gather between reads. */
+  private bufferGathers(): boolean {
+    return this.events.rcvBuf >= HOLD_OFF_MIN_BUFFER;
+  }
 
   /** A view of the core's netlink receive buffer (taken anew: the memory may have grown). */
   private rxView(): Uint8Array {
@@ -159,7 +164,7 @@ export class Kernel {
   private lost(why: string, overrun = true): void {
     if (overrun) this.overruns++;
     if (this.events.growRcvBuf(this.opts.maxGrowth)) {
-      this.gathers = this.events.rcvBuf >= HOLD_OFF_MIN_BUFFER;
+      this.gathers = this.bufferGathers();
       this.log.notice(`netlink event socket buffer size has been doubled to ${this.events.rcvBuf} bytes`);
     }
     this.onLoss(why);

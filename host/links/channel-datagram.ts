@@ -3,6 +3,7 @@
 // accepted, and the counters. A batch of datagrams is read with one call
 // (recvmmsg) when the socket becomes readable, and what the daemon sends
 // within one turn of the event loop goes out with one call (sendmmsg).
+import { constants } from "node:os";
 import type { MulticastChannel, UnicastChannel } from "../config/types.ts";
 import { type DgramAddon, loadNetlinkAddon } from "../native.ts";
 import {
@@ -45,6 +46,7 @@ const BATCHES_PER_WAKE = 8;
 export const SEND_QUEUE_LIMIT = 4 << 20;
 const SPANS_MAX = 8192;
 const FLUSH_BATCH = 256;
+const { ECONNREFUSED } = constants.errno;
 
 export abstract class DatagramChannel implements Channel {
   abstract readonly kind: "udp" | "multicast";
@@ -244,8 +246,6 @@ export abstract class DatagramChannel implements Channel {
     closeSocket(this.tx);
   }
 }
-
-const ECONNREFUSED = 111;
 
 /**
  * SndSocketBuffer, RcvSocketBuffer and Checksum on the two sockets, as
