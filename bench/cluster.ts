@@ -334,20 +334,35 @@ export function injectIn(ns: string, n: number, base = 0, rate = 0, timeoutMs = 
  * fails, or when it runs past `timeoutMs`.
  */
 export function runInNamespace<T>(ns: string, script: string, args: string[], timeoutMs = 600_000): Promise<T> {
-  return new Promise((ok, fail) => {
+  return startInNamespace<T>(ns, script, args, timeoutMs).result;
+}
+
+/**
+ * runInNamespace for a script that must be listening before the load starts:
+ * `ready` resolves when it prints a line "ready", `result` as runInNamespace's.
+ */
+export function startInNamespace<T>(ns: string, script: string, args: string[], timeoutMs = 600_000): { ready: Promise<void>; result: Promise<T> } {
+  let isReady: () => void = () => {};
+  const ready = new Promise<void>((ok) => (isReady = ok));
+  const result = new Promise<T>((ok, fail) => {
     const child = spawn("ip", ["netns", "exec", ns, process.execPath, "--import", "tsx", join(ROOT, script), ...args], {
       cwd: ROOT, stdio: ["ignore", "pipe", "pipe"],
     });
     let out = "", err = "";
     const timer = setTimeout(() => { child.kill("SIGKILL"); fail(new Error(`${script} timed out; ${err.trim()}`)); }, timeoutMs);
-    child.stdout.on("data", (d) => (out += d));
+    child.stdout.on("data", (d) => {
+      out += d;
+      if (/^ready$/m.test(out)) isReady();
+    });
     child.stderr.on("data", (d) => (err += d));
     child.once("close", (code) => {
       clearTimeout(timer);
+      isReady();
       const line = out.trim().split("\n").pop() ?? "";
       try { ok(JSON.parse(line) as T); } catch { fail(new Error(`${script} exited ${code}: ${err.trim() || out.trim()}`)); }
     });
   });
+  return { ready, result };
 }
 
 /** Polls `probe` every `everyMs` until it returns true; returns the elapsed seconds, or throws on timeout. */

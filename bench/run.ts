@@ -130,7 +130,8 @@ if (suite) {
   text.push(`ctsyncd against conntrackd, N=${n.toLocaleString("en-US")} conntracks, FTFW over UDP on a veth link, `
     + `replication injected at ${rate.toLocaleString("en-US")}/s `
     + `(ALARM rows: ALARM mode, ${idleSeconds} s without events), median of ${rounds} round(s), alternating; `
-    + `"kernel alone" is the injector into an empty namespace with no daemon.`);
+    + `"kernel alone" is the injector into an empty namespace with no daemon: unpaced for commit, `
+    + `paced beside a reader that only receives the events for the primary's CPU (bench/event-reader.ts).`);
   text.push(formatTable(suite.rows));
   for (const c of suite.sysctls) text.push(`(${c.key} raised from ${c.before} to ${c.during} for the run, then restored)`);
   text.push("");

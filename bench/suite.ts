@@ -9,8 +9,11 @@
 //   conntrack -F on b then -c on b (commit), -f external on b then -B on a (bulk).
 //   ALARM cluster: inject N, let it replicate, then 10 s with no new events:
 //   CPU% of each daemon (the periodic refresh of every entry).
-// Per round: the injector alone in an empty namespace, the kernel's insert limit.
-import { BenchCluster, LoneNamespace, SOCKET_BUFFER, injectIn, request, REQ, cpuSeconds, memoryOf, sleep, until, type Impl } from "./cluster.ts";
+// Per round, the kernel alone in an empty namespace: the injector unpaced (the
+// kernel's insert limit), and the injector paced beside bench/event-reader.ts
+// (the CPU the kernel charges a primary per event before it does anything).
+import type { EventFloor } from "./event-reader.ts";
+import { BenchCluster, LoneNamespace, SOCKET_BUFFER, injectIn, startInNamespace, request, REQ, cpuSeconds, memoryOf, sleep, until, type Impl } from "./cluster.ts";
 import type { Row } from "./table.ts";
 import { readFileSync, writeFileSync } from "node:fs";
 
@@ -55,9 +58,11 @@ export const MEASURES = [
 
 type Key = (typeof MEASURES)[number][0];
 
-/** The kernel's own figures for the measures that compare with it. */
-const KERNEL_REF: Partial<Record<Key, "s" | "rate">> = {
-  commit_s: "s", commit_rate: "rate",
+/** The kernel's own figures for the measures that compare with it, from its medians. */
+const KERNEL_REF: Partial<Record<Key, (k: { bareS: number; floorUs: number }, n: number) => number>> = {
+  commit_s: (k) => k.bareS,
+  commit_rate: (k, n) => n / k.bareS,
+  cpu_primary_us: (k) => k.floorUs,
 };
 
 export interface SuiteResult {
@@ -66,7 +71,7 @@ export interface SuiteResult {
   rows: Row[];
   /** Every round's values, for the JSON. */
   samples: { round: number; impl: Impl | "kernel"; values: Record<string, Value> }[];
-  kernel: { bareInsertSeconds: number | null; bareInsertRate: number | null };
+  kernel: { bareInsertSeconds: number | null; bareInsertRate: number | null; eventReadMicros: number | null };
   /** Global sysctls raised for the run (and restored after it). */
   sysctls: SysctlChange[];
 }
@@ -345,20 +350,18 @@ async function rounds(o: SuiteOptions): Promise<Omit<SuiteResult, "sysctls">> {
   const { n } = o;
   const per: Record<Impl, Sample[]> = { ctsyncd: [], conntrackd: [] };
   const bare: Value[] = [];
+  const floor: Value[] = [];
   const samples: SuiteResult["samples"] = [];
   for (let r = 0; r < o.rounds; r++) {
     const tag = `[round ${r + 1}/${o.rounds}, N=${n.toLocaleString("en-US")}]`;
     o.progress(`${tag} kernel: bare batched insert`);
-    const ns = new LoneNamespace();
-    try {
-      const inj = await injectIn(ns.name, n);
-      bare.push(inj.failed ? { failed: `${inj.failed} creates failed` } : inj.seconds);
-    } catch (e) {
-      bare.push({ failed: why(e) });
-    } finally {
-      ns.destroy();
-    }
-    samples.push({ round: r + 1, impl: "kernel", values: { bare_insert_s: bare[bare.length - 1] } });
+    bare.push(await kernelAlone(async (ns) => {
+      const inj = await injectIn(ns, n);
+      return inj.failed ? { failed: `${inj.failed} creates failed` } : inj.seconds;
+    }));
+    o.progress(`${tag} kernel: the events alone, read and dropped`);
+    floor.push(await kernelAlone((ns) => eventFloorMicros(ns, n, o.rate)));
+    samples.push({ round: r + 1, impl: "kernel", values: { bare_insert_s: bare[r], event_read_us: floor[r] } });
     const order = r % 2 === 0 ? IMPLS : [...IMPLS].reverse();
     for (const impl of order) {
       const sample: Sample = new Map();
@@ -370,11 +373,12 @@ async function rounds(o: SuiteOptions): Promise<Omit<SuiteResult, "sysctls">> {
     }
   }
   const bareS = summarize(bare).value;
+  const floorUs = summarize(floor).value;
   const kernelCell = (k: Key): string | number => {
     const ref = KERNEL_REF[k];
     if (!ref) return "";
-    if (bareS === null) return "failed";
-    return ref === "s" ? bareS : n / bareS;
+    if (bareS === null || floorUs === null) return "failed";
+    return ref({ bareS, floorUs }, n);
   };
   const rows: Row[] = MEASURES.map(([key, label, unit]) => {
     const c = summarize(per.ctsyncd.map((s) => s.get(key) ?? { failed: "not measured" }));
@@ -382,5 +386,30 @@ async function rounds(o: SuiteOptions): Promise<Omit<SuiteResult, "sysctls">> {
     const ratio = c.value !== null && d.value !== null && d.value !== 0 ? c.value / d.value : "";
     return { measure: label, unit, ctsyncd: c.cell, conntrackd: d.cell, "ctsync/conntrackd": ratio, "kernel alone": kernelCell(key) };
   });
-  return { n, rounds: o.rounds, rows, samples, kernel: { bareInsertSeconds: bareS, bareInsertRate: bareS ? n / bareS : null } };
+  return { n, rounds: o.rounds, rows, samples, kernel: { bareInsertSeconds: bareS, bareInsertRate: bareS ? n / bareS : null, eventReadMicros: floorUs } };
+}
+
+/** Runs `measure` in a fresh namespace of its own; a failure becomes the value's reason. */
+async function kernelAlone(measure: (ns: string) => Promise<Value>): Promise<Value> {
+  const ns = new LoneNamespace();
+  try {
+    return await measure(ns.name);
+  } catch (e) {
+    return { failed: why(e) };
+  } finally {
+    ns.destroy();
+  }
+}
+
+/**
+ * CPU per entry of a reader that only receives the events of n entries
+ * injected at `rate` (bench/event-reader.ts): a primary's floor.
+ */
+async function eventFloorMicros(ns: string, n: number, rate: number): Promise<Value> {
+  const reader = startInNamespace<EventFloor>(ns, "bench/event-reader.ts", ["1000"]);
+  await reader.ready;
+  await injectIn(ns, n, 0, rate);
+  const f = await reader.result;
+  if (f.overruns || f.events < n) return { failed: `the reader saw ${f.events} of ${n} events, ${f.overruns} overruns` };
+  return f.cpuMicros / n;
 }
