@@ -104,6 +104,16 @@ export function recordKey(rec: usize, isExp: bool, key: usize): void {
 }
 
 // ---- the table -----------------------------------------------------------------
+// Chained buckets of 8 bytes: the chain's head, and a 32-bit filter with one
+// bit set per entry of the chain (bit hash >> 27, not the bits that chose the
+// bucket). A lookup of a flow the cache does not hold, which is every new
+// flow, then reads the bucket and stops there: walking the chain would cost
+// a cache miss per entry, which in a table of a million flows is most of the
+// time a new flow takes.
+
+const BUCKET: u32 = 8;
+const B_HEAD: u32 = 0; //   u32 first entry of the chain
+const B_FILTER: u32 = 4; // u32 filterBit() of each entry of the chain, or'ed
 
 @final @unmanaged export class Cache {
   buckets: usize = 0;
@@ -124,15 +134,23 @@ export function newCache(hashSize: u32, limit: u32, isExp: bool): Cache {
   const c = changetype<Cache>(heap.alloc(offsetof<Cache>()));
   memory.fill(changetype<usize>(c), 0, offsetof<Cache>());
   c.nbuckets = max<u32>(hashSize, 1);
-  c.buckets = heap.alloc(<usize>c.nbuckets << 2);
-  memory.fill(c.buckets, 0, <usize>c.nbuckets << 2);
+  c.buckets = heap.alloc(<usize>c.nbuckets * BUCKET);
+  memory.fill(c.buckets, 0, <usize>c.nbuckets * BUCKET);
   c.limit = limit;
   c.isExp = isExp ? 1 : 0;
   return c;
 }
 
+@inline function bucketAt(c: Cache, index: u32): usize {
+  return c.buckets + <usize>index * BUCKET;
+}
+
 @inline function bucketOf(c: Cache, hash: u32): usize {
-  return c.buckets + (<usize>(hash % c.nbuckets) << 2);
+  return bucketAt(c, hash % c.nbuckets);
+}
+
+@inline function filterBit(hash: u32): u32 {
+  return 1 << (hash >> 27);
 }
 
 function keyEquals(e: usize, key: usize): bool {
@@ -152,7 +170,9 @@ function keyEquals(e: usize, key: usize): bool {
 /** Finds the entry of `key` (ctKey / expKey), or 0. */
 export function findEntry(c: Cache, key: usize): usize {
   const h = keyHash(key);
-  let e = <usize>load<u32>(bucketOf(c, h));
+  const b = bucketOf(c, h);
+  if ((load<u32>(b + B_FILTER) & filterBit(h)) == 0) return 0;
+  let e = <usize>load<u32>(b + B_HEAD);
   while (e != 0) {
     if (load<u32>(e + E_HASH) == h && keyEquals(e, key)) return e;
     e = <usize>load<u32>(e + E_NEXT);
@@ -162,17 +182,26 @@ export function findEntry(c: Cache, key: usize): usize {
 
 /** Unlinks an entry from its hash chain (the entry itself is not freed). */
 export function unlinkEntry(c: Cache, e: usize): void {
-  let link = bucketOf(c, load<u32>(e + E_HASH));
+  const b = bucketOf(c, load<u32>(e + E_HASH));
+  let link = b + B_HEAD;
   let cur = <usize>load<u32>(link);
   while (cur != 0) {
     if (cur == e) {
       store<u32>(link, load<u32>(e + E_NEXT));
+      store<u32>(b + B_FILTER, chainFilter(<usize>load<u32>(b + B_HEAD)));
       c.count--;
       return;
     }
     link = cur + E_NEXT;
     cur = <usize>load<u32>(link);
   }
+}
+
+/** The filter of a chain from entry `e`: the bits of those left after an unlink. */
+function chainFilter(e: usize): u32 {
+  let f: u32 = 0;
+  for (; e != 0; e = <usize>load<u32>(e + E_NEXT)) f |= filterBit(load<u32>(e + E_HASH));
+  return f;
 }
 
 /** What upsertEntry did besides returning the entry. */
@@ -226,9 +255,11 @@ export function upsertEntry(c: Cache, key: usize, body: usize, len: u32, now: u3
 }
 
 function linkEntry(c: Cache, e: usize): void {
-  const b = bucketOf(c, load<u32>(e + E_HASH));
-  store<u32>(e + E_NEXT, load<u32>(b));
-  store<u32>(b, <u32>e);
+  const h = load<u32>(e + E_HASH);
+  const b = bucketOf(c, h);
+  store<u32>(e + E_NEXT, load<u32>(b + B_HEAD));
+  store<u32>(b + B_HEAD, <u32>e);
+  store<u32>(b + B_FILTER, load<u32>(b + B_FILTER) | filterBit(h));
   c.count++;
 }
 
@@ -264,7 +295,7 @@ export function cursorNext(cur: Cursor): usize {
     cur.bucket++;
   }
   while (cur.bucket < c.nbuckets) {
-    const e = <usize>load<u32>(c.buckets + (<usize>cur.bucket << 2));
+    const e = <usize>load<u32>(bucketAt(c, cur.bucket) + B_HEAD);
     if (e != 0) {
       cur.entry = e;
       return e;
