@@ -45,3 +45,23 @@ export function strnlen(p: usize, max: u32): u32 {
   while (n < max && load<u8>(p + n) != 0) n++;
   return n;
 }
+
+/**
+ * Copies `n` bytes from `src` to `dst`, two places that do not overlap. The
+ * engine copies addresses, keys and attribute values of a few to a few dozen
+ * bytes per message; memory.copy leaves the Wasm code for each of them (a
+ * call into the runtime), which costs more than these copies themselves.
+ */
+export function copyBytes(dst: usize, src: usize, n: u32): void {
+  if (n > 64) {
+    memory.copy(dst, src, n);
+    return;
+  }
+  let i: u32 = 0;
+  for (; i + 8 <= n; i += 8) store<u64>(dst + i, load<u64>(src + i));
+  if (i + 4 <= n) {
+    store<u32>(dst + i, load<u32>(src + i));
+    i += 4;
+  }
+  for (; i < n; i++) store<u8>(dst + i, load<u8>(src + i));
+}

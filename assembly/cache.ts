@@ -5,6 +5,7 @@
 // flow and sending an entry is a copy, not an encode.
 import { arenaAlloc, arenaFree } from "./arena";
 import { hashWords } from "./hash";
+import { copyBytes } from "./bytes";
 import {
   CT_ORIG, CT_ZONE, CTF_ZONE, EXP_MASTER, EXP_EXPECT, TUPLE_FAMILY, TUPLE_L4PROTO,
   TUPLE_SPORT, TUPLE_SRC, TUPLE_DST, addrLen,
@@ -80,8 +81,8 @@ function putTupleKey(at: usize, t: usize, zone: u32): u32 {
   store<u8>(at + 1, load<u8>(t + TUPLE_L4PROTO));
   store<u16>(at + 2, <u16>zone);
   store<u32>(at + 4, load<u32>(t + TUPLE_SPORT)); // both ports, or id + type + code
-  memory.copy(at + 8, t + TUPLE_SRC, n);
-  memory.copy(at + 8 + n, t + TUPLE_DST, n);
+  copyBytes(at + 8, t + TUPLE_SRC, n);
+  copyBytes(at + 8 + n, t + TUPLE_DST, n);
   return 8 + 2 * n;
 }
 
@@ -225,7 +226,7 @@ export function upsertEntry(c: Cache, key: usize, body: usize, len: u32, now: u3
   out.created = old == 0;
   out.movedFrom = 0;
   if (old != 0 && sameBlock(entrySize(old), E_HEADER + keyLen + len)) {
-    memory.copy(entryBody(old), body, len);
+    copyBytes(entryBody(old), body, len);
     store<u16>(old + E_BODYLEN, <u16>len);
     store<u32>(old + E_UPDATED, now);
     return old;
@@ -236,8 +237,8 @@ export function upsertEntry(c: Cache, key: usize, body: usize, len: u32, now: u3
   store<u32>(e + E_HASH, keyHash(key));
   store<u8>(e + E_KEYLEN, <u8>keyLen);
   store<u16>(e + E_BODYLEN, <u16>len);
-  memory.copy(e + E_KEY, keyBytes(key), keyLen);
-  memory.copy(e + E_KEY + keyLen, body, len);
+  copyBytes(e + E_KEY, keyBytes(key), keyLen);
+  copyBytes(e + E_KEY + keyLen, body, len);
   store<u32>(e + E_CREATED, now);
   store<u32>(e + E_UPDATED, now);
   if (c.isExp) setEntryFlags(e, EF_EXP);

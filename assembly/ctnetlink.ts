@@ -32,7 +32,7 @@ import {
 } from "./layout";
 import { AttrTable, AttrDesc, K_FIXED, K_STRING, K_LABELS, ofFamily } from "./attrs";
 import { storeAttr } from "./record";
-import { align4, bytesEqual, loadBe32, storeBe16, storeBe32 } from "./bytes";
+import { align4, bytesEqual, copyBytes, loadBe32, storeBe16, storeBe32 } from "./bytes";
 import {
   rejectKernel, R_TRUNCATED, R_BAD_SIZE, R_BAD_ATTR_LEN, R_INCOMPLETE, R_BAD_FAMILY, R_NO_ROOM,
 } from "./reasons";
@@ -450,7 +450,7 @@ function natSide(
 ): u32 {
   let bits: u32 = 0;
   if (!bytesEqual(reply + replyAddr, rec + origAddr, n)) {
-    memory.copy(rec + natAddr, reply + replyAddr, n);
+    copyBytes(rec + natAddr, reply + replyAddr, n);
     bits |= addrBit;
   }
   if (ports && load<u16>(reply + replyPort) != load<u16>(rec + origPort)) {
@@ -560,7 +560,7 @@ function put(type: u32, len: u32): usize {
 
 function putBytes(type: u32, src: usize, len: u32): void {
   const p = put(type, len);
-  if (p) memory.copy(p, src, len);
+  if (p) copyBytes(p, src, len);
 }
 
 function putU8(type: u32, v: u32): void {
@@ -767,7 +767,7 @@ function putCtBody(rec: usize, present: u32, op: u32, opts: u32, tb: u32): void 
   if (present & CTF_LABELS) {
     const p = put(CTA_LABELS, CT_LABELS_MAX);
     if (p) {
-      memory.copy(p, rec + CT_LABELS, CT_LABELS_MAX);
+      copyBytes(p, rec + CT_LABELS, CT_LABELS_MAX);
       swapWords(p, CT_LABELS_MAX);
     }
   }
@@ -796,7 +796,7 @@ function putCtBody(rec: usize, present: u32, op: u32, opts: u32, tb: u32): void 
 function putHelperName(type: u32, at: usize, len: u32): void {
   const p = put(type, len + 1);
   if (!p) return;
-  memory.copy(p, at, len);
+  copyBytes(p, at, len);
   store<u8>(p + len, 0);
 }
 

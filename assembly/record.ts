@@ -1,7 +1,7 @@
 // Reading and writing record fields through attribute descriptors: the one
 // place where attribute payload bytes meet record fields, for both codecs.
 import { AttrDesc, K_FIXED, K_PAIR, K_STRING, K_LABELS, K_SWAPPED16, NO_FAMILY } from "./attrs";
-import { strnlen, bswap16 } from "./bytes";
+import { strnlen, bswap16, copyBytes } from "./bytes";
 import { R_BAD_ATTR_LEN, R_BAD_FAMILY } from "./reasons";
 
 /**
@@ -25,16 +25,16 @@ export function storeAttr(d: AttrDesc, rec: usize, data: usize, plen: u32): i32 
     }
     if (kind == K_PAIR) {
       const half = plen >> 1;
-      memory.copy(rec + d.off, data, half);
-      memory.copy(rec + d.off2, data + half, half);
+      copyBytes(rec + d.off, data, half);
+      copyBytes(rec + d.off2, data + half, half);
     } else {
-      memory.copy(rec + d.off, data, plen);
+      copyBytes(rec + d.off, data, plen);
     }
   } else if (kind == K_STRING) {
     const n = strnlen(data, plen);
     if (n >= d.len) return R_BAD_ATTR_LEN;
     memory.fill(rec + d.off, 0, d.len);
-    memory.copy(rec + d.off, data, n);
+    copyBytes(rec + d.off, data, n);
     store<u8>(rec + d.off2, <u8>n);
   } else if (kind == K_SWAPPED16) {
     if (plen != 2) return R_BAD_ATTR_LEN;
@@ -43,7 +43,7 @@ export function storeAttr(d: AttrDesc, rec: usize, data: usize, plen: u32): i32 
     if ((plen & 3) != 0 || plen > d.len) return R_BAD_ATTR_LEN;
     if (plen == 0) return 0; // no words: nothing to set, as conntrackd does
     memory.fill(rec + d.off, 0, d.len);
-    memory.copy(rec + d.off, data, plen);
+    copyBytes(rec + d.off, data, plen);
     store<u8>(rec + d.off2, <u8>plen);
   }
   return 0;
@@ -69,17 +69,17 @@ export function attrPayloadLen(d: AttrDesc, rec: usize): u32 {
 export function loadAttr(d: AttrDesc, rec: usize, dst: usize): void {
   if (d.kind == K_PAIR) {
     const half = d.len >> 1;
-    memory.copy(dst, rec + d.off, half);
-    memory.copy(dst + half, rec + d.off2, half);
+    copyBytes(dst, rec + d.off, half);
+    copyBytes(dst + half, rec + d.off2, half);
   } else if (d.kind == K_STRING) {
     const n = <u32>load<u8>(rec + d.off2);
-    memory.copy(dst, rec + d.off, n);
+    copyBytes(dst, rec + d.off, n);
     store<u8>(dst + n, 0);
   } else if (d.kind == K_LABELS) {
-    memory.copy(dst, rec + d.off, <u32>load<u8>(rec + d.off2));
+    copyBytes(dst, rec + d.off, <u32>load<u8>(rec + d.off2));
   } else if (d.kind == K_SWAPPED16) {
     store<u16>(dst, bswap16(load<u16>(rec + d.off)));
   } else {
-    memory.copy(dst, rec + d.off, d.len);
+    copyBytes(dst, rec + d.off, d.len);
   }
 }

@@ -34,7 +34,7 @@ import { openMessages, nextNetlink, NL_CT, NL_EXP, NL_DONE, NL_END, nlEvent, nlP
 import { CT_PRESENT, CT_ID, CTF_ID, CT_STATUS, CTF_STATUS, IPS_ASSURED, CTX_PRESENT, CTX_TS_START, CTXF_TS_START } from "./layout";
 import { holding, releaseOnAssured, hold, unhold, holdMoved, holdDue, holdNextDue } from "./hold";
 import { batchCt, batchExp } from "./nlbatch";
-import { loadBe32 } from "./bytes";
+import { copyBytes, loadBe32 } from "./bytes";
 import { countTraffic } from "./traffic";
 import { filterCt, filterExp } from "./filter";
 import { logChange, EVOP_NEW, EVOP_UPDATE, EVOP_DESTROY } from "./eventlog";
@@ -235,7 +235,7 @@ function transmit(n: usize): bool {
     const type = <u32>entryStatus(n) + ((f & EF_EXP) ? T_EXP_NEW : T_CT_NEW);
     const seq = ftfw.nextSeq++;
     writeHeader(p, type, helloFlags(), NETHDR_SIZE + blen, seq);
-    memory.copy(p + NETHDR_SIZE, entryBody(n), blen);
+    copyBytes(p + NETHDR_SIZE, entryBody(n), blen);
     store<u32>(n + E_SEQ, seq);
   }
   helloSaid();
