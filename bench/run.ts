@@ -1,4 +1,5 @@
-// npm run bench: the benchmark suite. The core's codecs (bench/codec.ts), then
+// npm run bench: the benchmark suite. The core's codecs (bench/codec.ts) and its path per
+// replicated entry (bench/core-path.ts, left out with the codecs by --no-codec), then
 // ctsyncd against conntrackd in network namespaces (bench/suite.ts), each
 // measure for both in the same invocation, alternating, median of the rounds.
 //
@@ -28,6 +29,7 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { codecRows } from "./codec.ts";
+import { corePathRows } from "./core-path.ts";
 import { formatTable, type Row } from "./table.ts";
 import { ROOT } from "./cluster.ts";
 import { runSuite, type SuiteResult } from "./suite.ts";
@@ -88,6 +90,9 @@ const corosyncOnly = flag("--corosync-only");
 const authOnly = flag("--auth-only");
 if (!corosyncOnly) progress("core codecs");
 const codec: Row[] = flag("--no-codec") || corosyncOnly || authOnly ? [] : codecRows();
+// The core's path per replicated entry without the kernel (bench/core-path.ts).
+if (!corosyncOnly && !authOnly) progress("the core's path per entry");
+const corePath: Row[] = flag("--no-codec") || corosyncOnly || authOnly ? [] : corePathRows(n, rounds);
 
 let suite: SuiteResult | null = null;
 let skipped: string | null = null;
@@ -126,6 +131,9 @@ endProgress();
 
 const text: string[] = [`machine: ${machine.line}`, ""];
 if (codec.length) text.push("Core codec throughput (bench/codec.ts)", formatTable(codec), "");
+if (corePath.length) {
+  text.push(`The core's path per replicated entry, N=${n.toLocaleString("en-US")}, no kernel, no link (bench/core-path.ts, ${rounds} round(s))`, formatTable(corePath), "");
+}
 if (suite) {
   text.push(`ctsyncd against conntrackd, N=${n.toLocaleString("en-US")} conntracks, FTFW over UDP on a veth link, `
     + `replication injected at ${rate.toLocaleString("en-US")}/s `
@@ -168,7 +176,7 @@ const bursts = suite && flag("--burst")
   ? await runBursts({ sizes: [n], sweepN: Math.min(n, 100_000), rates: [25_000, 50_000, 75_000, 100_000, 150_000, 0], say: progress })
   : null;
 if (bursts) text.push(...burstText(bursts, Math.min(n, 100_000)), "");
-const result = { machine, date: new Date().toISOString(), n, rounds, rate, idleSeconds, codec, cluster: suite, client, shortFlows, stats, bursts, corosync, auth, skipped };
+const result = { machine, date: new Date().toISOString(), n, rounds, rate, idleSeconds, codec, corePath, cluster: suite, client, shortFlows, stats, bursts, corosync, auth, skipped };
 
 if (corosync.length) {
   const dir = join(ROOT, "bench/results");
