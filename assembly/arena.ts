@@ -1,9 +1,9 @@
-// Memory for cache entries and queue nodes: size classes of 8 bytes with a
+// Memory for cache entries and queue nodes: size classes of 4 bytes with a
 // free list each, carved from 1 MiB chunks. Entries are freed and reused
 // constantly (flows come and go), so this keeps memory flat under churn
 // without a general-purpose allocator's per-block overhead.
 
-const GRAIN: u32 = 8;
+const GRAIN: u32 = 4; // entries hold u32 fields at most: a finer grain wastes less per entry
 const MAX_SIZE: u32 = 2048;
 const CHUNK: usize = 1 << 20;
 const freeHeads = memory.data(<i32>((MAX_SIZE / GRAIN + 1) * 4), 8);
@@ -17,7 +17,7 @@ let liveBytes: usize = 0;
   return (size + GRAIN - 1) / GRAIN;
 }
 
-/** Allocates `size` bytes (at most MAX_SIZE), 8-byte aligned and uninitialised. */
+/** Allocates `size` bytes (at most MAX_SIZE), 4-byte aligned and uninitialised. */
 export function arenaAlloc(size: u32): usize {
   const cls = classOf(size);
   const slot = freeHeads + (<usize>cls << 2);
@@ -36,6 +36,11 @@ export function arenaAlloc(size: u32): usize {
   const p = bump;
   bump += bytes;
   return p;
+}
+
+/** Whether blocks of `a` and of `b` bytes come from the same size class (one can stand in for the other). */
+export function sameClass(a: u32, b: u32): bool {
+  return classOf(a) == classOf(b);
 }
 
 /** Returns a block of `size` bytes (the size it was allocated with). */

@@ -3,7 +3,7 @@
 // peers' flows). An entry keeps its flow in the compact form it travels in on
 // the wire (the sync message's attributes), so a cache costs little memory per
 // flow and sending an entry is a copy, not an encode.
-import { arenaAlloc, arenaFree } from "./arena";
+import { arenaAlloc, arenaFree, sameClass } from "./arena";
 import { hashWords } from "./hash";
 import { copyBytes } from "./bytes";
 import {
@@ -14,23 +14,22 @@ import {
 // ---- entries -------------------------------------------------------------------
 // An entry is a header, its key, then its body (sync message attributes).
 export const E_NEXT: u32 = 0; //    u32 next entry in the hash chain
-export const E_HASH: u32 = 4; //    u32 full hash of the key
-export const E_QPREV: u32 = 8; //   u32 links in the transmit / resend queue
-export const E_QNEXT: u32 = 12; //  u32
-export const E_SEQ: u32 = 16; //    u32 sequence number it was last sent with
+export const E_QPREV: u32 = 4; //   u32 links in the transmit / resend queue
+export const E_QNEXT: u32 = 8; //   u32
+export const E_SEQ: u32 = 12; //    u32 sequence number it was last sent with
 // External entries are never queued nor sent: their E_SEQ word holds the
 // origin, the member (a Corosync node id; 0 on the other links) whose message
 // last wrote them, so that one failed member's entries can be committed.
 export const E_ORIGIN: u32 = E_SEQ;
 /** "Every origin", for commitOrigin. */
 export const ORIGIN_ANY: u32 = 0xffffffff;
-export const E_CREATED: u32 = 20; // u32 seconds (host clock) when it entered the cache
-export const E_UPDATED: u32 = 24; // u32 seconds when it last changed or was refreshed
-export const E_KEYLEN: u32 = 28; // u8
-export const E_FLAGS: u32 = 29; //  u8  F_* below
-export const E_BODYLEN: u32 = 30; // u16
-export const E_KEY: u32 = 32;
-export const E_HEADER: u32 = 32;
+export const E_CREATED: u32 = 16; // u32 seconds (host clock) when it entered the cache
+export const E_UPDATED: u32 = 20; // u32 seconds when it last changed or was refreshed
+export const E_KEYLEN: u32 = 24; // u8
+export const E_FLAGS: u32 = 25; //  u8  F_* below
+export const E_BODYLEN: u32 = 26; // u16
+export const E_KEY: u32 = 28;
+export const E_HEADER: u32 = 28;
 
 // Entry flags.
 export const EF_QUEUE_MASK: u8 = 3; // which queue holds it: 0 none, 1 transmit, 2 resend, 3 hold
@@ -168,22 +167,36 @@ function keyEquals(e: usize, key: usize): bool {
   return hashWords(keyBytes(key), keyLenOf(key) >> 2, 0);
 }
 
+/**
+ * The hash of an entry's key. Entries do not keep it (four bytes more for
+ * each of a million flows): the walks that need it, an unlink and the
+ * filter it leaves, hash a few words again.
+ */
+@inline function entryHash(e: usize): u32 {
+  return hashWords(e + E_KEY, entryKeyLen(e) >> 2, 0);
+}
+
 /** Finds the entry of `key` (ctKey / expKey), or 0. */
 export function findEntry(c: Cache, key: usize): usize {
-  const h = keyHash(key);
+  return findHashed(c, key, keyHash(key));
+}
+
+function findHashed(c: Cache, key: usize, h: u32): usize {
   const b = bucketOf(c, h);
   if ((load<u32>(b + B_FILTER) & filterBit(h)) == 0) return 0;
-  let e = <usize>load<u32>(b + B_HEAD);
-  while (e != 0) {
-    if (load<u32>(e + E_HASH) == h && keyEquals(e, key)) return e;
-    e = <usize>load<u32>(e + E_NEXT);
+  for (let e = <usize>load<u32>(b + B_HEAD); e != 0; e = <usize>load<u32>(e + E_NEXT)) {
+    if (keyEquals(e, key)) return e;
   }
   return 0;
 }
 
 /** Unlinks an entry from its hash chain (the entry itself is not freed). */
 export function unlinkEntry(c: Cache, e: usize): void {
-  const b = bucketOf(c, load<u32>(e + E_HASH));
+  unlinkHashed(c, e, entryHash(e));
+}
+
+function unlinkHashed(c: Cache, e: usize, h: u32): void {
+  const b = bucketOf(c, h);
   let link = b + B_HEAD;
   let cur = <usize>load<u32>(link);
   while (cur != 0) {
@@ -201,7 +214,7 @@ export function unlinkEntry(c: Cache, e: usize): void {
 /** The filter of a chain from entry `e`: the bits of those left after an unlink. */
 function chainFilter(e: usize): u32 {
   let f: u32 = 0;
-  for (; e != 0; e = <usize>load<u32>(e + E_NEXT)) f |= filterBit(load<u32>(e + E_HASH));
+  for (; e != 0; e = <usize>load<u32>(e + E_NEXT)) f |= filterBit(entryHash(e));
   return f;
 }
 
@@ -221,11 +234,12 @@ function chainFilter(e: usize): u32 {
  * full (HashLimit); `out` says which.
  */
 export function upsertEntry(c: Cache, key: usize, body: usize, len: u32, now: u32, out: Upserted): usize {
-  const old = findEntry(c, key);
+  const h = keyHash(key);
+  const old = findHashed(c, key, h);
   const keyLen = keyLenOf(key);
   out.created = old == 0;
   out.movedFrom = 0;
-  if (old != 0 && sameBlock(entrySize(old), E_HEADER + keyLen + len)) {
+  if (old != 0 && sameClass(entrySize(old), E_HEADER + keyLen + len)) {
     copyBytes(entryBody(old), body, len);
     store<u16>(old + E_BODYLEN, <u16>len);
     store<u32>(old + E_UPDATED, now);
@@ -234,7 +248,6 @@ export function upsertEntry(c: Cache, key: usize, body: usize, len: u32, now: u3
   if (old == 0 && c.count >= c.limit) return 0;
   const e = arenaAlloc(E_HEADER + keyLen + len);
   memory.fill(e, 0, E_HEADER);
-  store<u32>(e + E_HASH, keyHash(key));
   store<u8>(e + E_KEYLEN, <u8>keyLen);
   store<u16>(e + E_BODYLEN, <u16>len);
   copyBytes(e + E_KEY, keyBytes(key), keyLen);
@@ -243,32 +256,21 @@ export function upsertEntry(c: Cache, key: usize, body: usize, len: u32, now: u3
   store<u32>(e + E_UPDATED, now);
   if (c.isExp) setEntryFlags(e, EF_EXP);
   if (old != 0) {
-    replaceEntry(c, old, e);
+    // the same key: the same chain, where `e` takes the place of `old`
+    unlinkHashed(c, old, h);
+    store<u32>(e + E_CREATED, load<u32>(old + E_CREATED));
     out.movedFrom = old;
-  } else {
-    linkEntry(c, e);
   }
+  linkEntry(c, e, h);
   return e;
 }
 
-@inline function sameBlock(a: u32, b: u32): bool {
-  return (a + 7) >> 3 == (b + 7) >> 3;
-}
-
-function linkEntry(c: Cache, e: usize): void {
-  const h = load<u32>(e + E_HASH);
+function linkEntry(c: Cache, e: usize, h: u32): void {
   const b = bucketOf(c, h);
   store<u32>(e + E_NEXT, load<u32>(b + B_HEAD));
   store<u32>(b + B_HEAD, <u32>e);
   store<u32>(b + B_FILTER, load<u32>(b + B_FILTER) | filterBit(h));
   c.count++;
-}
-
-/** Puts `e` where `old` was (hash chain), keeping its creation time; `old` is left to the caller. */
-function replaceEntry(c: Cache, old: usize, e: usize): void {
-  unlinkEntry(c, old);
-  linkEntry(c, e);
-  store<u32>(e + E_CREATED, load<u32>(old + E_CREATED));
 }
 
 // ---- iteration -----------------------------------------------------------------

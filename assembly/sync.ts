@@ -17,7 +17,7 @@
 import {
   Cache, newCache, recordKey, findEntry, upsertEntry, Upserted, KEY_SIZE, unlinkEntry, freeEntry, sameBody,
   entryFlags, setEntryFlags, entryStatus, setEntryStatus, entryBody, entryBodyLen,
-  E_SEQ, E_ORIGIN, E_QNEXT, E_UPDATED, E_CREATED, EF_IN_TX, EF_IN_RS, EF_IN_HOLD, EF_CTL, EF_EXP, EF_DEAD, EF_SEEN, ST_NEW, ST_UPD, ST_DEL,
+  E_SEQ, E_ORIGIN, E_QNEXT, E_HEADER, E_UPDATED, E_CREATED, EF_IN_TX, EF_IN_RS, EF_IN_HOLD, EF_CTL, EF_EXP, EF_DEAD, EF_SEEN, ST_NEW, ST_UPD, ST_DEL,
   Cursor, cursorStart, cursorNext,
 } from "./cache";
 import { Queue, newQueue, queueOf, queuePush, queueRemove, queueReplace, queueNext } from "./queue";
@@ -200,10 +200,12 @@ function enqueueCtl(flags: u8, from: u32, to: u32): void {
   store<u32>(n + CTL_TO, to);
   queuePush(ctlq, n);
 }
-const CTL_FLAGS: u32 = 31; // control nodes use the entry header; their data follows it
-const CTL_FROM: u32 = 32;
-const CTL_TO: u32 = 36;
-const CTL_NODE_SIZE: u32 = 40;
+// Control nodes use the entry header (its last byte, E_BODYLEN's high one, for
+// the flags: a node has no body); their range follows it.
+const CTL_FLAGS: u32 = E_HEADER - 1;
+const CTL_FROM: u32 = E_HEADER;
+const CTL_TO: u32 = E_HEADER + 4;
+const CTL_NODE_SIZE: u32 = E_HEADER + 8;
 
 /** FTFW marks what it sends with HELLO until the peer answers, and answers a HELLO once: the flags of the next message. */
 function helloFlags(): u32 {
