@@ -276,6 +276,26 @@ function linkEntry(c: Cache, e: usize, h: u32): void {
   c.count++;
 }
 
+/**
+ * Empties the table in one pass: `drop` gets each entry, already out of the
+ * table, to free or keep as it sees fit. Cheaper than unlinking one entry
+ * at a time, which hashes every entry left in its chain again.
+ */
+export function clearEntries(c: Cache, drop: (e: usize) => void): void {
+  for (let i: u32 = 0; i < c.nbuckets; i++) {
+    const b = bucketAt(c, i);
+    let e = <usize>load<u32>(b + B_HEAD);
+    if (e == 0) continue;
+    store<u64>(b, 0); // the head and the filter
+    while (e != 0) {
+      const next = <usize>load<u32>(e + E_NEXT);
+      drop(e);
+      e = next;
+    }
+  }
+  c.count = 0;
+}
+
 // ---- iteration -----------------------------------------------------------------
 // A cursor over buckets, so a walk can be spread over many calls (a commit in
 // batches, ALARM's refresh a slice per second) while entries come and go.

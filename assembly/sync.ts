@@ -18,7 +18,7 @@ import {
   Cache, newCache, recordKey, findEntry, upsertEntry, Upserted, KEY_SIZE, unlinkEntry, freeEntry, sameBody,
   entryFlags, setEntryFlags, entryStatus, setEntryStatus, entryBody, entryBodyLen,
   E_SEQ, E_ORIGIN, E_QNEXT, E_HEADER, E_UPDATED, E_CREATED, EF_IN_TX, EF_IN_RS, EF_IN_HOLD, EF_CTL, EF_EXP, EF_DEAD, EF_SEEN, ST_NEW, ST_UPD, ST_DEL,
-  Cursor, cursorStart, cursorNext,
+  Cursor, cursorStart, cursorNext, clearEntries,
 } from "./cache";
 import { Queue, newQueue, queueOf, queuePush, queueRemove, queueReplace, queueNext } from "./queue";
 import { arenaAlloc, arenaFree } from "./arena";
@@ -1016,15 +1016,21 @@ function expireOne(c: Cache, e: usize): u32 {
 
 /** Empties a cache (conntrackd -f). Entries still queued are freed when they leave the queue. */
 export function engineFlushCache(c: Cache): void {
-  walkAll(c, flushOne);
+  c.destroyed += c.count; // conntrackd's cache_flush deletes each entry, and counts it
+  clearEntries(c, dropEntry);
 }
 
 function flushOne(c: Cache, e: usize): u32 {
   unlinkEntry(c, e);
-  c.destroyed++; // conntrackd's cache_flush deletes each entry, and counts it
+  c.destroyed++;
+  dropEntry(e);
+  return 1;
+}
+
+/** An entry out of its cache: freed, or marked dead for its queue to free when it leaves. */
+function dropEntry(e: usize): void {
   if (queueOf(e) == 0) freeEntry(e);
   else setEntryFlags(e, entryFlags(e) | EF_DEAD);
-  return 1;
 }
 
 /** The member whose entries engineForgetOrigin is dropping (walkAll's visitors take no arguments of their own). */

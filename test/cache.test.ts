@@ -35,3 +35,19 @@ for (const hashSize of [1, 7, 4096]) {
     assert.equal(a.count("CACHE_INTERNAL_CT"), 0, "every destroy found its flow");
   });
 }
+
+test("a flush empties the cache in one pass, entries still queued included, and the flows come back as new", () => {
+  const a = new TestNode("notrack", { hashSize: 64 });
+  const flows = Array.from({ length: 1000 }, (_, i) => flow(i));
+  flows.forEach((f) => a.ctEvent(f)); // queued for the link, not sent yet
+  const destroyed = () => a.core.cacheCounts(a.k("CACHE_INTERNAL_CT")).destroyed;
+  const before = destroyed();
+  a.core.fn.cacheFlush(a.k("CACHE_INTERNAL_CT"));
+  assert.equal(a.count("CACHE_INTERNAL_CT"), 0);
+  assert.equal(destroyed() - before, 1000, "each flushed entry counted, as conntrackd's cache_flush does");
+  a.flush(); // the queue lets go of the flushed entries
+  flows.forEach((f) => a.ctEvent(f));
+  assert.equal(a.count("CACHE_INTERNAL_CT"), 1000, "nothing of the flushed entries is found again");
+  flows.forEach((f) => a.ctEvent(f, "delete"));
+  assert.equal(a.count("CACHE_INTERNAL_CT"), 0);
+});
