@@ -24,8 +24,10 @@ export const EVENT_BUFFER_DEFAULT_MAX = 64 << 20;
  * holds at least HOLD_OFF_MIN_BUFFER: 8 MiB are some 25 ms of events at the
  * kernel's insert rate, so the hold (which a busy CPU may stretch to a few
  * ms) stays a small part of it. With 2 MiB it did not: a burst overran it.
+ * 2 ms rather than 1: half the wakeups, and about 0.3 µs less CPU per
+ * event on a busy primary, for a millisecond more before the peers hear.
  */
-const HOLD_OFF_MS = 1;
+const HOLD_OFF_MS = 2;
 const HOLD_OFF_MIN_BUFFER = 8 << 20;
 
 /** NetlinkBufferSize and NetlinkBufferSizeMaxGrowth as configured (null: absent), made the event socket's sizes. */
