@@ -2,11 +2,12 @@
 // for handing each conntrack event to a reader that does nothing with it.
 // Run in a namespace beside the injector (bench/suite.ts): it reads the
 // events as ctsyncd's primary does (the same addon, recvmmsg in batches of
-// 64, a 1 ms hold-off between reads), counts them and drops them, and prints
+// 64, the daemon's hold-off between reads), counts them and drops them, and prints
 // its own CPU once no event has come for `idle` ms. Every daemon pays at
 // least this much per entry before it decodes, caches or sends anything.
 //   node --import tsx bench/event-reader.ts [idleMs]
 import { NetlinkSocket, RECV_AGAIN, RECV_OVERRUN, RECV_TRUNCATED } from "../host/kernel/netlink.ts";
+import { HOLD_OFF_MS } from "../host/kernel/kernel.ts";
 
 export interface EventFloor {
   events: number;
@@ -46,7 +47,7 @@ function readUntilIdle(idleMs: number): Promise<EventFloor> {
         floor.events += countMessages(view, len);
         lastEvent = performance.now();
       }
-      sock.holdOff(1);
+      sock.holdOff(HOLD_OFF_MS);
     });
     const idle = setInterval(() => {
       if (!start || performance.now() - lastEvent < idleMs) return;

@@ -27,7 +27,7 @@ export const EVENT_BUFFER_DEFAULT_MAX = 64 << 20;
  * 2 ms rather than 1: half the wakeups, and about 0.3 µs less CPU per
  * event on a busy primary, for a millisecond more before the peers hear.
  */
-const HOLD_OFF_MS = 2;
+export const HOLD_OFF_MS = 2;
 const HOLD_OFF_MIN_BUFFER = 8 << 20;
 
 /** NetlinkBufferSize and NetlinkBufferSizeMaxGrowth as configured (null: absent), made the event socket's sizes. */
