@@ -57,6 +57,11 @@ export interface ConfOptions {
   name: NodeName;
 }
 
+/** The bench's HashSize for N entries: about N/2 buckets, a power of two. */
+export function hashSizeFor(n: number): number {
+  return Math.max(8192, 2 ** Math.ceil(Math.log2(n / 2)));
+}
+
 /**
  * A conntrackd.conf for one node. HashLimit is at least 2N (conntrackd counts
  * both directions' nodes against it), HashSize about N/2 buckets rounded to a
@@ -64,7 +69,7 @@ export interface ConfOptions {
  * both daemons alike. The same file is given to either implementation.
  */
 export function makeConf(o: ConfOptions): string {
-  const hashSize = Math.max(8192, 2 ** Math.ceil(Math.log2(o.n / 2)));
+  const hashSize = hashSizeFor(o.n);
   const hashLimit = Math.max(131072, 4 * o.n);
   const mode = o.mode === "ALARM" ? "ALARM {\n\t\tRefreshTime 15\n\t\tCacheTimeout 180\n\t}"
     : o.mode === "FTFW" ? "FTFW {\n\t\tResendQueueSize 131072\n\t}" : "NOTRACK { }";

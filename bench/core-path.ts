@@ -9,37 +9,23 @@
 // runs two builds' rounds alternately in one process.
 //   node --import tsx bench/core-path.ts [N] [rounds] [--wasm a.wasm,b.wasm]
 import { loadCore, WASM_PATH, type Core } from "../host/core.ts";
-import { RecordView } from "../host/record-view.ts";
-import { loadFlow } from "./injector.ts";
+import { loadBatcher } from "./injector.ts";
+import { hashSizeFor } from "./cluster.ts";
 import { formatTable, type Row } from "./table.ts";
 
 const BATCH = 64;
 
 function engine(n: number, now: number, wasm: string): Core {
   const core = loadCore(wasm);
-  const hashSize = Math.max(8192, 2 ** Math.ceil(Math.log2(n / 2)));
-  core.fn.engineInit(core.k("MODE_FTFW"), hashSize, 2 * n, 300, 131072, 60, 180, 1, 5000, now);
+  core.fn.engineInit(core.k("MODE_FTFW"), hashSizeFor(n), 2 * n, 300, 131072, 60, 180, 1, 5000, now);
   return core;
 }
 
 /** The N events, a batch of 64 kernel messages to an array (built once, outside the timing). */
 function events(core: Core, n: number): Uint8Array[] {
-  const view = new RecordView(core);
-  const { fn } = core;
-  const rec = fn.ctRecPtr();
-  const srcAt = rec + core.k("CT_SRC"), sportAt = rec + core.k("CT_SPORT");
+  const batchOf = loadBatcher(core);
   const batches: Uint8Array[] = [];
-  view.writeCt(loadFlow(0));
-  for (let i = 0; i < n; i += BATCH) {
-    fn.nlTxClear();
-    for (let j = i; j < Math.min(n, i + BATCH); j++) {
-      const f = loadFlow(j);
-      core.view.setUint32(srcAt, f.src.split(".").reduce((a, o) => a * 256 + Number(o), 0));
-      core.view.setUint16(sportAt, f.sport ?? 0);
-      fn.nlPutCt(core.k("OP_CREATE"), 0, j);
-    }
-    batches.push(core.bytes.slice(fn.nlTxPtr(), fn.nlTxPtr() + fn.nlTxLen()));
-  }
+  for (let i = 0; i < n; i += BATCH) batches.push(batchOf(i, Math.min(n, i + BATCH)).slice());
   return batches;
 }
 
@@ -73,7 +59,7 @@ function round(n: number, wasm: string): PathTimes {
     const datagrams: Uint8Array[] = [];
     for (let more = 1; more; ) {
       more = a.fn.engineXmit();
-      a.drainOutbox((d) => datagrams.push(d.slice()));
+      datagrams.push(...a.takeOutbox());
     }
     const t1 = process.hrtime.bigint();
     for (const d of datagrams) {

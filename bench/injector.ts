@@ -25,35 +25,44 @@ export interface InjectResult {
 }
 
 /**
+ * Builds the create requests of flows [from, to) of a load (loadFlow(i,
+ * base)) in the core's batch buffer and returns a view of them. The record
+ * is written once; each flow then changes only its source address and port
+ * in place, so a loop over batches measures the kernel (or the core), not us.
+ */
+export function loadBatcher(core: Core, base = 0, opts = 0): (from: number, to: number) => Uint8Array {
+  const { fn } = core;
+  const create = core.k("OP_CREATE");
+  new RecordView(core).writeCt(loadFlow(0, base));
+  const rec = fn.ctRecPtr();
+  const srcAt = rec + core.k("CT_SRC"), sportAt = rec + core.k("CT_SPORT");
+  return (from, to) => {
+    fn.nlTxClear();
+    const dv = core.view;
+    for (let j = from; j < to; j++) {
+      const n = j + base;
+      dv.setUint32(srcAt, ((10 << 24) | ((64 + ((n >> 16) & 63)) << 16) | (n & 0xffff)) >>> 0);
+      dv.setUint16(sportAt, 1024 + ((n * 7) % 60000));
+      if (fn.nlPutCt(create, opts, j) !== 1) throw new Error("injector: batch buffer too small");
+    }
+    return new Uint8Array(core.bytes.buffer, fn.nlTxPtr(), fn.nlTxLen());
+  };
+}
+
+/**
  * Creates `count` conntracks (loadFlow(i, base)) in batches of `batch`
  * requests per datagram; acknowledgements are requested only for failures
  * (the kernel reports errors without NLM_F_ACK), and read after each batch.
  * With `rate` (entries a second), batches are spaced to that rate.
  */
 export function inject(count: number, base = 0, batch = 512, core: Core = loadCore(), rate = 0): InjectResult {
-  const view = new RecordView(core);
-  const { fn } = core;
   const sock = NetlinkSocket.open({ rcvbuf: 16 << 20 });
-  const k = (n: string) => core.k(n);
-  const create = k("OP_CREATE"), excl = k("O_EXCL");
-  // The record is written once; each flow then changes only its source
-  // address and port in place, so the loop measures the kernel, not us.
-  view.writeCt(loadFlow(0, base));
-  const rec = fn.ctRecPtr();
-  const srcAt = rec + k("CT_SRC"), sportAt = rec + k("CT_SPORT");
+  const batchOf = loadBatcher(core, base, core.k("O_EXCL"));
   let failed = 0;
   const t0 = process.hrtime.bigint();
   try {
     for (let i = 0; i < count; i += batch) {
-      fn.nlTxClear();
-      const dv = core.view;
-      for (let j = i; j < Math.min(count, i + batch); j++) {
-        const n = j + base;
-        dv.setUint32(srcAt, ((10 << 24) | ((64 + ((n >> 16) & 63)) << 16) | (n & 0xffff)) >>> 0);
-        dv.setUint16(sportAt, 1024 + ((n * 7) % 60000));
-        if (fn.nlPutCt(create, excl, j) !== 1) throw new Error("injector: batch buffer too small");
-      }
-      const tx = new Uint8Array(core.bytes.buffer, fn.nlTxPtr(), fn.nlTxLen());
+      const tx = batchOf(i, Math.min(count, i + batch));
       while (sock.send(tx) === SEND_AGAIN);
       failed += drainErrors(core, sock);
       if (rate > 0) waitUntil(t0 + BigInt(Math.round(((i + batch) / rate) * 1e9)));
