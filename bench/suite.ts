@@ -58,10 +58,13 @@ export const MEASURES = [
 
 type Key = (typeof MEASURES)[number][0];
 
-/** The kernel's own figures for the measures that compare with it, from its medians. */
-const KERNEL_REF: Partial<Record<Key, (k: { bareS: number; floorUs: number }, n: number) => number>> = {
+/** The kernel's medians: the bare insert's seconds, the event reader's CPU per entry (null: failed). */
+interface KernelFigures { bareS: number | null; floorUs: number | null }
+
+/** The kernel's own figures for the measures that compare with it (null: the figure it needs failed). */
+const KERNEL_REF: Partial<Record<Key, (k: KernelFigures, n: number) => number | null>> = {
   commit_s: (k) => k.bareS,
-  commit_rate: (k, n) => n / k.bareS,
+  commit_rate: (k, n) => (k.bareS === null ? null : n / k.bareS),
   cpu_primary_us: (k) => k.floorUs,
 };
 
@@ -377,8 +380,7 @@ async function rounds(o: SuiteOptions): Promise<Omit<SuiteResult, "sysctls">> {
   const kernelCell = (k: Key): string | number => {
     const ref = KERNEL_REF[k];
     if (!ref) return "";
-    if (bareS === null || floorUs === null) return "failed";
-    return ref({ bareS, floorUs }, n);
+    return ref({ bareS, floorUs }, n) ?? "failed";
   };
   const rows: Row[] = MEASURES.map(([key, label, unit]) => {
     const c = summarize(per.ctsyncd.map((s) => s.get(key) ?? { failed: "not measured" }));
