@@ -166,8 +166,13 @@ function keyEquals(e: usize, key: usize): bool {
   return true;
 }
 
+/** The hash of `len` bytes of key at `p`: one definition for a key buffer and an entry's copy of it. */
+@inline function hashKeyAt(p: usize, len: u32): u32 {
+  return hashWords(p, len >> 2, 0);
+}
+
 @inline function keyHash(key: usize): u32 {
-  return hashWords(keyBytes(key), keyLenOf(key) >> 2, 0);
+  return hashKeyAt(keyBytes(key), keyLenOf(key));
 }
 
 /**
@@ -176,7 +181,7 @@ function keyEquals(e: usize, key: usize): bool {
  * filter it leaves, hash a few words again.
  */
 @inline function entryHash(e: usize): u32 {
-  return hashWords(e + E_KEY, entryKeyLen(e) >> 2, 0);
+  return hashKeyAt(e + E_KEY, entryKeyLen(e));
 }
 
 /** Finds the entry of `key` (ctKey / expKey), or 0. */
