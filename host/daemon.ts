@@ -116,8 +116,11 @@ export class Daemon implements ApiSource {
     applyFilters(this.core, general.filter, sync.expectationSync);
     if (sync.authenticate) this.auth = SyncAuth.start(this.core, sync.authenticate, general.lockFile, this.log);
 
+    // Before the event socket opens, as conntrackd does: its reads are the ones that must come on time.
+    const realtime = applyScheduler(general.scheduler, this.log);
     this.kernel = new Kernel(this.core, {
       ...eventBufferSizes(general.netlinkBufferSize, general.netlinkBufferSizeMaxGrowth),
+      realtime,
       expectations: this.expectationSync,
       liberal: !sync.tcpWindowTracking,
       inject: sync.disableExternalCache,
@@ -165,7 +168,6 @@ export class Daemon implements ApiSource {
     if (this.config.keepalived) this.keepalived = followKeepalived(this, this.config.keepalived,
       { expectations: this.expectationSync, disableExternalCache: sync.disableExternalCache }, this.log);
     this.pump(); // arms the timer
-    applyScheduler(general.scheduler, this.log);
     this.log.notice("initialization completed");
     notifySystemd(general.systemd, "READY=1", this.log);
   }

@@ -106,6 +106,8 @@ export interface ProcessAddon {
   syslog(level: string, message: string): number;
   /** Drops the pages of clean read-only file mappings (the executable's start-up pages): bytes given back, or -errno. */
   trimStartup(): number;
+  /** sched_setscheduler() of the calling (main) thread, reset on fork: 0 or -errno. */
+  setScheduler(policy: "rr" | "fifo", priority: number): number;
 }
 
 /** A member of a Corosync process group, as libcpg reports it. */

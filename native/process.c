@@ -16,10 +16,13 @@
 //   line.
 // - trimStartup(): gives back the pages of the executable and its libraries
 //   that starting Node touched (see TrimStartup).
+// - setScheduler(policy, priority): Scheduler, as sched_setscheduler() on
+//   the main thread (see SetScheduler).
 // Errors are returned as negative errno values, never thrown.
 
 #define _GNU_SOURCE
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -145,19 +148,6 @@ static napi_value Syslog(napi_env env, napi_callback_info info) {
   return num(env, 0);
 }
 
-/**
- * trimStartup() -> bytes given back, or -errno. Starting Node reads most of
- * its 95 MiB executable (the V8 snapshot, the bootstrap code, ICU's tables)
- * once and never again: those pages stay in the process's RSS. This drops
- * them from our page tables with MADV_DONTNEED; they stay in the page cache,
- * and whatever the daemon still uses faults back in from there.
- *
- * Only mappings of a file that are read-only and hold no private copy of a
- * page (smaps' Anonymous: 0; a RELRO segment relocated at load time does)
- * qualify: for them DONTNEED can only drop clean copies of the file, never
- * data. A mapping made writable later could not have been chosen, as its
- * permissions are read at the same time.
- */
 /** One mapping of /proc/self/smaps, as far as TrimStartup needs it. */
 struct mapping {
   unsigned long start, end, rss_kb, anon_kb;
@@ -213,6 +203,27 @@ static napi_value TrimStartup(napi_env env, napi_callback_info info) {
   return num(env, given);
 }
 
+/**
+ * setScheduler(policy, priority) -> 0 or -errno. policy: "rr" or "fifo".
+ * Only the calling thread, the main one, which reads the kernel's events,
+ * changes policy: V8's compiler and collector threads stay time-shared, and
+ * SCHED_RESET_ON_FORK keeps threads and processes started later (libuv's
+ * pool, helper scripts) from inheriting the real-time policy.
+ */
+static napi_value SetScheduler(napi_env env, napi_callback_info info) {
+  char policy[8];
+  if (!string_arg(env, info, 0, policy, sizeof policy)) return num(env, -EINVAL);
+  size_t argc = 2;
+  napi_value argv[2];
+  int32_t priority = 0;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 2 || napi_get_value_int32(env, argv[1], &priority) != napi_ok) return num(env, -EINVAL);
+  int type = !strcmp(policy, "fifo") ? SCHED_FIFO : !strcmp(policy, "rr") ? SCHED_RR : -1;
+  if (type < 0) return num(env, -EINVAL);
+  struct sched_param param = {.sched_priority = priority};
+  return num(env, sched_setscheduler(0, type | SCHED_RESET_ON_FORK, &param) == 0 ? 0 : -errno);
+}
+
 NAPI_MODULE_INIT() {
   napi_property_descriptor fns[] = {
     {"lock", NULL, Lock, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -222,6 +233,7 @@ NAPI_MODULE_INIT() {
     {"syslogOpen", NULL, SyslogOpen, NULL, NULL, NULL, napi_enumerable, NULL},
     {"syslog", NULL, Syslog, NULL, NULL, NULL, napi_enumerable, NULL},
     {"trimStartup", NULL, TrimStartup, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"setScheduler", NULL, SetScheduler, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns);
   return exports;

@@ -5,7 +5,7 @@
 import { NetlinkSocket, RECV_AGAIN, RECV_OVERRUN, RECV_TRUNCATED, SEND_AGAIN, type NetlinkGroup } from "./netlink.ts";
 import type { Core } from "../core.ts";
 import type { Logger } from "../process/log.ts";
-import { constants as os } from "node:os";
+import { errnoName, strerror } from "../errno.ts";
 import { readFileSync } from "node:fs";
 
 /**
@@ -20,15 +20,25 @@ export const EVENT_BUFFER_DEFAULT = 16 << 20;
 export const EVENT_BUFFER_DEFAULT_MAX = 64 << 20;
 
 /**
- * After a read, events gather this long before the next, when the buffer
- * holds at least HOLD_OFF_MIN_BUFFER: 8 MiB are some 25 ms of events at the
- * kernel's insert rate, so the hold (which a busy CPU may stretch to a few
- * ms) stays a small part of it. With 2 MiB it did not: a burst overran it.
- * 2 ms rather than 1: half the wakeups, and about 0.3 µs less CPU per
- * event on a busy primary, for a millisecond more before the peers hear.
+ * After a read, events gather this long before the next, when the buffer is
+ * large enough (holdOffMinBuffer): fewer wakeups, fuller datagrams to the
+ * peers, for at most 2 ms more before they hear. 2 ms rather than 1: half
+ * the wakeups, and about 0.3 µs less CPU per event on a busy primary.
  */
 export const HOLD_OFF_MS = 2;
-const HOLD_OFF_MIN_BUFFER = 8 << 20;
+
+/**
+ * The smallest event buffer the hold-off is safe with. A real-time main
+ * thread (Scheduler, on by default as in conntrackd) reads again when the
+ * hold ends: 2 MiB hold some 8 ms of a burst as it arrives here, and
+ * conntrack-tools' example configuration (2 MiB growing to 8) took an
+ * unpaced million with no overrun. A time-shared one may wait several ms
+ * more behind other processes, and overran 2 MiB: it needs 8 MiB, some
+ * 25 ms. Below, events are read as they come.
+ */
+export function holdOffMinBuffer(realtime: boolean): number {
+  return realtime ? 2 << 20 : 8 << 20;
+}
 
 /** NetlinkBufferSize and NetlinkBufferSizeMaxGrowth as configured (null: absent), made the event socket's sizes. */
 export function eventBufferSizes(size: number | null, maxGrowth: number | null): Pick<KernelOptions, "bufferSize" | "maxGrowth" | "bufferIsDefault"> {
@@ -50,6 +60,8 @@ export interface KernelOptions {
   liberal: boolean;
   /** DisableExternalCache: peers' messages are injected into the kernel through a socket of their own. */
   inject?: boolean;
+  /** The main thread runs real-time (applyScheduler): reads come on time, and a smaller buffer may gather events. */
+  realtime?: boolean;
   /**
    * NetlinkEventsReliable: NETLINK_BROADCAST_ERROR and NETLINK_NO_ENOBUFS on
    * the event socket, so the kernel keeps a destroy event it could not
@@ -63,19 +75,6 @@ export interface CommitResult {
   failed: number;
   seconds: number;
 }
-
-const errnoName = (n: number): string => {
-  for (const [name, v] of Object.entries(os.errno)) if (v === n) return name;
-  return `errno ${n}`;
-};
-
-const ERRNO_TEXT: Record<string, string> = {
-  EEXIST: "File exists", ENOENT: "No such file or directory", EINVAL: "Invalid argument",
-  EBUSY: "Device or resource busy", EOPNOTSUPP: "Operation not supported", ENOTSUP: "Operation not supported", // one number on Linux
-  ENOMEM: "Cannot allocate memory",
-  ETIME: "Timer expired", EPERM: "Operation not permitted", ENOSPC: "No space left on device",
-};
-export const strerror = (n: number): string => ERRNO_TEXT[errnoName(n)] ?? errnoName(n);
 
 // A dump yields to the event loop after this long, and reads this many
 // datagrams (about 60 entries each) at a time.
@@ -134,7 +133,7 @@ export class Kernel {
 
   /** Whether the event socket's buffer is large enough for events to gather between reads. */
   private bufferGathers(): boolean {
-    return this.events.rcvBuf >= HOLD_OFF_MIN_BUFFER;
+    return this.events.rcvBuf >= holdOffMinBuffer(this.opts.realtime ?? false);
   }
 
   /** A view of the core's netlink receive buffer (taken anew: the memory may have grown). */
@@ -143,9 +142,17 @@ export class Kernel {
     return new Uint8Array(this.core.bytes.buffer, fn.nlPtr(), fn.nlSize());
   }
 
+  /**
+   * Reads the events the socket holds. With a buffer that gathers them, up
+   * to 64 reads of 64 before the datagrams for the peers leave; with a small
+   * one, one read per wakeup, so that the sends (on veth the peer's receive
+   * runs inside them) come between reads rather than after thousands of
+   * events: a 208 KiB buffer holds a millisecond or two of a burst.
+   */
   private readEvents(): void {
     let got = false;
-    for (let round = 0; round < 64; round++) {
+    const rounds = this.gathers ? 64 : 1;
+    for (let round = 0; round < rounds; round++) {
       const n = this.events.recvInto(this.rxView(), 64);
       if (n === RECV_AGAIN) break;
       if (n === RECV_OVERRUN || n === RECV_TRUNCATED) {
@@ -157,9 +164,7 @@ export class Kernel {
       else this.core.fn.engineKernel(n, this.core.k("DUMP_KEEP")); // events: sent as they say; only dumps use the mode
     }
     this.onActivity();
-    // A busy firewall's events come a few per wakeup; a buffer that holds
-    // several ms of them lets them gather for one: fewer wakeups, fuller
-    // datagrams to the peers, for at most HOLD_OFF_MS of delay.
+    // A busy firewall's events come a few per wakeup: let them gather.
     if (got && this.gathers) this.events.holdOff(HOLD_OFF_MS);
   }
 

@@ -1,22 +1,50 @@
 // What the daemon's process needs beyond sync: from the General section the
 // scheduling policy (Scheduler), syslog (Syslog) and systemd's readiness
 // notification (Systemd), and on its own the giving back of the memory that
-// starting took. Node has no system call for the first, so the daemon asks
-// chrt(1) and says clearly when it is missing rather than ignoring the
-// option; syslog, readiness and the memory go through our own addon, from
-// the daemon's own process (as a Type=notify unit expects).
-import { spawnSync } from "node:child_process";
+// starting took. Node has no system call for any of them: they go through
+// our own addon (native/process.c), from the daemon's own process (as a
+// Type=notify unit expects).
+import { constants as os } from "node:os";
+import { setFlagsFromString } from "node:v8";
 import { loadProcessAddon } from "../native.ts";
 import type { GeneralConfig } from "../config/load.ts";
 import type { Logger } from "./log.ts";
+import { strerror } from "../errno.ts";
 
-/** Scheduler { Type RR|FIFO; Priority N }: sets the policy of this process with chrt(1). */
-export function applyScheduler(sched: GeneralConfig["scheduler"], log: Logger): void {
-  if (!sched) return;
-  const r = spawnSync("chrt", [sched.type === "fifo" ? "-f" : "-r", "-p", String(sched.priority), String(process.pid)], { encoding: "utf8" });
-  if (r.error || r.status !== 0) {
-    log.warning(`scheduler configuration failed: ${r.error?.message ?? r.stderr.trim()}. Likely a bug in your system, or chrt(1) is missing`);
+/**
+ * What Scheduler asks for. Without one, conntrackd 1.4.7 runs round-robin
+ * real-time at the highest priority, so that reading the kernel's events
+ * does not wait behind other processes and overrun the event socket's
+ * buffer; ctsyncd does the same. A block without Type keeps that default;
+ * a Type without Priority asks for priority 0, which the kernel refuses for
+ * a real-time policy, as it does conntrackd's.
+ */
+export function schedulerFor(sched: GeneralConfig["scheduler"]): { type: "rr" | "fifo"; priority: number } {
+  return sched ?? { type: "rr", priority: 99 };
+}
+
+/**
+ * Sets the main thread's scheduling policy (schedulerFor); a refusal is a
+ * warning, as conntrackd's, and the daemon carries on. Whether the thread
+ * is now real-time. A real-time main
+ * thread must not wait on V8's helper threads, which stay time-shared: a
+ * parallel scavenge does (each helper finishes its share of the young
+ * generation, behind whatever else runs), and took 3-35 ms where one thread
+ * takes well under one (bench/burst.ts, 208 KiB buffer: an overrun after
+ * each). The young generation here is small, so the main thread scavenges
+ * it alone.
+ */
+export function applyScheduler(sched: GeneralConfig["scheduler"], log: Logger): boolean {
+  const { type, priority } = schedulerFor(sched);
+  const r = loadProcessAddon().setScheduler(type, priority);
+  if (r === 0) {
+    setFlagsFromString("--no-parallel-scavenge");
+    return true;
   }
+  const why = r === -os.errno.EPERM ? " (it needs CAP_SYS_NICE, or a real-time budget for this cgroup)"
+    : r === -os.errno.EINVAL ? ` (${type.toUpperCase()} takes a Priority of 1 to 99)` : "";
+  log.warning(`scheduler configuration failed: ${strerror(-r)}${why}, for ${type.toUpperCase()} at priority ${priority}. Continuing with the system's default scheduler`);
+  return false;
 }
 
 /** Systemd on: tells systemd the daemon is ready (READY=1) or stopping, when it runs under a notify unit. */

@@ -151,8 +151,10 @@ export class StatsDaemon implements DaemonControl {
   private async init(): Promise<void> {
     const { general } = this.config;
     this.log.notice("using user-space event filtering");
+    const realtime = applyScheduler(general.scheduler, this.log); // before the event socket opens, as conntrackd does
     this.kernel = new Kernel(this.core, {
       ...eventBufferSizes(general.netlinkBufferSize, general.netlinkBufferSizeMaxGrowth),
+      realtime,
       expectations: false,
       liberal: true,
       reliable: general.netlinkEventsReliable,
@@ -170,7 +172,6 @@ export class StatsDaemon implements DaemonControl {
     }
     if (this.config.api?.enabled) this.log.warning("the API section is not served in the Stats mode (its routes are about the sync caches and links)");
     this.arm();
-    applyScheduler(general.scheduler, this.log);
     this.log.notice("initialization completed");
     notifySystemd(general.systemd, "READY=1", this.log);
   }

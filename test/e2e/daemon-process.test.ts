@@ -2,12 +2,12 @@
 // socket answers, the process is called ctsyncd and leaves no helper behind,
 // its files are private, a SIGKILL is not an outage (the next start takes the
 // lock over and the peer ends complete), it gives back the memory that
-// starting took, and a client command facing no
+// starting took, its main thread runs real-time as conntrackd's does, and a client command facing no
 // daemon, a stale socket or a stopped daemon fails at once with a message.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Pair, CTSYNCD, until } from "../support/pair.ts";
 import { isRoot, ROOT } from "../support/netns.ts";
@@ -67,6 +67,46 @@ test("without NetlinkBufferSize the event socket holds 16 MiB (conntrackd would 
     assert.match(Pair.logOf(p.a), /netlink event socket buffer size has been set to 16777216 bytes \(the default/);
   } finally {
     p.close();
+  }
+});
+
+/** A thread's scheduling policy and real-time priority (/proc/<pid>/task/<tid>/stat fields 41 and 40). */
+function schedOf(pid: number, tid = pid): { policy: number; rtPriority: number } {
+  const f = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8").split(") ")[1].split(" ");
+  return { policy: Number(f[38]), rtPriority: Number(f[37]) };
+}
+const SCHED_OTHER = 0, SCHED_FIFO = 1, SCHED_RR = 2;
+
+test("without a Scheduler block the main thread runs round-robin at priority 99, as conntrackd's; V8's threads and children stay time-shared", { skip }, () => {
+  const p = new Pair("ps");
+  try {
+    const pid = Pair.start(p.a);
+    assert.deepEqual(schedOf(pid), { policy: SCHED_RR, rtPriority: 99 });
+    const others = readdirSync(`/proc/${pid}/task`).map(Number).filter((t) => t !== pid);
+    assert.ok(others.length > 0, "Node runs helper threads");
+    for (const tid of others) assert.equal(schedOf(pid, tid).policy, SCHED_OTHER, `thread ${tid} is time-shared`);
+    assert.equal(Pair.ctl(p.a, "-s", "runtime").status, 0, "the daemon answers");
+    assert.doesNotMatch(Pair.logOf(p.a), /scheduler configuration failed/);
+  } finally {
+    p.close();
+  }
+});
+
+test("Scheduler sets the policy and priority asked; a FIFO without Priority is refused by the kernel with a warning, as conntrackd's, and the daemon runs on", { skip }, () => {
+  const fifo = new Pair("pf", { extraGeneral: "\tScheduler {\n\t\tType FIFO\n\t\tPriority 42\n\t}" });
+  try {
+    assert.deepEqual(schedOf(Pair.start(fifo.a)), { policy: SCHED_FIFO, rtPriority: 42 });
+  } finally {
+    fifo.close();
+  }
+  const bare = new Pair("pz", { extraGeneral: "\tScheduler {\n\t\tType FIFO\n\t}" });
+  try {
+    const pid = Pair.start(bare.a);
+    assert.deepEqual(schedOf(pid), { policy: SCHED_OTHER, rtPriority: 0 });
+    assert.match(Pair.logOf(bare.a), /\[warning\] scheduler configuration failed: Invalid argument \(FIFO takes a Priority of 1 to 99\), for FIFO at priority 0\. Continuing with the system's default scheduler/);
+    assert.equal(Pair.ctl(bare.a, "-s", "runtime").status, 0, "the daemon answers");
+  } finally {
+    bare.close();
   }
 });
 
