@@ -209,10 +209,20 @@ export class Core {
   private byteView = new Uint8Array(0);
   private dataView = new DataView(new ArrayBuffer(0));
 
+  private onMemory: ((buffer: ArrayBuffer) => void) | null = null;
+
+  /** Calls `fn` with the memory's buffer now, and again whenever the memory has grown (seen at the next access). */
+  watchMemory(fn: (buffer: ArrayBuffer) => void): void {
+    this.onMemory = fn;
+    this.viewsOf = null;
+    this.refresh();
+  }
+
   /** The views are remade only when the memory grew (its buffer is then a new one). */
   private refresh(): void {
     if (this.viewsOf === this.memory.buffer) return;
     this.viewsOf = this.memory.buffer;
+    this.onMemory?.(this.viewsOf);
     this.byteView = new Uint8Array(this.viewsOf);
     this.dataView = new DataView(this.viewsOf);
   }

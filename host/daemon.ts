@@ -13,7 +13,7 @@ import { openMultichannel, type Multichannel } from "./links/multichannel.ts";
 import { CorosyncLink, type CpgChange } from "./links/channel-corosync.ts";
 import { ControlServer, controlAnswering } from "./control/server.ts";
 import { applyFilters } from "./kernel/filters.ts";
-import { applyScheduler, notifySystemd, syslogSink } from "./process/setup.ts";
+import { adviseHugePages, applyScheduler, notifySystemd, syslogSink } from "./process/setup.ts";
 import { ChangeFeed } from "./api/change-feed.ts";
 import { startApi } from "./api/server.ts";
 import { followKeepalived, type KeepalivedFifo } from "./keepalived/fifo.ts";
@@ -75,6 +75,7 @@ export class Daemon implements ApiSource {
     this.mode = sync.mode;
     this.expectationSync = sync.expectationSync.enabled;
     this.core = loadCore();
+    adviseHugePages(this.core);
     this.done = new Promise((r) => (this.stopped = r));
   }
 

@@ -108,6 +108,8 @@ export interface ProcessAddon {
   trimStartup(): number;
   /** sched_setscheduler() of the calling (main) thread, reset on fork: 0 or -errno. */
   setScheduler(policy: "rr" | "fifo", priority: number): number;
+  /** MADV_HUGEPAGE on the whole 2 MiB pages inside `buffer`: bytes advised, or -errno. */
+  adviseHugePages(buffer: ArrayBuffer): number;
 }
 
 /** A member of a Corosync process group, as libcpg reports it. */

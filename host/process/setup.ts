@@ -9,6 +9,7 @@ import { setFlagsFromString } from "node:v8";
 import { loadProcessAddon } from "../native.ts";
 import type { GeneralConfig } from "../config/load.ts";
 import type { Logger } from "./log.ts";
+import type { Core } from "../core.ts";
 import { strerror } from "../errno.ts";
 
 /**
@@ -45,6 +46,16 @@ export function applyScheduler(sched: GeneralConfig["scheduler"], log: Logger): 
     : r === -os.errno.EINVAL ? ` (${type.toUpperCase()} takes a Priority of 1 to 99)` : "";
   log.warning(`scheduler configuration failed: ${strerror(-r)}${why}, for ${type.toUpperCase()} at priority ${priority}. Continuing with the system's default scheduler`);
   return false;
+}
+
+/**
+ * Transparent huge pages for the core's memory, advised again as it grows
+ * (native/process.c, AdviseHugePages). Advice: a kernel without THP, or with
+ * it off, refuses it and nothing changes.
+ */
+export function adviseHugePages(core: Core): void {
+  const addon = loadProcessAddon();
+  core.watchMemory((buffer) => { addon.adviseHugePages(buffer); });
 }
 
 /** Systemd on: tells systemd the daemon is ready (READY=1) or stopping, when it runs under a notify unit. */

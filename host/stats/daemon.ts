@@ -12,7 +12,7 @@ import { Logger, ctime } from "../process/log.ts";
 import { LockFile } from "../process/lockfile.ts";
 import { ControlServer, controlAnswering } from "../control/server.ts";
 import { applyFilters } from "../kernel/filters.ts";
-import { applyScheduler, notifySystemd, syslogSink } from "../process/setup.ts";
+import { adviseHugePages, applyScheduler, notifySystemd, syslogSink } from "../process/setup.ts";
 import { StatsSinks } from "./sinks.ts";
 import { RecordListWalk, TextDump } from "../formats/text-dump.ts";
 import { cacheCountersFrom } from "../formats/stats.ts";
@@ -114,6 +114,7 @@ export class StatsDaemon implements DaemonControl {
   private constructor(private readonly config: Config, private readonly stats: StatsConfig,
     private readonly sinks: StatsSinks, readonly log: Logger) {
     this.flows = new FlowCollector(config);
+    adviseHugePages(this.flows.core);
     this.done = new Promise((r) => (this.stopped = r));
     sinks.onError((m) => this.log.error(m));
   }

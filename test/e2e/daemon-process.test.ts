@@ -2,7 +2,8 @@
 // socket answers, the process is called ctsyncd and leaves no helper behind,
 // its files are private, a SIGKILL is not an outage (the next start takes the
 // lock over and the peer ends complete), it gives back the memory that
-// starting took, its main thread runs real-time as conntrackd's does, and a client command facing no
+// starting took, its main thread runs real-time as conntrackd's does, its core's memory is
+// advised for huge pages, and a client command facing no
 // daemon, a stale socket or a stopped daemon fails at once with a message.
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -107,6 +108,31 @@ test("Scheduler sets the policy and priority asked; a FIFO without Priority is r
     assert.equal(Pair.ctl(bare.a, "-s", "runtime").status, 0, "the daemon answers");
   } finally {
     bare.close();
+  }
+});
+
+const thpMode = (() => {
+  try { return /\[(\w+)\]/.exec(readFileSync("/sys/kernel/mm/transparent_hugepage/enabled", "utf8"))?.[1] ?? "none"; } catch { return "none"; }
+})();
+
+test("the core's memory is advised for transparent huge pages, and the advice follows it as it grows", {
+  skip: skip || (thpMode !== "madvise" && `THP is "${thpMode}" here: only "madvise" tells an advised mapping from the rest`),
+}, async () => {
+  const p = new Pair("ph");
+  try {
+    const pid = Pair.start(p.a);
+    Pair.start(p.b);
+    /** Sizes (KiB) of the anonymous mappings the kernel would back with huge pages. */
+    const eligible = () => readFileSync(`/proc/${pid}/smaps`, "utf8").split(/\n(?=[0-9a-f]+-[0-9a-f]+ )/)
+      .filter((m) => /THPeligible:\s+1/.test(m) && / 00:00 0\s*\n/.test(m)).map((m) => Number(/\nSize:\s+(\d+) kB/.exec(m)![1]));
+    const atStart = eligible();
+    assert.equal(atStart.length, 1, `one advised mapping, the core's memory: ${atStart.join(", ")} KiB`);
+    assert.equal(await injectInBackground(p.a, 120_000, 0, 0), 0, "the injector finished");
+    assert.ok(await until(() => Number(/cache:internal\tactive objects:\s+(\d+)/.exec(Pair.ctl(p.a, "-s", "cache").stdout)?.[1] ?? 0) === 120_000, 20_000), "A caches 120,000 flows (HashLimit 131072)");
+    const grown = eligible();
+    assert.ok(grown.length === 1 && grown[0] > atStart[0], `the advice covers the grown memory: ${atStart[0]} KiB at start, ${grown.join(", ")} KiB now`);
+  } finally {
+    p.close();
   }
 });
 
