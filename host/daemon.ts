@@ -75,7 +75,6 @@ export class Daemon implements ApiSource {
     this.mode = sync.mode;
     this.expectationSync = sync.expectationSync.enabled;
     this.core = loadCore();
-    adviseHugePages(this.core);
     this.done = new Promise((r) => (this.stopped = r));
   }
 
@@ -127,6 +126,7 @@ export class Daemon implements ApiSource {
       inject: sync.disableExternalCache,
       reliable: general.netlinkEventsReliable,
     }, this.log);
+    if (this.kernel.gathers) adviseHugePages(this.core);
     this.kernel.onActivity = () => this.pump();
     this.kernel.onLoss = (why) => this.lostEvents(why);
 

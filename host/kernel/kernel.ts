@@ -124,12 +124,16 @@ export class Kernel {
     if (opts.bufferSize > 0) {
       log.notice(`netlink event socket buffer size has been set to ${opts.bufferSize} bytes${opts.bufferIsDefault ? " (the default; NetlinkBufferSize sets another)" : ""}`);
     }
-    this.gathers = this.bufferGathers();
+    this.gathering = this.bufferGathers();
     this.events.onReadable(() => this.readEvents());
   }
 
   /** Whether events gather between reads (HOLD_OFF_MS): bufferGathers() when the buffer was last sized. */
-  private gathers: boolean;
+  get gathers(): boolean {
+    return this.gathering;
+  }
+
+  private gathering: boolean;
 
   /** Whether the event socket's buffer is large enough for events to gather between reads. */
   private bufferGathers(): boolean {
@@ -171,7 +175,7 @@ export class Kernel {
   private lost(why: string, overrun = true): void {
     if (overrun) this.overruns++;
     if (this.events.growRcvBuf(this.opts.maxGrowth)) {
-      this.gathers = this.bufferGathers();
+      this.gathering = this.bufferGathers();
       this.log.notice(`netlink event socket buffer size has been doubled to ${this.events.rcvBuf} bytes`);
     }
     this.onLoss(why);

@@ -114,7 +114,6 @@ export class StatsDaemon implements DaemonControl {
   private constructor(private readonly config: Config, private readonly stats: StatsConfig,
     private readonly sinks: StatsSinks, readonly log: Logger) {
     this.flows = new FlowCollector(config);
-    adviseHugePages(this.flows.core);
     this.done = new Promise((r) => (this.stopped = r));
     sinks.onError((m) => this.log.error(m));
   }
@@ -160,6 +159,7 @@ export class StatsDaemon implements DaemonControl {
       liberal: true,
       reliable: general.netlinkEventsReliable,
     }, this.log);
+    if (this.kernel.gathers) adviseHugePages(this.core);
     if (general.netlinkEventsReliable) this.log.notice("reliable ctnetlink event delivery is ENABLED.");
     this.kernel.handleEvents = (len) => this.fromKernel(len);
     this.kernel.onLoss = (why) => this.lostEvents(why);
