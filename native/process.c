@@ -17,12 +17,13 @@
 // - trimStartup(): gives back the pages of the executable and its libraries
 //   that starting Node touched (see TrimStartup).
 // - setScheduler(policy, priority): Scheduler, as sched_setscheduler() on
-//   the main thread (see SetScheduler).
+//   each of the process's threads (see SetScheduler).
 // - adviseHugePages(buffer): transparent huge pages for the core's memory
 //   (see AdviseHugePages).
 // Errors are returned as negative errno values, never thrown.
 
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <sched.h>
 #include <fcntl.h>
@@ -207,10 +208,12 @@ static napi_value TrimStartup(napi_env env, napi_callback_info info) {
 
 /**
  * setScheduler(policy, priority) -> 0 or -errno. policy: "rr" or "fifo".
- * Only the calling thread, the main one, which reads the kernel's events,
- * changes policy: V8's compiler and collector threads stay time-shared, and
- * SCHED_RESET_ON_FORK keeps threads and processes started later (libuv's
- * pool, helper scripts) from inheriting the real-time policy.
+ * Every thread the process has now takes the policy, as conntrackd's one
+ * thread does: the main thread, which reads the kernel's events, and V8's
+ * compiler and collector threads, which it waits on (a time-shared helper
+ * behind a busy CPU kept a real-time main thread spinning for ms in the
+ * collector's sweeping). SCHED_RESET_ON_FORK keeps threads and processes
+ * started later (libuv's pool, helper scripts) time-shared.
  */
 static napi_value SetScheduler(napi_env env, napi_callback_info info) {
   char policy[8];
@@ -223,7 +226,16 @@ static napi_value SetScheduler(napi_env env, napi_callback_info info) {
   int type = !strcmp(policy, "fifo") ? SCHED_FIFO : !strcmp(policy, "rr") ? SCHED_RR : -1;
   if (type < 0) return num(env, -EINVAL);
   struct sched_param param = {.sched_priority = priority};
-  return num(env, sched_setscheduler(0, type | SCHED_RESET_ON_FORK, &param) == 0 ? 0 : -errno);
+  // The main thread first: its refusal (a bad priority, no CAP_SYS_NICE) is the answer.
+  if (sched_setscheduler(0, type | SCHED_RESET_ON_FORK, &param) != 0) return num(env, -errno);
+  DIR *tasks = opendir("/proc/self/task");
+  if (!tasks) return num(env, -errno);
+  for (struct dirent *t; (t = readdir(tasks));) {
+    pid_t tid = (pid_t)atoi(t->d_name);
+    if (tid > 0) sched_setscheduler(tid, type | SCHED_RESET_ON_FORK, &param); // a thread that just ended is no matter
+  }
+  closedir(tasks);
+  return num(env, 0);
 }
 
 /**

@@ -5,7 +5,6 @@
 // our own addon (native/process.c), from the daemon's own process (as a
 // Type=notify unit expects).
 import { constants as os } from "node:os";
-import { setFlagsFromString } from "node:v8";
 import { loadProcessAddon } from "../native.ts";
 import type { GeneralConfig } from "../config/load.ts";
 import type { Logger } from "./log.ts";
@@ -25,23 +24,14 @@ export function schedulerFor(sched: GeneralConfig["scheduler"]): { type: "rr" | 
 }
 
 /**
- * Sets the main thread's scheduling policy (schedulerFor); a refusal is a
- * warning, as conntrackd's, and the daemon carries on. Whether the thread
- * is now real-time. A real-time main
- * thread must not wait on V8's helper threads, which stay time-shared: a
- * parallel scavenge does (each helper finishes its share of the young
- * generation, behind whatever else runs), and took 3-35 ms where one thread
- * takes well under one (bench/burst.ts, 208 KiB buffer: an overrun after
- * each). The young generation here is small, so the main thread scavenges
- * it alone.
+ * Sets the scheduling policy of the daemon's threads (schedulerFor); a
+ * refusal is a warning, as conntrackd's, and the daemon carries on. Whether
+ * they are now real-time.
  */
 export function applyScheduler(sched: GeneralConfig["scheduler"], log: Logger): boolean {
   const { type, priority } = schedulerFor(sched);
   const r = loadProcessAddon().setScheduler(type, priority);
-  if (r === 0) {
-    setFlagsFromString("--no-parallel-scavenge");
-    return true;
-  }
+  if (r === 0) return true;
   const why = r === -os.errno.EPERM ? " (it needs CAP_SYS_NICE, or a real-time budget for this cgroup)"
     : r === -os.errno.EINVAL ? ` (${type.toUpperCase()} takes a Priority of 1 to 99)` : "";
   log.warning(`scheduler configuration failed: ${strerror(-r)}${why}, for ${type.toUpperCase()} at priority ${priority}. Continuing with the system's default scheduler`);
