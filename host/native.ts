@@ -106,7 +106,7 @@ export interface ProcessAddon {
   syslog(level: string, message: string): number;
   /** Drops the pages of clean read-only file mappings (the executable's start-up pages): bytes given back, or -errno. */
   trimStartup(): number;
-  /** sched_setscheduler() of the calling (main) thread, reset on fork: 0 or -errno. */
+  /** sched_setscheduler() of each of the process's threads, reset on fork: 0 or -errno (the main thread's refusal). */
   setScheduler(policy: "rr" | "fifo", priority: number): number;
   /** MADV_HUGEPAGE on the whole 2 MiB pages inside `buffer`: bytes advised, or -errno. */
   adviseHugePages(buffer: ArrayBuffer): number;

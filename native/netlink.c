@@ -487,8 +487,8 @@ static napi_value Poll(napi_env env, napi_callback_info info) {
 // pause(fd) / resume(fd): stop and restart watching a polled fd. What
 // arrives meanwhile waits in the socket's buffer, to be read in one go: the
 // daemon pauses its event socket for a few milliseconds after each read when
-// the buffer is large (host/kernel/kernel.ts, HOLD_OFF_MS), so that a busy firewall's events come in hundreds per
-// wakeup rather than a few.
+// the buffer is large (host/kernel/kernel.ts, HOLD_OFF_MS), so that a busy
+// firewall's events come in hundreds per wakeup rather than a few.
 static nlsock *polled_sock(napi_env env, napi_callback_info info) {
   GET_ARGS(1);
   int fd;

@@ -218,14 +218,12 @@ static napi_value TrimStartup(napi_env env, napi_callback_info info) {
 static napi_value SetScheduler(napi_env env, napi_callback_info info) {
   char policy[8];
   if (!string_arg(env, info, 0, policy, sizeof policy)) return num(env, -EINVAL);
-  size_t argc = 2;
-  napi_value argv[2];
-  int32_t priority = 0;
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 2 || napi_get_value_int32(env, argv[1], &priority) != napi_ok) return num(env, -EINVAL);
+  GET_ARGS(2);
+  int64_t priority;
+  if (argc < 2 || !arg_int(env, argv[1], &priority)) return num(env, -EINVAL);
   int type = !strcmp(policy, "fifo") ? SCHED_FIFO : !strcmp(policy, "rr") ? SCHED_RR : -1;
   if (type < 0) return num(env, -EINVAL);
-  struct sched_param param = {.sched_priority = priority};
+  struct sched_param param = {.sched_priority = (int)priority};
   // The main thread first: its refusal (a bad priority, no CAP_SYS_NICE) is the answer.
   if (sched_setscheduler(0, type | SCHED_RESET_ON_FORK, &param) != 0) return num(env, -errno);
   DIR *tasks = opendir("/proc/self/task");
@@ -247,11 +245,9 @@ static napi_value SetScheduler(napi_env env, napi_callback_info info) {
  * advice only where THP is "madvise" or "always".
  */
 static napi_value AdviseHugePages(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
+  GET_ARGS(1);
   void *data = NULL;
   size_t len = 0;
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   if (argc < 1 || napi_get_arraybuffer_info(env, argv[0], &data, &len) != napi_ok) return num(env, -EINVAL);
   const uintptr_t huge = 2u << 20;
   uintptr_t start = ((uintptr_t)data + huge - 1) & ~(huge - 1), end = ((uintptr_t)data + len) & ~(huge - 1);

@@ -28,13 +28,14 @@ export const EVENT_BUFFER_DEFAULT_MAX = 64 << 20;
 export const HOLD_OFF_MS = 2;
 
 /**
- * The smallest event buffer the hold-off is safe with. A real-time main
- * thread (Scheduler, on by default as in conntrackd) reads again when the
- * hold ends: 2 MiB hold some 8 ms of a burst as it arrives here, and
- * conntrack-tools' example configuration (2 MiB growing to 8) took an
+ * The smallest event buffer the hold-off is safe with, as the kernel reports
+ * and counts it (rcvBuf: twice NetlinkBufferSize). A real-time daemon
+ * (Scheduler, on by default as in conntrackd) reads again when the hold
+ * ends: conntrack-tools' example configuration (NetlinkBufferSize 2 MiB,
+ * growing to 8) holds some 8 ms of a burst as it arrives here, and took an
  * unpaced million with no overrun. A time-shared one may wait several ms
- * more behind other processes, and overran 2 MiB: it needs 8 MiB, some
- * 25 ms. Below, events are read as they come.
+ * more behind other processes, and overran it: it needs four times as
+ * much. Below, events are read as they come.
  */
 export function holdOffMinBuffer(realtime: boolean): number {
   return realtime ? 2 << 20 : 8 << 20;
@@ -60,7 +61,7 @@ export interface KernelOptions {
   liberal: boolean;
   /** DisableExternalCache: peers' messages are injected into the kernel through a socket of their own. */
   inject?: boolean;
-  /** The main thread runs real-time (applyScheduler): reads come on time, and a smaller buffer may gather events. */
+  /** The daemon runs real-time (applyScheduler): reads come on time, and a smaller buffer may gather events. */
   realtime?: boolean;
   /**
    * NetlinkEventsReliable: NETLINK_BROADCAST_ERROR and NETLINK_NO_ENOBUFS on
