@@ -25,10 +25,14 @@ function injectInBackground(side: Pair["a"], count: number, base: number, rate: 
   return new Promise((resolve) => child.on("close", resolve));
 }
 
-test("-d returns with the control socket answering; ps, pgrep and pidof see ctsyncd; no helper process; files 0600", { skip }, () => {
+test("-d returns with the control socket answering; ps, pgrep and pidof see ctsyncd; no helper process; files 0600; no CA bundle loaded", { skip }, () => {
   const p = new Pair("pn");
+  const caBefore = process.env.NODE_EXTRA_CA_CERTS;
   try {
+    process.env.NODE_EXTRA_CA_CERTS = p.a.conf; // any readable file: Node would parse it at start-up
     const pid = Pair.start(p.a);
+    const environ = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
+    assert.ok(!environ.some((v) => v.startsWith("NODE_EXTRA_CA_CERTS=")), "the daemon's Node does not read a CA bundle at start-up");
     assert.equal(Pair.ctl(p.a, "-s", "runtime").status, 0, "answers as soon as -d returned");
     assert.equal(readFileSync(`/proc/${pid}/comm`, "utf8").trim(), "ctsyncd");
     assert.match(readFileSync(`/proc/${pid}/cmdline`, "utf8"), /^ctsyncd/);
@@ -38,6 +42,8 @@ test("-d returns with the control socket answering; ps, pgrep and pidof see ctsy
     assert.equal(children, "", "the daemon runs no child process (no esbuild, no loader)");
     for (const f of [p.a.log, p.a.lock, p.a.sock]) assert.equal(mode(f), 0o600, `${f} is 0600`);
   } finally {
+    if (caBefore === undefined) delete process.env.NODE_EXTRA_CA_CERTS;
+    else process.env.NODE_EXTRA_CA_CERTS = caBefore;
     p.close();
   }
 });
