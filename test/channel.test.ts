@@ -15,7 +15,7 @@ import { join, resolve, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createInterface } from "node:readline";
 import { promisify } from "node:util";
-import { AddressSet, ChannelError, payloadSizeFor, deviceMtu } from "../host/links/channel.ts";
+import { AddressSet, ChannelError, payloadSizeFor, deviceMtu, withScope } from "../host/links/channel.ts";
 import { openChannel } from "../host/links/multichannel.ts";
 import { bufferWarning } from "../host/links/channel-datagram.ts";
 import { loadNetlinkAddon } from "../host/native.ts";
@@ -55,6 +55,15 @@ test("payload size: MTU less IP and UDP/TCP headers, 1500 for loopback or no dev
   assert.equal(payloadSizeFor({ ...udp4, type: "tcp" }), 1460);
   assert.equal(payloadSizeFor({ ...udp4, type: "tcp", family: 6 }), 1440);
   assert.equal(payloadSizeFor({ ...base, type: "multicast", family: 4, interface: null, address: "239.1.1.1", ipv4Interface: null, port: 1 }), 1472);
+});
+
+test("withScope: a link-local IPv6 address takes the device as its zone; others stay as written", () => {
+  assert.equal(withScope("fe80::1", "eth1"), "fe80::1%eth1");
+  assert.equal(withScope("FF02::1:3", "eth1"), "FF02::1:3%eth1");
+  assert.equal(withScope("fe80::1%eth0", "eth1"), "fe80::1%eth0");
+  assert.equal(withScope("fd20::1", "eth1"), "fd20::1");
+  assert.equal(withScope("10.0.0.1", "eth1"), "10.0.0.1");
+  assert.equal(withScope("fe80::1", null), "fe80::1");
 });
 
 test("AddressSet: an address matches whatever its spelling", () => {
