@@ -68,9 +68,11 @@ export interface NetlinkAddon {
   /** The same on a worker thread (the bytes are copied first); rejects on a hard error. */
   sendAsync(fd: number, buffer: ArrayBufferView, offset: number, length: number, portid?: number): Promise<number>;
   poll(fd: number, callback: (status: number) => void): void;
-  /** Stops watching a polled fd until resume(fd); a no-op for an fd not polled (closed meanwhile). */
-  pause(fd: number): void;
-  resume(fd: number): void;
+  /**
+   * No callback for `ms`, then one whether or not anything came; polling
+   * resumes unless that callback holds off again (a no-op for an fd not polled).
+   */
+  holdOff(fd: number, ms: number): void;
   close(fd: number): void;
   portId(fd: number): number;
   dropCount(fd: number): number;

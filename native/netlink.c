@@ -49,6 +49,9 @@ void dgram_define(napi_env env, napi_value exports);
 // Per-socket state, kept per N-API environment (one list per worker thread).
 typedef struct nlsock {
   uv_poll_t poll; // first member: closing frees the whole struct (see close_poll)
+  uv_timer_t *hold; // holdOff's timer, made on first use (closed on its own, with free)
+  int rearmed;      // holdOff was called again from the hold timer's callback
+  int dropped;      // closed from a callback: the memory waits for libuv's close callback
   int fd;
   uint32_t slot;
   int pending_err;  // reported by the next recvMany (after a truncation)
@@ -103,6 +106,10 @@ static void unlink_sock(napi_env env, nlsock *s) {
 // first member of nlsock: a callback inside this addon could run after a
 // worker has unloaded it (libuv finishes closing handles after env cleanup).
 static void close_poll(nlsock *s) {
+  if (s->hold) {
+    uv_close((uv_handle_t *)s->hold, (uv_close_cb)(void (*)(void))free);
+    s->hold = NULL;
+  }
   uv_poll_stop(&s->poll);
   uv_close((uv_handle_t *)&s->poll, (uv_close_cb)(void (*)(void))free);
 }
@@ -112,6 +119,7 @@ static void drop_sock(napi_env env, nlsock *s) {
   unlink_sock(env, s);
   if (s->cb) napi_delete_reference(env, s->cb);
   if (s->actx) napi_async_destroy(env, s->actx);
+  s->dropped = 1;
   if (s->polling) {
     close_poll(s); // the memory lives until libuv's close callback
   } else {
@@ -416,17 +424,9 @@ static napi_value SendAsync(napi_env env, napi_callback_info info) {
 
 // ---- poll -----------------------------------------------------------------
 
-static void on_poll(uv_poll_t *h, int status, int events) {
-  nlsock *s = h->data;
+/** Calls the socket's JS callback with `arg` (0: readable; else a negative errno). */
+static void call_back(nlsock *s, int arg) {
   napi_env env = s->env;
-  int arg = status;
-  if (status == UV_EBADF && fcntl(s->fd, F_GETFD) != -1) {
-    // libuv reports POLLERR as EBADF and stops the handle. On netlink POLLERR
-    // means sk_err is set, i.e. an overrun: the fd is fine, the next
-    // recvMany returns -ENOBUFS. Re-arm and report "readable".
-    arg = 0;
-    if (uv_poll_start(h, UV_READABLE, on_poll) != 0) arg = status;
-  }
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
   napi_value fn, recv, a;
@@ -448,6 +448,31 @@ static void on_poll(uv_poll_t *h, int status, int events) {
     }
   }
   napi_close_handle_scope(env, scope);
+}
+
+static void on_poll(uv_poll_t *h, int status, int events) {
+  nlsock *s = h->data;
+  int arg = status;
+  if (status == UV_EBADF && fcntl(s->fd, F_GETFD) != -1) {
+    // libuv reports POLLERR as EBADF and stops the handle. On netlink POLLERR
+    // means sk_err is set, i.e. an overrun: the fd is fine, the next
+    // recvMany returns -ENOBUFS. Re-arm and report "readable".
+    arg = 0;
+    if (uv_poll_start(h, UV_READABLE, on_poll) != 0) arg = status;
+  }
+  call_back(s, arg);
+}
+
+// The hold is over: the callback reads what gathered. If it holds off again
+// (a burst goes on), the poll stays stopped and this timer alone paces the
+// reads. Restarting the poll for each read would cost two epoll_ctl calls and
+// a wakeup by the first event of every hold, to take the fd out again.
+static void on_hold(uv_timer_t *t) {
+  nlsock *s = t->data;
+  s->rearmed = 0;
+  call_back(s, 0);
+  if (s->dropped || s->rearmed) return;
+  uv_poll_start(&s->poll, UV_READABLE, on_poll);
 }
 
 // poll(fd, callback): calls callback(status) whenever fd is readable (status
@@ -484,28 +509,30 @@ static napi_value Poll(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-// pause(fd) / resume(fd): stop and restart watching a polled fd. What
+// holdOff(fd, ms): no callback for `ms`; then one, whether or not anything
+// came, and polling resumes unless that callback holds off again. What
 // arrives meanwhile waits in the socket's buffer, to be read in one go: the
-// daemon pauses its event socket for a few milliseconds after each read when
-// the buffer is large (host/kernel/kernel.ts, HOLD_OFF_MS), so that a busy
-// firewall's events come in hundreds per wakeup rather than a few.
-static nlsock *polled_sock(napi_env env, napi_callback_info info) {
-  GET_ARGS(1);
+// daemon holds its event socket off for a few milliseconds after each read
+// when the buffer is large (host/kernel/kernel.ts, HOLD_OFF_MS), so that a
+// busy firewall's events come in hundreds per wakeup rather than a few.
+static napi_value HoldOff(napi_env env, napi_callback_info info) {
+  GET_ARGS(2);
   int fd;
-  if (argc < 1 || !arg_fd(env, argv[0], &fd)) return NULL;
+  int64_t ms;
+  if (argc < 2 || !arg_fd(env, argv[0], &fd) || !arg_int(env, argv[1], &ms) || ms < 0)
+    return throw_type(env, "ctsync_netlink holdOff(fd, ms >= 0)");
   nlsock *s = find_sock(env, fd);
-  return s && s->polling ? s : NULL;
-}
-
-static napi_value Pause(napi_env env, napi_callback_info info) {
-  nlsock *s = polled_sock(env, info);
-  if (s) uv_poll_stop(&s->poll);
-  return NULL;
-}
-
-static napi_value Resume(napi_env env, napi_callback_info info) {
-  nlsock *s = polled_sock(env, info);
-  if (s) uv_poll_start(&s->poll, UV_READABLE, on_poll);
+  if (!s || !s->polling) return NULL;
+  if (!s->hold) {
+    uv_loop_t *loop;
+    if (napi_get_uv_event_loop(env, &loop) != napi_ok) return throw_errno(env, "holdOff: napi_get_uv_event_loop", EINVAL);
+    if (!(s->hold = malloc(sizeof *s->hold))) return throw_errno(env, "holdOff: timer", ENOMEM);
+    uv_timer_init(loop, s->hold);
+    s->hold->data = s;
+  }
+  uv_poll_stop(&s->poll);
+  s->rearmed = 1;
+  uv_timer_start(s->hold, on_hold, (uint64_t)ms, 0);
   return NULL;
 }
 
@@ -622,8 +649,7 @@ NAPI_MODULE_INIT() {
     {"send", NULL, Send, NULL, NULL, NULL, napi_enumerable, NULL},
     {"sendAsync", NULL, SendAsync, NULL, NULL, NULL, napi_enumerable, NULL},
     {"poll", NULL, Poll, NULL, NULL, NULL, napi_enumerable, NULL},
-    {"pause", NULL, Pause, NULL, NULL, NULL, napi_enumerable, NULL},
-    {"resume", NULL, Resume, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"holdOff", NULL, HoldOff, NULL, NULL, NULL, napi_enumerable, NULL},
     {"close", NULL, Close, NULL, NULL, NULL, napi_enumerable, NULL},
     {"portId", NULL, PortId, NULL, NULL, NULL, napi_enumerable, NULL},
     {"dropCount", NULL, DropCount, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -262,19 +262,33 @@ const scenarios: Record<string, () => Promise<unknown>> = {
     const ev = NetlinkSocket.open({ groups: ["conntrack-new"], rcvbuf: 1 << 20, force: true });
     const buf = new Uint8Array(64 * NetlinkSocket.slotDefault);
     const reads: number[] = []; // events per callback
+    let holdAgain = true;
     ev.onReadable(() => {
       let events = 0;
       for (let n = ev.recvInto(buf, 64); n !== RECV_AGAIN; n = ev.recvInto(buf, 64)) if (n > 0) walk(buf, n, () => events++);
       reads.push(events);
+      // Once, from the hold's own callback: the hold goes on (as a busy daemon's does).
+      if (holdAgain) { holdAgain = false; ev.holdOff(2000); }
     });
+    const insert = async (from: number, count: number) => {
+      for (let i = from; i < from + count; i++) {
+        await run("conntrack", ["-I", "-s", "192.0.2.7", "-d", "198.51.100.7", "-p", "udp", "--sport", String(i), "--dport", "53", "-t", "100"]);
+      }
+    };
     const held = Date.now();
+    const at = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, held + ms - Date.now())));
     ev.holdOff(3000);
-    for (let i = 1; i <= 5; i++) {
-      await run("conntrack", ["-I", "-s", "192.0.2.7", "-d", "198.51.100.7", "-p", "udp", "--sport", String(i), "--dport", "53", "-t", "100"]);
-    }
+    await insert(1, 5);
     const duringHold = [...reads], insertMs = Date.now() - held;
-    await new Promise((r) => setTimeout(r, 3500 - insertMs));
-    const result = { duringHold, insertMs, afterHold: [...reads] };
+    await at(3300);
+    const afterHold = [...reads];
+    await insert(6, 3); // within the second hold (3000-5000 ms)
+    const duringSecond = [...reads], secondMs = Date.now() - held;
+    await at(5300);
+    const afterSecond = [...reads];
+    await insert(9, 1); // polling again: read at once
+    await at(5800);
+    const result = { duringHold, insertMs, afterHold, duringSecond, secondMs, afterSecond, polledAgain: [...reads] };
     ev.close();
     return result;
   },
@@ -483,11 +497,15 @@ if (scenario) {
     assert.equal(r.drops, 0);
   });
 
-  test("holdOff: events that arrive while the socket is held wait in its buffer and are read in one go after", async () => {
+  test("holdOff: events that arrive while the socket is held wait in its buffer and are read in one go after; held again from that callback, the hold goes on; then polling resumes", async () => {
     const r = await inNetns("holdOff");
     assert.ok(r.insertMs < 3000, `the five inserts took ${r.insertMs} ms, longer than the hold`);
     assert.deepEqual(r.duringHold, [], "no callback while held");
     assert.deepEqual(r.afterHold, [5], "one callback with all five events");
+    assert.ok(r.secondMs < 5000, `the three inserts ended at ${r.secondMs} ms, after the second hold`);
+    assert.deepEqual(r.duringSecond, [5], "no callback during the second hold");
+    assert.deepEqual(r.afterSecond, [5, 3], "the second hold's events in one callback");
+    assert.deepEqual(r.polledAgain, [5, 3, 1], "after a hold not renewed, an event is read as it comes");
   });
 
   test("dump: every entry up to NLMSG_DONE, count equals conntrack -L", async () => {

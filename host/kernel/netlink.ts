@@ -102,12 +102,12 @@ export class NetlinkSocket {
 
   /**
    * Stops the readable callbacks for `ms`: what arrives meanwhile waits in
-   * the socket's buffer and is read in one go when they resume.
+   * the socket's buffer. Then the callback runs once, whether or not anything
+   * came; called again from there, the hold goes on without polling between.
    */
   holdOff(ms: number): void {
     this.checkOpen("holdOff");
-    this.addon.pause(this.fd);
-    setTimeout(() => { if (!this.closed) this.addon.resume(this.fd); }, ms);
+    this.addon.holdOff(this.fd, ms);
   }
 
   /** Called on every overrun or truncation recvInto sees (the caller must resync). */
