@@ -11,7 +11,8 @@
 // the event loop: with CPUs shared, time spent runnable but descheduled
 // counts too, so read the shares more than the microseconds. Time the kernel
 // spends in a system call (receiving, sending) counts against the JS
-// function that made the call.
+// function that made the call. The daemon's start, up to its first tenth
+// of a second idle, is left out.
 import { readFileSync } from "node:fs";
 
 interface Profile {
@@ -32,12 +33,22 @@ const STAGES: [string, RegExp][] = [
 ];
 const OTHER = "event loop and other JS (pump, delivery, copies, timers)";
 
+/** Idle this long in a row (its link checks wake it every 200 ms), the daemon has started: what came before (module loading, the first dump of the kernel's table) is no entry's cost. */
+const STARTED_IDLE_US = 100_000;
+
 export function splitProfile(p: Profile): Map<string, number> {
   const byId = new Map(p.nodes.map((n) => [n.id, n.callFrame.functionName]));
   const us = new Map<string, number>();
+  let idleRun = 0, started = false;
   p.samples.forEach((id, i) => {
     const name = byId.get(id) ?? "";
-    if (name === "(idle)") return;
+    if (name === "(idle)") {
+      idleRun += p.timeDeltas[i] ?? 0;
+      if (idleRun >= STARTED_IDLE_US) started = true;
+      return;
+    }
+    idleRun = 0;
+    if (!started) return;
     const stage = STAGES.find(([, re]) => re.test(name))?.[0] ?? OTHER;
     us.set(stage, (us.get(stage) ?? 0) + (p.timeDeltas[i] ?? 0));
   });
