@@ -424,7 +424,7 @@ static napi_value SendAsync(napi_env env, napi_callback_info info) {
 
 // ---- poll -----------------------------------------------------------------
 
-/** Calls the socket's JS callback with `arg` (0: readable; else a negative errno). */
+// Calls the socket's JS callback with `arg` (0: readable; else a negative errno).
 static void call_back(nlsock *s, int arg) {
   napi_env env = s->env;
   napi_handle_scope scope;
