@@ -36,8 +36,8 @@ for (const hashSize of [1, 7, 4096]) {
   });
 }
 
-test("a flush empties the cache in one pass, entries still queued included, and the flows come back as new", () => {
-  const a = new TestNode("notrack", { hashSize: 64 });
+for (const hashSize of [64, 37]) test(`a flush empties the cache in one pass, entries still queued included, and the flows come back as new (HashSize ${hashSize})`, () => {
+  const a = new TestNode("notrack", { hashSize });
   const flows = Array.from({ length: 1000 }, (_, i) => flow(i));
   flows.forEach((f) => a.ctEvent(f)); // queued for the link, not sent yet
   const destroyed = () => a.core.cacheCounts(a.k("CACHE_INTERNAL_CT")).destroyed;
