@@ -281,32 +281,39 @@ function linkEntry(c: Cache, e: usize, h: u32): void {
   c.count++;
 }
 
-/** Buckets whose first entries clearEntries loads before it drops any. */
-const CLEAR_GROUP: u32 = 16;
+// Entries lie in the order they came, not in the buckets': a walk in bucket
+// order misses memory at each one. Loading a group of chains' first two
+// entries (chains of N/2 buckets hold two on average) before using any lets
+// the CPU wait for those misses together rather than one after the other.
+
+/** Buckets whose chains are loaded at a time. */
+const TOUCH_GROUP: u32 = 16;
 /** Where those loads go, so that the optimizer keeps them. */
-let clearSink: u32 = 0;
+let touchSink: u32 = 0;
+
+/** Loads the first two entries of the chains of buckets [from, to); returns `to`. */
+function touchChains(c: Cache, from: u32, to: u32): u32 {
+  let touched: u32 = 0;
+  for (let i = from; i < to; i++) {
+    const e = <usize>load<u32>(bucketAt(c, i) + B_HEAD);
+    if (e == 0) continue;
+    const next = <usize>load<u32>(e + E_NEXT);
+    touched |= next != 0 ? load<u32>(next + E_NEXT) : <u32>e;
+  }
+  touchSink = touched;
+  return to;
+}
 
 /**
  * Empties the table in one pass: `drop` gets each entry, already out of the
  * table, to free or keep as it sees fit. Cheaper than unlinking one entry
- * at a time, which hashes every entry left in its chain again. Entries lie
- * in the order they came, not in the buckets': each is a miss to memory.
- * Loading a group of chains' first two entries before dropping any lets
- * the CPU wait for those misses together rather than one after the other.
+ * at a time, which hashes every entry left in its chain again.
  */
 export function clearEntries(c: Cache, drop: (e: usize) => void): void {
-  for (let group: u32 = 0; group < c.nbuckets; group += CLEAR_GROUP) {
-    const end = min(group + CLEAR_GROUP, c.nbuckets);
-    let touched: u32 = 0;
-    for (let i = group; i < end; i++) {
-      const e = <usize>load<u32>(bucketAt(c, i) + B_HEAD);
-      if (e == 0) continue;
-      const next = <usize>load<u32>(e + E_NEXT);
-      touched |= next != 0 ? load<u32>(next + E_NEXT) : <u32>e; // chains of N/2 buckets hold two on average
-    }
-    clearSink = touched;
-    for (let i = group; i < end; i++) {
-      const b = bucketAt(c, i);
+  for (let group: u32 = 0; group < c.nbuckets; ) {
+    const end = touchChains(c, group, min(group + TOUCH_GROUP, c.nbuckets));
+    for (; group < end; group++) {
+      const b = bucketAt(c, group);
       let e = <usize>load<u32>(b + B_HEAD);
       if (e == 0) continue;
       store<u64>(b, 0); // the head and the filter
@@ -328,12 +335,15 @@ export function clearEntries(c: Cache, drop: (e: usize) => void): void {
   cache: usize = 0;
   bucket: u32 = 0;
   entry: usize = 0;
+  /** Buckets below this one had their chains loaded (touchChains). */
+  touched: u32 = 0;
 }
 
 export function cursorStart(cur: Cursor, c: Cache, bucket: u32): void {
   cur.cache = changetype<usize>(c);
   cur.bucket = bucket;
   cur.entry = 0;
+  cur.touched = bucket;
 }
 
 /** The next entry of the walk, or 0 at the end of the table. */
@@ -345,6 +355,7 @@ export function cursorNext(cur: Cursor): usize {
     cur.bucket++;
   }
   while (cur.bucket < c.nbuckets) {
+    if (cur.bucket >= cur.touched) cur.touched = touchChains(c, cur.bucket, min(cur.bucket + TOUCH_GROUP, c.nbuckets));
     const e = <usize>load<u32>(bucketAt(c, cur.bucket) + B_HEAD);
     if (e != 0) {
       cur.entry = e;
