@@ -291,8 +291,9 @@ const TOUCH_GROUP: u32 = 16;
 /** Where those loads go, so that the optimizer keeps them. */
 let touchSink: u32 = 0;
 
-/** Loads the first two entries of the chains of buckets [from, to); returns `to`. */
-function touchChains(c: Cache, from: u32, to: u32): u32 {
+/** Loads the first two entries of the chains of the TOUCH_GROUP buckets from `from`; returns the bucket after them. */
+function touchChains(c: Cache, from: u32): u32 {
+  const to = min(from + TOUCH_GROUP, c.nbuckets);
   let touched: u32 = 0;
   for (let i = from; i < to; i++) {
     const e = <usize>load<u32>(bucketAt(c, i) + B_HEAD);
@@ -311,7 +312,7 @@ function touchChains(c: Cache, from: u32, to: u32): u32 {
  */
 export function clearEntries(c: Cache, drop: (e: usize) => void): void {
   for (let group: u32 = 0; group < c.nbuckets; ) {
-    const end = touchChains(c, group, min(group + TOUCH_GROUP, c.nbuckets));
+    const end = touchChains(c, group);
     for (; group < end; group++) {
       const b = bucketAt(c, group);
       let e = <usize>load<u32>(b + B_HEAD);
@@ -355,7 +356,7 @@ export function cursorNext(cur: Cursor): usize {
     cur.bucket++;
   }
   while (cur.bucket < c.nbuckets) {
-    if (cur.bucket >= cur.touched) cur.touched = touchChains(c, cur.bucket, min(cur.bucket + TOUCH_GROUP, c.nbuckets));
+    if (cur.bucket >= cur.touched) cur.touched = touchChains(c, cur.bucket);
     const e = <usize>load<u32>(bucketAt(c, cur.bucket) + B_HEAD);
     if (e != 0) {
       cur.entry = e;
