@@ -110,8 +110,8 @@ export interface ProcessAddon {
   trimStartup(): number;
   /** sched_setscheduler() of each of the process's threads, reset on fork: 0 or -errno (the main thread's refusal). */
   setScheduler(policy: "rr" | "fifo", priority: number): number;
-  /** MADV_HUGEPAGE on the whole 2 MiB pages inside `buffer`: bytes advised, or -errno. */
-  adviseHugePages(buffer: ArrayBuffer): number;
+  /** MADV_HUGEPAGE on the whole 2 MiB pages of `buffer` past byte `from`: bytes advised, or -errno. */
+  adviseHugePages(buffer: ArrayBuffer, from?: number): number;
 }
 
 /** A member of a Corosync process group, as libcpg reports it. */

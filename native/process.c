@@ -18,8 +18,8 @@
 //   that starting Node touched (see TrimStartup).
 // - setScheduler(policy, priority): Scheduler, as sched_setscheduler() on
 //   each of the process's threads (see SetScheduler).
-// - adviseHugePages(buffer): transparent huge pages for the core's memory
-//   (see AdviseHugePages).
+// - adviseHugePages(buffer, from): transparent huge pages for the core's
+//   memory past `from` (see AdviseHugePages).
 // Errors are returned as negative errno values, never thrown.
 
 #define _GNU_SOURCE
@@ -237,20 +237,26 @@ static napi_value SetScheduler(napi_env env, napi_callback_info info) {
 }
 
 /**
- * adviseHugePages(buffer) -> bytes advised, or -errno. MADV_HUGEPAGE on the
- * whole 2 MiB pages inside an ArrayBuffer (the core's memory): a cache of a
- * million flows is read at random, one bucket and one entry per message,
- * and with 4 KiB pages nearly each of those reads is also a TLB miss, which
- * in a virtual machine costs a two-level page walk. The kernel honours the
- * advice only where THP is "madvise" or "always".
+ * adviseHugePages(buffer, from) -> bytes advised, or -errno. MADV_HUGEPAGE on
+ * the whole 2 MiB pages of an ArrayBuffer (the core's memory) past byte
+ * `from`: a cache of a million flows is read at random, one bucket and one
+ * entry per message, and with 4 KiB pages nearly each of those reads is also
+ * a TLB miss, which in a virtual machine costs a two-level page walk. The
+ * memory before `from` is what the daemon starts with, its buffers touched
+ * here and there: a huge page there would clear 2 MiB for each first touch
+ * of a few bytes (about 5 ms a page in this VM), and delay the start. The
+ * kernel honours the advice only where THP is "madvise" or "always".
  */
 static napi_value AdviseHugePages(napi_env env, napi_callback_info info) {
-  GET_ARGS(1);
+  GET_ARGS(2);
   void *data = NULL;
   size_t len = 0;
+  double from = 0;
   if (argc < 1 || napi_get_arraybuffer_info(env, argv[0], &data, &len) != napi_ok) return num(env, -EINVAL);
+  if (argc > 1 && napi_get_value_double(env, argv[1], &from) != napi_ok) return num(env, -EINVAL);
+  if (from < 0 || from > (double)len) return num(env, -EINVAL);
   const uintptr_t huge = 2u << 20;
-  uintptr_t start = ((uintptr_t)data + huge - 1) & ~(huge - 1), end = ((uintptr_t)data + len) & ~(huge - 1);
+  uintptr_t start = ((uintptr_t)data + (size_t)from + huge - 1) & ~(huge - 1), end = ((uintptr_t)data + len) & ~(huge - 1);
   if (end <= start) return num(env, 0);
   return num(env, madvise((void *)start, end - start, MADV_HUGEPAGE) == 0 ? (double)(end - start) : -errno);
 }

@@ -39,16 +39,21 @@ export function applyScheduler(sched: GeneralConfig["scheduler"], log: Logger): 
 }
 
 /**
- * Transparent huge pages for the core's memory, advised again as it grows
- * (native/process.c, AdviseHugePages). Advice: a kernel without THP, or with
- * it off, refuses it and nothing changes. The daemon asks only when its
- * event buffer gathers events (Kernel.gathers): the first touch of a huge
- * page clears 2 MiB at once, which a buffer of a millisecond or two of
- * events does not absorb (it overran 208 KiB at 75,000 events a second).
+ * Transparent huge pages for the memory the core grows into (native/process.c,
+ * AdviseHugePages), advised again as it grows: the caches' entries. Not for
+ * the memory it has now, its buffers and bucket arrays, which a start touches
+ * here and there: the first touch of a huge page clears 2 MiB at once. The
+ * daemon asks only when its event buffer gathers events (Kernel.gathers): a
+ * buffer of a millisecond or two of events does not absorb that clearing
+ * either (it overran 208 KiB at 75,000 events a second).
  */
 export function adviseHugePages(core: Core): void {
   const addon = loadProcessAddon();
-  core.watchMemory((buffer) => { addon.adviseHugePages(buffer); });
+  let from = -1;
+  core.watchMemory((buffer) => {
+    if (from < 0) from = buffer.byteLength;
+    addon.adviseHugePages(buffer, from);
+  });
 }
 
 /** Systemd on: tells systemd the daemon is ready (READY=1) or stopping, when it runs under a notify unit. */

@@ -2,8 +2,8 @@
 // socket answers, the process is called ctsyncd and leaves no helper behind,
 // its files are private, a SIGKILL is not an outage (the next start takes the
 // lock over and the peer ends complete), it gives back the memory that
-// starting took, its threads run real-time as conntrackd's does, its core's memory is
-// advised for huge pages, and a client command facing no
+// starting took, its threads run real-time as conntrackd's does, the memory its core
+// grows into is advised for huge pages, and a client command facing no
 // daemon, a stale socket or a stopped daemon fails at once with a message.
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -126,7 +126,7 @@ function eligibleOf(pid: number): number[] {
     .filter((m) => /THPeligible:\s+1/.test(m) && / 00:00 0\s*\n/.test(m)).map((m) => Number(/\nSize:\s+(\d+) kB/.exec(m)![1]));
 }
 
-test("the core's memory is advised for transparent huge pages, and the advice follows it as it grows; not with a 208 KiB event buffer", {
+test("the memory the core grows into is advised for transparent huge pages, not what it starts with; not with a 208 KiB event buffer", {
   skip: skip || (thpMode !== "madvise" && `THP is "${thpMode}" here: only "madvise" tells an advised mapping from the rest`),
 }, async () => {
   const p = new Pair("ph");
@@ -134,12 +134,12 @@ test("the core's memory is advised for transparent huge pages, and the advice fo
     const pid = Pair.start(p.a);
     Pair.start(p.b);
     const eligible = () => eligibleOf(pid);
-    const atStart = eligible();
-    assert.equal(atStart.length, 1, `one advised mapping, the core's memory: ${atStart.join(", ")} KiB`);
+    // Its start touches its buffers here and there: a huge page would clear 2 MiB at each first touch.
+    assert.deepEqual(eligible(), [], "nothing advised at start");
     assert.equal(await injectInBackground(p.a, 120_000, 0, 0), 0, "the injector finished");
     assert.ok(await until(() => Number(/cache:internal\tactive objects:\s+(\d+)/.exec(Pair.ctl(p.a, "-s", "cache").stdout)?.[1] ?? 0) === 120_000, 20_000), "A caches 120,000 flows (HashLimit 131072)");
     const grown = eligible();
-    assert.ok(grown.length === 1 && grown[0] > atStart[0], `the advice covers the grown memory: ${atStart[0]} KiB at start, ${grown.join(", ")} KiB now`);
+    assert.ok(grown.length === 1 && grown[0] >= 8 * 1024, `one advised mapping, the grown memory: ${grown.join(", ")} KiB`);
   } finally {
     p.close();
   }
