@@ -42,7 +42,7 @@ export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 export function daemonArgv(impl: Impl): string[] {
   if (impl === "conntrackd") return ["conntrackd"];
   const profile = process.env.CTSYNC_BENCH_PROFILE;
-  if (profile) return [process.execPath, "--cpu-prof", `--cpu-prof-dir=${profile}`, "--cpu-prof-interval=250", join(ROOT, "dist/ctsyncd.mjs")];
+  if (profile) return [process.execPath, "--cpu-prof", `--cpu-prof-dir=${profile}`, "--cpu-prof-interval=250", join(ROOT, "bin/host.cjs")];
   return [CTSYNCD];
 }
 

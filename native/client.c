@@ -6,7 +6,7 @@
 // moment, at failover, so they must take milliseconds: this program answers
 // them itself, without starting Node.
 //
-// Everything else goes to the TypeScript host (dist/ctsyncd.mjs under node):
+// Everything else goes to the TypeScript host (bin/host.cjs under node):
 // running the daemon, -v, -h, and any command line or configuration this
 // program does not understand whole. The host owns the full grammar and its
 // error messages; this program only recognises the well-formed common case,
@@ -385,7 +385,7 @@ static void package_root(char *out, size_t len) {
 static void exec_host(int argc, char **argv) {
   char root[PATH_MAX], entry[PATH_MAX + 32], loader[PATH_MAX + 64];
   package_root(root, sizeof root);
-  snprintf(entry, sizeof entry, "%s/dist/ctsyncd.mjs", root);
+  snprintf(entry, sizeof entry, "%s/dist/ctsyncd.cjs", root);
   const char *node = getenv("CTSYNC_NODE") ? getenv("CTSYNC_NODE") : "node";
   char **args = calloc((size_t)argc + 4, sizeof *args);
   int k = 0;
@@ -395,6 +395,8 @@ static void exec_host(int argc, char **argv) {
     snprintf(entry, sizeof entry, "%s/host/main.ts", root);
     args[k++] = "--import";
     args[k++] = loader;
+  } else {
+    snprintf(entry, sizeof entry, "%s/bin/host.cjs", root); // it starts the bundle from its code cache
   }
   args[k++] = entry;
   for (int i = 1; i < argc; i++) args[k++] = argv[i];

@@ -12,6 +12,6 @@ if [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 bash scripts/setup.sh demo
-[ -x native/build/Release/ctsyncd ] && [ -f dist/ctsyncd.mjs ] || npm run --silent build
+[ -x native/build/Release/ctsyncd ] && [ -f dist/ctsyncd.cjs ] || npm run --silent build
 export CTSYNC_E2E_DAEMON="${CTSYNC_E2E_DAEMON:-$PWD/bin/ctsyncd}"
 exec node --import tsx test/support/ftp-story-print.ts "$@"

@@ -1,11 +1,13 @@
 // What an installation ships besides the program: the systemd unit
-// (contrib/systemd/ctsyncd.service) and the manual page (man/ctsyncd.8).
+// (contrib/systemd/ctsyncd.service), the manual page (man/ctsyncd.8), and
+// the precompiled host's code cache (dist/ctsyncd.cache) that V8 accepts.
 // The unit is checked by systemd-analyze verify when it runs here (it does
 // without systemd as PID 1); the page must render without a warning and
 // name every flag of usage() and every option of the API section.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { createRequire } from "node:module";
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
@@ -104,4 +106,15 @@ test("the manual page has the usual sections and names every flag of usage() and
   }
   assert.match(text, /binary=\/usr\/local\/bin\/ctsyncd/, "the Pacemaker example");
   assert.match(text, /notify_master/, "the keepalived example");
+});
+
+test("the precompiled host compiles from its code cache: V8 accepts dist/ctsyncd.cache, and the bundle runs", () => {
+  const host = createRequire(import.meta.url)(join(ROOT, "bin/host.cjs"));
+  const cache = host.readCache();
+  assert.ok(cache, `${host.CACHE} was made by the build`);
+  assert.equal(host.compileHost(cache).cachedDataRejected, false, "V8 took the cache: the start compiles nothing");
+  assert.equal(host.compileHost(Buffer.from("not a cache")).cachedDataRejected, true, "a foreign cache is refused, not run");
+  const r = spawnSync(process.execPath, [join(ROOT, "bin/host.cjs"), "-v"], { encoding: "utf8" });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^ctsyncd v\d/);
 });

@@ -9,6 +9,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createRequire } from "node:module";
 import { Pair } from "../support/pair.ts";
 import { isRoot, ROOT } from "../support/netns.ts";
 
@@ -38,6 +39,8 @@ test("npm pack, then npm install -g: ctsyncd on the PATH runs a daemon and answe
     assert.ok(!existsSync(join(installed, "host")), "the tarball ships the precompiled host, not its sources");
     assert.ok(existsSync(join(prefix, "share/man/man8/ctsyncd.8")), "npm linked the manual page (package.json's man)");
     assert.ok(existsSync(join(installed, "contrib/systemd/ctsyncd.service")), "the systemd unit is in the package");
+    const host = createRequire(import.meta.url)(join(installed, "bin/host.cjs"));
+    assert.equal(host.compileHost(host.readCache()).cachedDataRejected, false, "the install made the host's code cache for this Node");
 
     const env = { ...process.env, PATH: `${join(prefix, "bin")}:${process.env.PATH}` };
     const which = spawnSync("sh", ["-c", "command -v ctsyncd"], { env, encoding: "utf8" }).stdout.trim();
