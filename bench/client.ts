@@ -9,9 +9,13 @@
 // Both daemons run FTFW over UDP in the namespaces of bench/cluster.ts: node a
 // holds N flows in its kernel and internal cache, node b the same N in its
 // external cache. The client runs outside the namespaces: a client command
-// only talks to the UNIX socket, whose path is in the file system.
+// only talks to the UNIX socket, whose path is in the file system. ctsyncd's
+// command is the native client, as an install puts it on the PATH
+// (scripts/install.sh); a checkout's bin/ctsyncd is a shell script before it.
 import { spawnSync } from "node:child_process";
-import { BenchCluster, CTSYNCD, LoneNamespace, injectIn, sh, sleep, until, type Impl, type NodeName } from "./cluster.ts";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { BenchCluster, CTSYNCD, ROOT, LoneNamespace, injectIn, sh, sleep, until, type Impl, type NodeName } from "./cluster.ts";
 import { formatTable, type Row } from "./table.ts";
 
 /**
@@ -44,7 +48,8 @@ const COMMANDS: [string, NodeName, string[], string[]?][] = [
 /** The pause before each timed command, not timed. */
 const SETTLE_MS = 300;
 
-const clientOf = (impl: Impl) => (impl === "conntrackd" ? "conntrackd" : CTSYNCD);
+const NATIVE_CLIENT = join(ROOT, "native/build/Release/ctsyncd");
+const clientOf = (impl: Impl) => (impl === "conntrackd" ? "conntrackd" : existsSync(NATIVE_CLIENT) ? NATIVE_CLIENT : CTSYNCD);
 
 /** Wall time of one client process in ms, or throws with what it said. */
 function timeCommand(impl: Impl, conf: string, args: string[]): number {

@@ -371,13 +371,22 @@ static int request(const char *path, int code, int json) {
 
 // ---- handing over to the host --------------------------------------------------------
 
-/** The package's root: this program lives in native/build/Release/. */
+/** The package's root, from where this program lives. */
 static void package_root(char *out, size_t len) {
   ssize_t n = readlink("/proc/self/exe", out, len - 1);
   out[n > 0 ? n : 0] = 0;
-  for (int up = 0; up < 4; up++) {
-    char *slash = strrchr(out, '/');
-    if (slash) *slash = 0;
+  char *slash = strrchr(out, '/');
+  if (slash) *slash = 0;
+  // Built, this program is <root>/native/build/Release/ctsyncd; an installed
+  // package has it at <root>/bin/ctsyncd too (scripts/install.sh).
+  const char *tails[] = {"/native/build/Release", "/bin"};
+  size_t at = strlen(out);
+  for (size_t i = 0; i < sizeof tails / sizeof *tails; i++) {
+    size_t t = strlen(tails[i]);
+    if (at >= t && strcmp(out + at - t, tails[i]) == 0) {
+      out[at - t] = 0;
+      return;
+    }
   }
 }
 
@@ -387,6 +396,9 @@ static void exec_host(int argc, char **argv) {
   package_root(root, sizeof root);
   snprintf(entry, sizeof entry, "%s/dist/ctsyncd.cjs", root);
   const char *node = getenv("CTSYNC_NODE") ? getenv("CTSYNC_NODE") : "node";
+  // Node parses this CA bundle before any of our code runs (40-60 ms of a
+  // start where it is set system-wide); the daemon makes no TLS connection.
+  unsetenv("NODE_EXTRA_CA_CERTS");
   char **args = calloc((size_t)argc + 4, sizeof *args);
   int k = 0;
   args[k++] = "ctsyncd"; // what ps shows until the host sets its title

@@ -33,6 +33,11 @@ test("-d returns with the control socket answering; ps, pgrep and pidof see ctsy
     const pid = Pair.start(p.a);
     const environ = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
     assert.ok(!environ.some((v) => v.startsWith("NODE_EXTRA_CA_CERTS=")), "the daemon's Node does not read a CA bundle at start-up");
+    // An installed package runs the native client with no shell before it (scripts/install.sh).
+    const started = Pair.run(p.b, join(ROOT, "native/build/Release/ctsyncd"), ["-C", p.b.conf, "-d"]);
+    assert.equal(started.status, 0, started.stderr);
+    const environB = readFileSync(`/proc/${Number(readFileSync(p.b.lock, "utf8").trim())}/environ`, "utf8").split("\0");
+    assert.ok(!environB.some((v) => v.startsWith("NODE_EXTRA_CA_CERTS=")), "nor when the native client starts it");
     assert.equal(Pair.ctl(p.a, "-s", "runtime").status, 0, "answers as soon as -d returned");
     assert.equal(readFileSync(`/proc/${pid}/comm`, "utf8").trim(), "ctsyncd");
     assert.match(readFileSync(`/proc/${pid}/cmdline`, "utf8"), /^ctsyncd/);

@@ -1,12 +1,12 @@
 // ctsync as an operator installs it: `npm pack` makes a tarball that
 // `npm install -g` turns into a working ctsyncd on the PATH. The install goes
 // into a prefix of the test's own (the global layout, without touching the
-// machine's), and the installed ctsyncd then runs a daemon and answers a
-// client command through the native client.
+// machine's), and the installed ctsyncd, the native client itself, then runs
+// a daemon (handing over to Node) and answers a client command.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createRequire } from "node:module";
@@ -36,6 +36,8 @@ test("npm pack, then npm install -g: ctsyncd on the PATH runs a daemon and answe
     execFileSync(NPM, ["install", "-g", "--allow-scripts=ctsync", "--no-audit", "--no-fund", "--prefix", prefix, join(dir, tarball)], { stdio: "ignore" });
     const installed = join(prefix, "lib/node_modules/ctsync");
     assert.ok(existsSync(join(installed, "native/build/Release/ctsyncd")), "the native client was built at install");
+    assert.equal(readFileSync(join(installed, "bin/ctsyncd")).subarray(0, 4).toString("latin1"), "\x7fELF",
+      "the command on the PATH is the native client itself, no shell before it");
     assert.ok(!existsSync(join(installed, "host")), "the tarball ships the precompiled host, not its sources");
     assert.ok(existsSync(join(prefix, "share/man/man8/ctsyncd.8")), "npm linked the manual page (package.json's man)");
     assert.ok(existsSync(join(installed, "contrib/systemd/ctsyncd.service")), "the systemd unit is in the package");
