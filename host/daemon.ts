@@ -588,7 +588,9 @@ export class Daemon implements ApiSource {
   requestResync(): void {
     this.log.notice("resync requested");
     this.core.fn.engineRequestResync();
-    this.pump();
+    // Sent once the client has its answer: the peer's reply, a whole cache,
+    // would otherwise keep the daemon busy before it closes the client's socket.
+    setImmediate(() => this.pump());
   }
 
   async bulkSend(): Promise<void> {
