@@ -195,6 +195,7 @@ export class Daemon implements ApiSource {
       if (!more) break;
     }
     for (let e = fn.pollEvent(); e !== this.k("EVENT_NONE"); e = fn.pollEvent()) this.onCoreEvent(e & 0xff, e >>> 8);
+    this.watchHashLimit();
     this.armTimer(fn.pollTimeout());
   }
 
@@ -353,10 +354,14 @@ export class Daemon implements ApiSource {
     this.emit({ type: "link", at: Date.now(), link: 0, what: up ? "peer-hello" : "peer-lost", peer: `node ${nodeid}`, message });
   }
 
-  /** After a peer's bytes went into the core: what they refused said, what they injected sent to the kernel. */
+  /**
+   * After a peer's bytes went into the core: what they refused said, what
+   * they injected sent to the kernel (each datagram's: the core's request
+   * batch has a size). The external caches' refusals are read by the pump,
+   * once a batch.
+   */
   private afterReceive(link: number): void {
     this.auth?.afterReceive(link, () => this.peers()[link]?.address ?? "");
-    this.watchHashLimit();
     this.kernel.inject();
   }
 
