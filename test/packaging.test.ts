@@ -112,7 +112,7 @@ test("the precompiled host compiles from its code cache: V8 accepts dist/ctsyncd
   const host = createRequire(import.meta.url)(join(ROOT, "bin/host.cjs"));
   const cache = host.readCache();
   assert.ok(cache, `${host.CACHE} was made by the build`);
-  assert.equal(host.compileHost(cache).cachedDataRejected, false, "V8 took the cache: the start compiles nothing");
+  assert.equal(host.compileHost(cache).cachedDataRejected, false, "V8 took the cache: the start does not parse the bundle again");
   assert.equal(host.compileHost(Buffer.from("not a cache")).cachedDataRejected, true, "a foreign cache is refused, not run");
   const r = spawnSync(process.execPath, [join(ROOT, "bin/host.cjs"), "-v"], { encoding: "utf8" });
   assert.equal(r.status, 0, r.stderr);
