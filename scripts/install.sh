@@ -6,13 +6,15 @@
 # this machine's Node, and puts the native client in bin/ctsyncd's place.
 set -e
 cd "$(dirname "$0")/.."
-if [ -d assembly ] && [ -d host ]; then
+checkout() { [ -d assembly ] && [ -d host ]; }
+if checkout; then
   npm run --silent build:wasm
   npm run --silent build:host
-  npm run --silent build:native
 else
   node scripts/code-cache.cjs
-  npm run --silent build:native
+fi
+npm run --silent build:native
+if ! checkout; then
   # The native client becomes the command on the PATH: one program to start
   # for each client command an HA manager runs, not a shell and then it.
   cp native/build/Release/ctsyncd bin/ctsyncd.native

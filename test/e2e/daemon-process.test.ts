@@ -25,7 +25,7 @@ function injectInBackground(side: Pair["a"], count: number, base: number, rate: 
   return new Promise((resolve) => child.on("close", resolve));
 }
 
-test("-d returns with the control socket answering; ps, pgrep and pidof see ctsyncd; no helper process; files 0600; no CA bundle loaded", { skip }, () => {
+test("-d returns with the control socket answering; ps, pgrep and pidof see ctsyncd; no helper process; files 0600; no CA bundle loaded; two malloc arenas", { skip }, () => {
   const p = new Pair("pn");
   const caBefore = process.env.NODE_EXTRA_CA_CERTS;
   try {
@@ -33,11 +33,13 @@ test("-d returns with the control socket answering; ps, pgrep and pidof see ctsy
     const pid = Pair.start(p.a);
     const environ = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
     assert.ok(!environ.some((v) => v.startsWith("NODE_EXTRA_CA_CERTS=")), "the daemon's Node does not read a CA bundle at start-up");
+    assert.ok(environ.includes("MALLOC_ARENA_MAX=2"), "two malloc arenas");
     // An installed package runs the native client with no shell before it (scripts/install.sh).
     const started = Pair.run(p.b, join(ROOT, "native/build/Release/ctsyncd"), ["-C", p.b.conf, "-d"]);
     assert.equal(started.status, 0, started.stderr);
     const environB = readFileSync(`/proc/${Number(readFileSync(p.b.lock, "utf8").trim())}/environ`, "utf8").split("\0");
     assert.ok(!environB.some((v) => v.startsWith("NODE_EXTRA_CA_CERTS=")), "nor when the native client starts it");
+    assert.ok(environB.includes("MALLOC_ARENA_MAX=2"), "two malloc arenas there too");
     assert.equal(Pair.ctl(p.a, "-s", "runtime").status, 0, "answers as soon as -d returned");
     assert.equal(readFileSync(`/proc/${pid}/comm`, "utf8").trim(), "ctsyncd");
     assert.match(readFileSync(`/proc/${pid}/cmdline`, "utf8"), /^ctsyncd/);
