@@ -2,6 +2,7 @@
 // daemon (in the foreground, or in the background with -d); with one it sends
 // the request to the running daemon over the UNIX socket and prints the reply.
 import { spawn } from "node:child_process";
+import { writeSync } from "node:fs";
 import { parseCli, usage, CliError } from "./control/cli.ts";
 import { loadConfig, ConfigError, type Config } from "./config/load.ts";
 import { runClient } from "./control/client.ts";
@@ -67,8 +68,14 @@ async function runDaemon(config: Config, foreground: boolean): Promise<number> {
   if (foreground && !child) daemon.log.notice("-- starting in console mode --");
   if (child) {
     // Whoever started us (native/client.c, or background() below) returns now
-    // and closes its end of our stdout and stderr.
-    process.stdout.write("READY\n", () => loadProcessAddon().quietStdio());
+    // and closes its end of our stdout and stderr. One write, without making
+    // process.stdout a stream (about a millisecond of the start).
+    try {
+      writeSync(1, "READY\n");
+    } catch {
+      // the starter is gone: there is no one to tell
+    }
+    loadProcessAddon().quietStdio();
   }
   trimStartupPages();
   const stop = () => void daemon.shutdown(true);
