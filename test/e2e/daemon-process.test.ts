@@ -55,6 +55,18 @@ test("-d returns with the control socket answering; ps, pgrep and pidof see ctsy
   }
 });
 
+test("the host's own -d (Node without the native client in front) returns with the control socket answering", { skip }, () => {
+  const p = new Pair("pd");
+  try {
+    const started = Pair.run(p.a, process.execPath, [join(ROOT, "bin/host.cjs"), "-C", p.a.conf, "-d"]);
+    assert.equal(started.status, 0, started.stderr);
+    assert.equal(Pair.ctl(p.a, "-s", "runtime").status, 0, "answers as soon as -d returned");
+    assert.ok(alive(Number(readFileSync(p.a.lock, "utf8").trim())), "the daemon runs on");
+  } finally {
+    p.close();
+  }
+});
+
 test("a settled daemon gives back the start-up pages of the node executable, and goes on syncing", { skip }, async () => {
   const p = new Pair("pm");
   try {
