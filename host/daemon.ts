@@ -15,7 +15,6 @@ import { ControlServer, controlAnswering } from "./control/server.ts";
 import { applyFilters } from "./kernel/filters.ts";
 import { adviseHugePages, applyScheduler, notifySystemd, syslogSink } from "./process/setup.ts";
 import { ChangeFeed } from "./api/change-feed.ts";
-import { startApi } from "./api/server.ts";
 import { followKeepalived, type KeepalivedFifo } from "./keepalived/fifo.ts";
 import { SyncAuth } from "./links/authentication.ts";
 import { CommitLog, changeToEvent, type ApiEvent, type ApiSource, type PeerInfo, type CommitHistory, type DelayedFlows } from "./api/source.ts";
@@ -165,7 +164,11 @@ export class Daemon implements ApiSource {
       this.log.warning("no UNIX socket Path in the General section: client commands cannot reach this daemon");
     }
     if (sync.startupResync && sync.mode !== "alarm") this.requestResync();
-    if (this.config.api?.enabled) this.api = await startApi(this, this.config.api, (level, m) => this.log.log(level, m));
+    if (this.config.api?.enabled) {
+      // Loaded only when configured: the API's modules are a millisecond or two of every start.
+      const { startApi } = await import("./api/server.ts");
+      this.api = await startApi(this, this.config.api, (level, m) => this.log.log(level, m));
+    }
     if (this.config.keepalived) this.keepalived = followKeepalived(this, this.config.keepalived,
       { expectations: this.expectationSync, disableExternalCache: sync.disableExternalCache }, this.log);
     this.pump(); // arms the timer
