@@ -2,22 +2,17 @@
 // the core's memory, which leaves out the memory the daemon starts with.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { loadProcessAddon } from "../host/native.ts";
+import { eligibleOf, thpSkip } from "./support/thp.ts";
 
 const MiB = 1 << 20;
 const HUGE = 2 * MiB;
 const EINVAL = 22;
-const thpMode = (() => {
-  try { return /\[(\w+)\]/.exec(readFileSync("/sys/kernel/mm/transparent_hugepage/enabled", "utf8"))?.[1] ?? "none"; } catch { return "none"; }
-})();
-
 /** Sizes in bytes of this process's mappings advised for huge pages (THP "madvise": no others are eligible). */
-const advised = () => readFileSync("/proc/self/smaps", "utf8").split(/\n(?=[0-9a-f]+-[0-9a-f]+ )/)
-  .filter((m) => /THPeligible:\s+1/.test(m)).map((m) => Number(/\nSize:\s+(\d+) kB/.exec(m)![1]) * 1024);
+const advised = () => eligibleOf("self", false).map((kib) => kib * 1024);
 
 test("adviseHugePages advises the whole 2 MiB pages past `from`, and nothing before it", {
-  skip: thpMode !== "madvise" && `THP is "${thpMode}" here: only "madvise" tells an advised mapping from the rest`,
+  skip: thpSkip,
 }, () => {
   const addon = loadProcessAddon();
   const memory = new WebAssembly.Memory({ initial: 512 }); // 32 MiB, like a core that grew

@@ -12,11 +12,13 @@ import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from "
 import { join } from "node:path";
 import { Pair, CTSYNCD, until } from "../support/pair.ts";
 import { isRoot, ROOT } from "../support/netns.ts";
+import { eligibleOf, thpSkip } from "../support/thp.ts";
 
 const skip = isRoot() ? false : "needs root (network namespaces)";
 const external = (p: Pair) => Number(/cache:external\tactive objects:\s+(\d+)/.exec(Pair.ctl(p.b, "-s", "cache").stdout)?.[1] ?? -1);
 const mode = (path: string) => statSync(path).mode & 0o777;
 const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+const environOf = (pid: number) => readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
 
 /** Injects `count` conntracks into a side's kernel at `rate` a second, in the background. */
 function injectInBackground(side: Pair["a"], count: number, base: number, rate: number): Promise<number | null> {
@@ -31,13 +33,13 @@ test("-d returns with the control socket answering; ps, pgrep and pidof see ctsy
   try {
     process.env.NODE_EXTRA_CA_CERTS = p.a.conf; // any readable file: Node would parse it at start-up
     const pid = Pair.start(p.a);
-    const environ = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
+    const environ = environOf(pid);
     assert.ok(!environ.some((v) => v.startsWith("NODE_EXTRA_CA_CERTS=")), "the daemon's Node does not read a CA bundle at start-up");
     assert.ok(environ.includes("MALLOC_ARENA_MAX=2"), "two malloc arenas");
     // An installed package runs the native client with no shell before it (scripts/install.sh).
     const started = Pair.run(p.b, join(ROOT, "native/build/Release/ctsyncd"), ["-C", p.b.conf, "-d"]);
     assert.equal(started.status, 0, started.stderr);
-    const environB = readFileSync(`/proc/${Number(readFileSync(p.b.lock, "utf8").trim())}/environ`, "utf8").split("\0");
+    const environB = environOf(Number(readFileSync(p.b.lock, "utf8").trim()));
     assert.ok(!environB.some((v) => v.startsWith("NODE_EXTRA_CA_CERTS=")), "nor when the native client starts it");
     assert.ok(environB.includes("MALLOC_ARENA_MAX=2"), "two malloc arenas there too");
     assert.equal(Pair.ctl(p.a, "-s", "runtime").status, 0, "answers as soon as -d returned");
@@ -142,18 +144,8 @@ test("Scheduler sets the policy and priority asked; a FIFO without Priority is r
   }
 });
 
-const thpMode = (() => {
-  try { return /\[(\w+)\]/.exec(readFileSync("/sys/kernel/mm/transparent_hugepage/enabled", "utf8"))?.[1] ?? "none"; } catch { return "none"; }
-})();
-
-/** Sizes (KiB) of a process's anonymous mappings the kernel would back with huge pages. */
-function eligibleOf(pid: number): number[] {
-  return readFileSync(`/proc/${pid}/smaps`, "utf8").split(/\n(?=[0-9a-f]+-[0-9a-f]+ )/)
-    .filter((m) => /THPeligible:\s+1/.test(m) && / 00:00 0\s*\n/.test(m)).map((m) => Number(/\nSize:\s+(\d+) kB/.exec(m)![1]));
-}
-
 test("the memory the core grows into is advised for transparent huge pages, not what it starts with; not with a 208 KiB event buffer", {
-  skip: skip || (thpMode !== "madvise" && `THP is "${thpMode}" here: only "madvise" tells an advised mapping from the rest`),
+  skip: skip || thpSkip,
 }, async () => {
   const p = new Pair("ph");
   try {
