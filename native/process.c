@@ -251,10 +251,10 @@ static napi_value AdviseHugePages(napi_env env, napi_callback_info info) {
   GET_ARGS(2);
   void *data = NULL;
   size_t len = 0;
-  double from = 0;
+  int64_t from = 0;
   if (argc < 1 || napi_get_arraybuffer_info(env, argv[0], &data, &len) != napi_ok) return num(env, -EINVAL);
-  if (argc > 1 && napi_get_value_double(env, argv[1], &from) != napi_ok) return num(env, -EINVAL);
-  if (from < 0 || from > (double)len) return num(env, -EINVAL);
+  if (argc > 1 && !arg_int(env, argv[1], &from)) return num(env, -EINVAL);
+  if (from < 0 || (uint64_t)from > len) return num(env, -EINVAL);
   const uintptr_t huge = 2u << 20;
   uintptr_t start = ((uintptr_t)data + (size_t)from + huge - 1) & ~(huge - 1), end = ((uintptr_t)data + len) & ~(huge - 1);
   if (end <= start) return num(env, 0);
