@@ -15,12 +15,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/netlink.h>
+#include <linux/sock_diag.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <node_api.h>
@@ -561,34 +561,20 @@ static napi_value PortId(napi_env env, napi_callback_info info) {
   return num(env, sa.nl_pid);
 }
 
-// dropCount(fd): the Drops column of /proc/self/net/netlink for this socket
-// (matched by inode). The kernel counts every message it could not queue,
-// also with NETLINK_NO_ENOBUFS set, so lost events show here regardless.
+// dropCount(fd): the messages the kernel could not queue on this socket
+// (sk_drops, the Drops column of /proc/net/netlink), counted also with
+// NETLINK_NO_ENOBUFS set, so lost events show here regardless. One
+// getsockopt(SO_MEMINFO): the daemon asks every second.
 static napi_value DropCount(napi_env env, napi_callback_info info) {
   GET_ARGS(1);
   int fd;
   if (argc < 1) return throw_type(env, "ctsync_netlink dropCount(fd)");
   if (!arg_fd(env, argv[0], &fd)) return NULL;
-  struct stat st;
-  if (fstat(fd, &st) < 0) return throw_errno(env, "dropCount: fstat", errno);
-  FILE *f = fopen("/proc/self/net/netlink", "re");
-  if (!f) return throw_errno(env, "dropCount: open /proc/self/net/netlink", errno);
-  char line[512];
-  double drops = -1;
-  // sk Eth Pid Groups Rmem Wmem Dump Locks Drops Inode
-  while (fgets(line, sizeof line, f)) {
-    char sk[64], grp[64];
-    unsigned long long eth, pid, rmem, wmem, dump, locks, dr, ino;
-    if (sscanf(line, "%63s %llu %llu %63s %llu %llu %llu %llu %llu %llu",
-               sk, &eth, &pid, grp, &rmem, &wmem, &dump, &locks, &dr, &ino) == 10 &&
-        ino == (unsigned long long)st.st_ino) {
-      drops = (double)dr;
-      break;
-    }
-  }
-  fclose(f);
-  if (drops < 0) return throw_errno(env, "dropCount: socket not found in /proc/self/net/netlink", ENOENT);
-  return num(env, drops);
+  uint32_t mem[SK_MEMINFO_VARS] = {0};
+  socklen_t len = sizeof mem;
+  if (getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mem, &len) < 0) return throw_errno(env, "dropCount: SO_MEMINFO", errno);
+  if (len <= SK_MEMINFO_DROPS * sizeof mem[0]) return throw_errno(env, "dropCount: SO_MEMINFO has no drop count", ENOTSUP);
+  return num(env, mem[SK_MEMINFO_DROPS]);
 }
 
 // stats(fd) -> { overruns, truncated, foreign } as counted by recvMany.

@@ -146,7 +146,7 @@ export class NetlinkSocket {
     return n >= 0 ? n : SEND_AGAIN;
   }
 
-  /** Messages the kernel could not queue to this socket (/proc/self/net/netlink Drops). */
+  /** Messages the kernel could not queue to this socket (sk_drops: /proc/net/netlink's Drops). */
   drops(): number {
     return this.addon.dropCount(this.fd);
   }
