@@ -13,7 +13,9 @@ export interface NetlinkNativeStats {
 }
 
 export interface NetlinkOpenOptions {
-  /** Bit (g-1) joins NFNLGRP g (1 = conntrack new, 2 = update, 4 = destroy, 8/16/32 = expectation new/update/destroy). */
+  /** NETLINK_NETFILTER (12, the default: ctnetlink) or NETLINK_ROUTE (0: link state changes). */
+  protocol?: number;
+  /** Bit (g-1) joins group g of the protocol: for NETLINK_NETFILTER NFNLGRP g (1 = conntrack new, 2 = update, 4 = destroy, 8/16/32 = expectation new/update/destroy). */
   groups?: number;
   /** SO_RCVBUF request in bytes (conntrackd NetlinkBufferSize); 0 keeps the kernel default. */
   rcvbuf?: number;

@@ -1,5 +1,6 @@
 // ctsync_netlink: the host's NETLINK_NETFILTER (ctnetlink) socket, as a small
-// N-API addon in plain C.
+// N-API addon in plain C; also the NETLINK_ROUTE socket that hears of link
+// state changes (host/links/link-watch.ts).
 //
 // Why not the npm `netlink` package: it aborts the process when the receive
 // queue overruns (ENOBUFS), cannot set SO_RCVBUFFORCE / NETLINK_NO_ENOBUFS /
@@ -141,10 +142,10 @@ static napi_value Open(napi_env env, napi_callback_info info) {
   if (t != napi_object && t != napi_undefined)
     return throw_type(env, "ctsync_netlink open: options must be an object");
 
-  int64_t groups = 0, rcvbuf = 0, force = 0, slot = SLOT_DEFAULT;
+  int64_t groups = 0, rcvbuf = 0, force = 0, slot = SLOT_DEFAULT, protocol = NETLINK_NETFILTER;
   int64_t bcast = -1, noenobufs = -1, extack = -1, capack = -1;
   struct { const char *name; int64_t *out; } opts[] = {
-    {"groups", &groups}, {"rcvbuf", &rcvbuf}, {"force", &force},
+    {"protocol", &protocol}, {"groups", &groups}, {"rcvbuf", &rcvbuf}, {"force", &force},
     {"broadcastError", &bcast}, {"noEnobufs", &noenobufs},
     {"extAck", &extack}, {"capAck", &capack}, {"recvSlot", &slot},
   };
@@ -155,6 +156,8 @@ static napi_value Open(napi_env env, napi_callback_info info) {
         snprintf(msg, sizeof msg, "ctsync_netlink open: option %s must be a number or boolean", opts[i].name);
         return throw_type(env, msg);
       }
+  if (protocol != NETLINK_NETFILTER && protocol != NETLINK_ROUTE)
+    return throw_range(env, "ctsync_netlink open: protocol must be NETLINK_NETFILTER (12) or NETLINK_ROUTE (0)");
   if (groups < 0 || groups > 0xffffffffLL)
     return throw_range(env, "ctsync_netlink open: groups must be a 32-bit mask");
   if (rcvbuf < 0 || rcvbuf > INT32_MAX / 2)
@@ -162,8 +165,8 @@ static napi_value Open(napi_env env, napi_callback_info info) {
   if (slot < SLOT_MIN || slot > SLOT_MAX || (slot & 3))
     return throw_range(env, "ctsync_netlink open: recvSlot must be a multiple of 4 in [8192, 32768]");
 
-  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_NETFILTER);
-  if (fd < 0) return throw_errno(env, "open: socket(AF_NETLINK, NETLINK_NETFILTER)", errno);
+  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, (int)protocol);
+  if (fd < 0) return throw_errno(env, protocol == NETLINK_ROUTE ? "open: socket(NETLINK_ROUTE)" : "open: socket(NETLINK_NETFILTER)", errno);
 
   const char *where = NULL;
   int err = 0;

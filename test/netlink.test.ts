@@ -483,6 +483,8 @@ if (scenario) {
       s.close();
     }
     assert.throws(() => NetlinkSocket.open({ groups: ["nope" as any] }), /unknown group "nope"/);
+    assert.throws(() => addon.open({ protocol: 4 }), (e: any) => e instanceof RangeError && /protocol must be/.test(e.message));
+    assert.throws(() => NetlinkSocket.open({ protocol: "route", groups: ["conntrack-new"] }), /route socket joins RTNLGRP_LINK only/);
   });
 
   test("events: conntrack -I gives a NEW event, conntrack -D a DELETE", async () => {

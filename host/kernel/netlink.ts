@@ -13,6 +13,9 @@ export const NFNLGRP = {
 } as const;
 export type NetlinkGroup = keyof typeof NFNLGRP;
 
+/** The rtnetlink multicast group (RTNLGRP_LINK) of a "route" socket: every device's state changes. */
+export const RTNLGRP_LINK = 1;
+
 /** recvInto results below zero (zero and above are byte counts). */
 export const RECV_AGAIN = -1; // nothing queued now
 export const RECV_OVERRUN = -2; // the kernel dropped messages (ENOBUFS): resync with a dump
@@ -20,10 +23,16 @@ export const RECV_TRUNCATED = -3; // a datagram outgrew its slot and was dropped
 /** send result when the kernel cannot take the datagram now (EAGAIN / ENOBUFS). */
 export const SEND_AGAIN = -1;
 
-/** The addon's options, with the groups named rather than as a bit mask; `force` defaults to true here. */
-export interface NetlinkSocketOptions extends Omit<NetlinkOpenOptions, "groups"> {
+/**
+ * The addon's options, with the groups named rather than as a bit mask;
+ * `force` defaults to true here. A "route" socket joins RTNLGRP_LINK.
+ */
+export interface NetlinkSocketOptions extends Omit<NetlinkOpenOptions, "groups" | "protocol"> {
+  protocol?: "netfilter" | "route";
   groups?: readonly NetlinkGroup[];
 }
+
+const NETLINK_ROUTE = 0, NETLINK_NETFILTER = 12;
 
 export class NetlinkSocket {
   /** ENOBUFS and truncations seen by recvInto. */
@@ -48,8 +57,12 @@ export class NetlinkSocket {
       if (g === undefined) throw new Error(`netlink: unknown group "${name}" (known: ${Object.keys(NFNLGRP).join(", ")})`);
       groups |= 1 << (g - 1);
     }
+    const route = options.protocol === "route";
+    if (route && groups) throw new Error("netlink: a route socket joins RTNLGRP_LINK only; ctnetlink groups need a netfilter socket");
+    if (route) groups = 1 << (RTNLGRP_LINK - 1);
     const rcvbuf = options.rcvbuf ?? 0;
     const fd = addon.open({
+      protocol: route ? NETLINK_ROUTE : NETLINK_NETFILTER,
       groups,
       rcvbuf,
       force: options.force ?? true,

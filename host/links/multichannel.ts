@@ -4,15 +4,16 @@
 // current link's device goes down another one that is up takes over, and when
 // the peer talks to us on another link, we answer on that one.
 //
-// conntrackd learns link state from rtnetlink; we read the same interface
-// flags (IFF_UP, IFF_RUNNING) from sysfs every pollMs, which costs two small
-// reads a tick and needs no socket of its own.
+// As conntrackd, we learn of link state changes from rtnetlink (LinkWatch)
+// and then read the devices' flags (IFF_UP, IFF_RUNNING): an idle daemon
+// does no work for its links.
 import type { Channel as ChannelConfig } from "../config/types.ts";
 import { type Channel, type ChannelOptions, type ChannelStats, type LinkStatus, checkDevice, linkName, statusIsUp } from "./channel.ts";
 import { openUdpChannel } from "./channel-udp.ts";
 import { openMulticastChannel } from "./channel-mcast.ts";
 import { openTcpChannel } from "./channel-tcp.ts";
 import { openCorosyncChannel } from "./channel-corosync.ts";
+import { LinkWatch } from "./link-watch.ts";
 
 /** Opens the sockets of one dedicated link. Throws ChannelError when the link cannot work at all. */
 export async function openChannel(cfg: ChannelConfig, opts: ChannelOptions = {}): Promise<Channel> {
@@ -51,8 +52,6 @@ export interface LinkReport {
 }
 
 export interface MultichannelOptions extends ChannelOptions {
-  /** Milliseconds between link-state checks. Default 200. */
-  pollMs?: number;
   /**
    * Make a link current as soon as accepted data arrives on it (default true).
    * conntrackd switches only once a message passed its header checks; a daemon
@@ -71,7 +70,7 @@ export async function openMultichannel(configs: readonly ChannelConfig[], defaul
     await Promise.all(channels.map((c) => c.close()));
     throw e;
   }
-  const m = new Multichannel(channels, defaultIndex, opts.pollMs ?? 200, sharedGroupWarnings(configs));
+  const m = new Multichannel(channels, defaultIndex, sharedGroupWarnings(configs));
   m.followOnReceive = opts.followOnReceive ?? true;
   return m;
 }
@@ -94,7 +93,8 @@ function sharedGroupWarnings(configs: readonly ChannelConfig[]): string[] {
 
 export class Multichannel {
   private currentIndex: number;
-  private readonly timer: NodeJS.Timeout;
+  /** Wakes checkLinks when a device changes; none when no link names its device. */
+  private readonly watch: LinkWatch | null;
   private switchHandler: (e: SwitchEvent) => void = () => {};
   private receiveHandler: (bytes: Uint8Array, index: number, stream?: number) => void = () => {};
   /** Set once "no link available" was reported, so it is reported once per outage. */
@@ -106,13 +106,12 @@ export class Multichannel {
   /** Every channel's warnings, and those about the set. */
   readonly warnings: readonly string[];
 
-  constructor(readonly channels: readonly Channel[], defaultIndex: number, pollMs: number, setWarnings: string[]) {
+  constructor(readonly channels: readonly Channel[], defaultIndex: number, setWarnings: string[]) {
     if (channels.length === 0) throw new RangeError("a multichannel needs at least one channel");
     this.currentIndex = defaultIndex >= 0 && defaultIndex < channels.length ? defaultIndex : 0;
     this.warnings = [...channels.flatMap((c) => c.warnings), ...setWarnings];
     channels.forEach((c, i) => c.onReceive((bytes, stream) => this.onData(bytes, i, stream)));
-    this.timer = setInterval(() => this.checkLinks(), pollMs);
-    this.timer.unref(); // link watching alone must not keep the process alive
+    this.watch = channels.some((c) => c.device !== null) ? LinkWatch.open(() => this.checkLinks()) : null;
   }
 
   get current(): Channel {
@@ -158,7 +157,7 @@ export class Multichannel {
   }
 
   async close(): Promise<void> {
-    clearInterval(this.timer);
+    this.watch?.close();
     await Promise.all(this.channels.map((c) => c.close()));
   }
 
@@ -173,7 +172,7 @@ export class Multichannel {
     this.receiveHandler(bytes, index, stream);
   }
 
-  /** Runs every pollMs: leaves the current link if its device is down. */
+  /** Runs when a device changed: leaves the current link if its device is down. */
   checkLinks(): void {
     if (statusIsUp(this.current.linkStatus())) {
       this.stranded = false;

@@ -25,7 +25,7 @@ async function main(): Promise<void> {
   const sync = config.sync!;
   let m: Multichannel;
   try {
-    m = await openMultichannel(sync.channels, sync.defaultChannel, { reconnectMs: 100, pollMs: 100, errorQueueLength: sync.errorQueueLength });
+    m = await openMultichannel(sync.channels, sync.defaultChannel, { reconnectMs: 100, errorQueueLength: sync.errorQueueLength });
   } catch (e) {
     out({ ev: "error", message: (e as Error).message });
     process.exit(2);
