@@ -273,6 +273,11 @@ export class Core {
     return out;
   }
 
+  /** One of the engine's counters, by its S_ name (the timer reads one a second: no object built). */
+  engineStat(name: string): number {
+    return this.view.getUint32(this.fn.statsPtr() + 4 * this.k(`S_${name}`), true);
+  }
+
   /**
    * A cache's entry count and its six counters (`cacheCountersPtr`, at the
    * CC_* indices): the host's one reader of that layout.

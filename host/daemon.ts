@@ -226,7 +226,7 @@ export class Daemon implements ApiSource {
   /** The resend queue hit ResendQueueSize and dropped its oldest messages: say so (the core counts them for -s queue). */
   private checkResendQueue(): void {
     if (this.sync.mode !== "ftfw") return;
-    const purged = this.core.engineStats().rsqueue_purged;
+    const purged = this.core.engineStat("RSQUEUE_PURGED");
     if (purged > this.purgedSeen) {
       this.log.warning(`the resend queue is full (ResendQueueSize ${this.sync.resendQueueSize}): ${purged - this.purgedSeen} unacknowledged messages dropped, ${purged} in all`);
       this.purgedSeen = purged;
@@ -531,7 +531,7 @@ export class Daemon implements ApiSource {
       queues: [
         // conntrackd prints INT_MAX for its unbounded transmit queue; ours is bounded by the caches.
         { name: "txqueue", current: tx, max: TXQUEUE_MAX, noSpaceErrors: 0 },
-        { name: "rsqueue", current: rs, max: this.sync.resendQueueSize, noSpaceErrors: this.core.engineStats().rsqueue_purged },
+        { name: "rsqueue", current: rs, max: this.sync.resendQueueSize, noSpaceErrors: this.core.engineStat("RSQUEUE_PURGED") },
       ],
     };
   }
