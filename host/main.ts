@@ -7,7 +7,7 @@ import { parseCli, usage, CliError } from "./control/cli.ts";
 import { loadConfig, ConfigError, type Config } from "./config/load.ts";
 import { runClient } from "./control/client.ts";
 import { loadProcessAddon } from "./native.ts";
-import { trimStartupPages } from "./process/setup.ts";
+import { markInOnePause, trimStartupPages } from "./process/setup.ts";
 
 const VERSION = "ctsyncd v0.1.0, the conntrackd 1.4.7 protocol, command line and configuration";
 const BACKGROUND_CHILD = "CTSYNC_BACKGROUND_CHILD";
@@ -58,6 +58,7 @@ function background(argv: string[]): Promise<number> {
 async function runDaemon(config: Config, foreground: boolean): Promise<number> {
   const child = process.env[BACKGROUND_CHILD] === "1";
   process.title = "ctsyncd"; // ps, pgrep and pidof see ctsyncd, not node
+  markInOnePause();
   // Loaded here only: client commands start faster without the daemon's modules.
   // A Stats section makes conntrackd's flow logger (stats-daemon.ts) instead of the syncer.
   const start = config.stats ? (await import("./stats/daemon.ts")).StatsDaemon.start : (await import("./daemon.ts")).Daemon.start;

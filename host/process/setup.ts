@@ -4,6 +4,7 @@
 // starting took. Node has no system call for any of them: they go through
 // our own addon (native/process.c), from the daemon's own process (as a
 // Type=notify unit expects).
+import { setFlagsFromString } from "node:v8";
 import { constants as os } from "node:os";
 import { loadProcessAddon } from "../native.ts";
 import type { GeneralConfig } from "../config/load.ts";
@@ -80,6 +81,18 @@ export function syslogSink(facility: string | null): ((level: string, message: s
   const addon = loadProcessAddon();
   if (addon.syslogOpen(facility) < 0) throw new Error(`Syslog ${facility}: not a syslog facility (daemon, user, local0..local7, ...)`);
   return (level, message) => void addon.syslog(level, message);
+}
+
+/**
+ * The collector marks the daemon's heap in one pause. The heap is a few MiB
+ * (the caches live in the core's memory), so a full collection takes a few
+ * ms; V8's incremental marking spreads it over hundreds of tiny tasks
+ * instead, each a round trip through the event loop (an eventfd write, a
+ * wakeup, a read), with the C++ heap's sweeper polling the same way. After a
+ * burst, the collections that shrink the heap cost 20 ms of CPU that way.
+ */
+export function markInOnePause(): void {
+  setFlagsFromString("--no-incremental-marking");
 }
 
 /**
