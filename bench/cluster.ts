@@ -10,7 +10,7 @@
 // namespace), so the bench talks to both daemons directly with conntrackd's
 // request codes: no client process per poll, no Node start-up in the timings.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, openSync, closeSync, readFileSync, rmSync, existsSync, writeFileSync } from "node:fs";
+import { mkdtempSync, openSync, closeSync, readFileSync, readdirSync, rmSync, existsSync, writeFileSync } from "node:fs";
 import { createConnection } from "node:net";
 import { endianness, tmpdir } from "node:os";
 import { join, resolve, dirname } from "node:path";
@@ -114,6 +114,23 @@ export function cpuSeconds(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return (Number(f[11]) + Number(f[12])) / CLK_TCK;
+}
+/**
+ * CPU time of a process's threads in seconds, to the nanosecond
+ * (/proc/PID/task/TID/schedstat): for amounts below the clock tick's 10 ms,
+ * as an idle daemon spends. Threads that ended are not counted: for spans
+ * without them (V8's and libuv's threads live as long as the process).
+ */
+export function cpuSecondsFine(pid: number): number {
+  let ns = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]);
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return ns / 1e9;
 }
 const CLK_TCK = Number((() => { try { return execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim(); } catch { return "100"; } })()) || 100;
 

@@ -13,7 +13,7 @@
 // kernel's insert limit), and the injector paced beside bench/event-reader.ts
 // (the CPU the kernel charges a primary per event before it does anything).
 import type { EventFloor } from "./event-reader.ts";
-import { BenchCluster, LoneNamespace, SOCKET_BUFFER, injectIn, startInNamespace, request, REQ, cpuSeconds, memoryOf, sleep, until, type Impl } from "./cluster.ts";
+import { BenchCluster, LoneNamespace, SOCKET_BUFFER, injectIn, startInNamespace, request, REQ, cpuSeconds, cpuSecondsFine, memoryOf, sleep, until, type Impl } from "./cluster.ts";
 import type { Row } from "./table.ts";
 import { readFileSync, writeFileSync } from "node:fs";
 
@@ -45,6 +45,8 @@ export const MEASURES = [
   ["anon_backup_b", "private memory (RssAnon) per cached entry, backup (external cache)", "bytes"],
   ["rss_primary_total_mib", "RSS of primary holding N", "MiB"],
   ["rss_backup_total_mib", "RSS of backup holding N", "MiB"],
+  ["idle_cpu_primary_pct", "FTFW idle CPU, primary, N held (10 s)", "%"],
+  ["idle_cpu_backup_pct", "FTFW idle CPU, backup, N held (10 s)", "%"],
   ["dump_internal_s", "-i on primary (N lines)", "s"],
   ["dump_external_s", "-e on backup (N lines)", "s"],
   ["bulk_s", "bulk send -B (a -> flushed b external)", "s"],
@@ -148,6 +150,17 @@ async function ftfwRound(impl: Impl, n: number, rate: number, sample: Sample, sa
       sample.set("rss_backup_total_mib", mem1.b.rss / 2 ** 20);
     });
     if (!replicated) return;
+
+    // FTFW with nothing to sync: what a daemon costs while the firewall is quiet (keepalives only)
+    await step(sample, ["idle_cpu_primary_pct", "idle_cpu_backup_pct"], async () => {
+      say("FTFW: 10 s idle with N held");
+      await sleep(2000);
+      const a0 = cpuSecondsFine(pa), b0 = cpuSecondsFine(pb), t0 = performance.now();
+      await sleep(10_000);
+      const secs = (performance.now() - t0) / 1000;
+      sample.set("idle_cpu_primary_pct", ((cpuSecondsFine(pa) - a0) / secs) * 100);
+      sample.set("idle_cpu_backup_pct", ((cpuSecondsFine(pb) - b0) / secs) * 100);
+    });
 
     // 6: dumps
     await step(sample, ["dump_internal_s"], async () => {
