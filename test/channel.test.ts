@@ -122,6 +122,16 @@ test("without the privilege to force, a buffer size is capped by net.core.rmem_m
 
 const sh = (args: string[]) => run("ip", args);
 
+/** Waits until each device of the namespace is up with its carrier (the kernel reports that a moment after `ip link set up`). */
+async function carrierUp(ns: string, ...devices: string[]): Promise<void> {
+  for (const dev of devices) {
+    for (let i = 0; !(await sh(["-n", ns, "-o", "link", "show", "dev", dev])).stdout.includes("state UP"); i++) {
+      if (i > 100) throw new Error(`${dev} in ${ns} never came up`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
 before(async () => {
   for (const ns of [NS_A, NS_B]) {
     await sh(["netns", "add", ns]);
@@ -152,6 +162,8 @@ class Peer {
   private readonly events: Event[] = [];
   private wake: () => void = () => {};
   exited = false;
+  /** What the links said when they opened (the ready event's warnings). */
+  warnings: string[] = [];
 
   private constructor(private readonly child: ChildProcess) {
     createInterface({ input: child.stdout! }).on("line", (l) => {
@@ -170,6 +182,7 @@ class Peer {
     peers.push(p);
     const first = await p.next((e) => e.ev === "ready" || e.ev === "error", 15000);
     if (first.ev === "error") throw new Error(`peer in ${ns}: ${first.message}`);
+    p.warnings = first.warnings;
     return p;
   }
 
@@ -427,6 +440,35 @@ test("multichannel: the current link goes down, the next takes over, and the pee
     await sh(["-n", NS_A, "link", "set", "cha0", "up"]);
     await sh(["-n", NS_A, "link", "set", "cha1", "up"]);
     await closeAll(a, b);
+  }
+});
+
+test("multichannel: a Default link whose device is down at start does not stop the others: the next takes over at once, and it sends again once its route is back", async () => {
+  const two = (l0: string, d0: string, l1: string, d1: string, p: string) =>
+    unicast("UDP", 4, l0, d0, `${p}0`, 3790, true) + "\n" + unicast("UDP", 4, l1, d1, `${p}1`, 3790, false);
+  await carrierUp(NS_A, "cha0", "cha1");
+  await sh(["-n", NS_A, "link", "set", "cha0", "down"]);
+  const [a, b] = await pair(two("10.201.0.1", "10.201.0.2", "10.201.1.1", "10.201.1.2", "cha"),
+    two("10.201.0.2", "10.201.0.1", "10.201.1.2", "10.201.1.1", "chb"));
+  try {
+    assert.ok(a.warnings.some((w) => /line \d+ \(cha0\): no route to 10\.201\.0\.2 now \(is cha0 down\?\)/.test(w)), a.warnings.join("\n"));
+    const sw = await a.next((e) => e.ev === "switch");
+    assert.deepEqual([sw.from, sw.to, sw.reason], [0, 1, "link-down"]);
+    a.send({ op: "send", hex: hex(message(10, 4)) });
+    assert.equal((await b.next((e) => e.ev === "recv")).i, 1);
+    // The route is back: the first link sends once it is current again, connecting then.
+    await sh(["-n", NS_A, "link", "set", "cha0", "up"]);
+    await carrierUp(NS_A, "cha0");
+    await sh(["-n", NS_A, "link", "set", "cha1", "down"]);
+    assert.equal((await a.next((e) => e.ev === "switch")).to, 0);
+    a.send({ op: "send", hex: hex(message(10, 5)) });
+    const got = await b.next((e) => e.ev === "recv");
+    assert.deepEqual([got.i, got.hex], [0, hex(message(10, 5))]);
+  } finally {
+    await sh(["-n", NS_A, "link", "set", "cha0", "up"]);
+    await sh(["-n", NS_A, "link", "set", "cha1", "up"]);
+    await closeAll(a, b);
+    await carrierUp(NS_A, "cha0", "cha1");
   }
 });
 

@@ -35,6 +35,35 @@ export function openSocket(cfg: DatagramConfig, address: string, port: number, r
   }
 }
 
+/** What a datagram link's sending socket connects to: the peer, or the group. */
+export interface SendTarget {
+  family: 4 | 6;
+  address: string;
+  port: number;
+}
+
+// connect() errors that mean no route now (the link's device is down): not
+// the link's failure. conntrackd, which sends with sendto(), starts then and
+// counts send errors until the route is back; so do we.
+const NO_ROUTE = new Set(["ENETUNREACH", "EHOSTUNREACH"]);
+
+/** Connects the sending socket: true, or false while there is no route. Other errors throw. */
+export function connectSender(tx: number, to: SendTarget): boolean {
+  try {
+    dgramAddon().connect(tx, to.family, to.address, to.port);
+    return true;
+  } catch (e) {
+    if (NO_ROUTE.has((e as NodeJS.ErrnoException).code ?? "")) return false;
+    throw e;
+  }
+}
+
+/** What the daemon logs of a link opened without a route to its target (its device down at start). */
+export function noRouteWarning(cfg: DatagramConfig, to: SendTarget): string {
+  const device = cfg.interface ? ` (is ${cfg.interface} down?)` : "";
+  return `${linkName(cfg)}: no route to ${to.address} now${device}: its sends count as errors until there is one`;
+}
+
 // The largest UDP payload fits one slot: a datagram is never cut.
 const SLOT = 65536;
 const BATCH = 32;
@@ -72,9 +101,13 @@ export abstract class DatagramChannel implements Channel {
   private flushQueued = false;
   private retry: NodeJS.Timeout | null = null;
 
-  /** `canSend`: there is somewhere to send to (the tx socket is connected to the peer or the group). */
+  /**
+   * `target`: where the tx socket sends (null: nowhere); `connected`: it is
+   * connected there, else it connects at a send once there is a route.
+   */
   constructor(private readonly cfg: DatagramConfig, private readonly rx: number, private readonly tx: number,
-    private readonly canSend: boolean, readonly receiveBuffer: number, readonly warnings: readonly string[]) {
+    private readonly target: SendTarget | null, private connected: boolean,
+    readonly receiveBuffer: number, readonly warnings: readonly string[]) {
     this.device = cfg.interface;
     this.payloadSize = payloadSizeFor(cfg);
     this.metaWords = this.d.constants.META_WORDS;
@@ -140,7 +173,11 @@ export abstract class DatagramChannel implements Channel {
   }
 
   send(bytes: Uint8Array): boolean {
-    if (this.closed || !this.canSend) return false;
+    if (this.closed || !this.target) return false;
+    if (!this.connected && !this.connectNow()) {
+      this.stats.errorsSend++; // no route yet: counted as conntrackd counts its failed sendto()
+      return false;
+    }
     if (!this.room(bytes.length)) {
       this.stats.errorsSend++;
       if (this.sendQueueDrops++ % 1000 === 0) {
@@ -161,6 +198,15 @@ export abstract class DatagramChannel implements Channel {
       queueMicrotask(() => this.flush());
     }
     return true;
+  }
+
+  private connectNow(): boolean {
+    try {
+      this.connected = connectSender(this.tx, this.target!);
+    } catch {
+      this.connected = false; // any other refusal: the next send tries again
+    }
+    return this.connected;
   }
 
   /** Makes room in the send queue for `len` more bytes, growing it up to the limit. */

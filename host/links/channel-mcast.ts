@@ -6,7 +6,9 @@
 import { networkInterfaces } from "node:os";
 import type { MulticastChannel } from "../config/types.ts";
 import { type Channel, AddressSet, ChannelError, linkName, socketFailure, withScope } from "./channel.ts";
-import { DatagramChannel, applyDatagramOptions, closeSocket, dgramAddon, openSocket } from "./channel-datagram.ts";
+import {
+  DatagramChannel, type SendTarget, applyDatagramOptions, closeSocket, connectSender, dgramAddon, noRouteWarning, openSocket,
+} from "./channel-datagram.ts";
 
 export async function openMulticastChannel(cfg: MulticastChannel): Promise<Channel> {
   const iface = interfaceFor(cfg);
@@ -18,9 +20,11 @@ export async function openMulticastChannel(cfg: MulticastChannel): Promise<Chann
   try {
     join(cfg, rx, group, iface);
     tx = openSocket(cfg, cfg.family === 4 ? iface ?? "0.0.0.0" : "::", 0, false, "bind the sending socket");
-    setupSender(cfg, tx, group, iface);
+    const target: SendTarget = { family: cfg.family, address: group, port: cfg.port };
+    const connected = setupSender(cfg, tx, target, iface);
     const { receiveBuffer, warnings } = applyDatagramOptions(cfg, rx, tx);
-    return new McastChannel(cfg, rx, tx, ownAddresses(), receiveBuffer, warnings);
+    if (!connected) warnings.push(noRouteWarning(cfg, target));
+    return new McastChannel(cfg, rx, tx, target, connected, ownAddresses(), receiveBuffer, warnings);
   } catch (e) {
     closeSocket(rx);
     if (tx >= 0) closeSocket(tx);
@@ -51,17 +55,20 @@ function join(cfg: MulticastChannel, rx: number, group: string, iface: string | 
   }
 }
 
-/** Multicast loopback off (our own datagrams must not come back to us), TTL 1, the interface; sends go to the group. */
-function setupSender(cfg: MulticastChannel, tx: number, group: string, iface: string | undefined): void {
+/**
+ * Multicast loopback off (our own datagrams must not come back to us), TTL 1,
+ * the interface; sends go to the group: connected, or false while there is no route.
+ */
+function setupSender(cfg: MulticastChannel, tx: number, group: SendTarget, iface: string | undefined): boolean {
   try {
     dgramAddon().sender(tx, cfg.family, iface ?? "");
   } catch (e) {
     throw socketFailure(cfg, `send to the group on ${iface ?? "the default interface"}`, e);
   }
   try {
-    dgramAddon().connect(tx, cfg.family, group, cfg.port);
+    return connectSender(tx, group);
   } catch (e) {
-    throw socketFailure(cfg, `send to group ${group} port ${cfg.port}`, e);
+    throw socketFailure(cfg, `send to group ${group.address} port ${cfg.port}`, e);
   }
 }
 
@@ -77,9 +84,9 @@ function ownAddresses(): AddressSet {
 class McastChannel extends DatagramChannel {
   readonly kind = "multicast" as const;
 
-  constructor(cfg: MulticastChannel, rx: number, tx: number, private readonly own: AddressSet,
-    receiveBuffer: number, warnings: readonly string[]) {
-    super(cfg, rx, tx, true, receiveBuffer, warnings);
+  constructor(cfg: MulticastChannel, rx: number, tx: number, target: SendTarget, connected: boolean,
+    private readonly own: AddressSet, receiveBuffer: number, warnings: readonly string[]) {
+    super(cfg, rx, tx, target, connected, receiveBuffer, warnings);
   }
 
   /** Anyone on the group but this host itself (loopback is off; an impostor with our address is refused). */

@@ -5,7 +5,9 @@
 // could otherwise inject conntrack state.
 import type { UnicastChannel } from "../config/types.ts";
 import { type Channel, AddressSet, linkName, socketFailure, withScope } from "./channel.ts";
-import { DatagramChannel, applyDatagramOptions, closeSocket, dgramAddon, openSocket } from "./channel-datagram.ts";
+import {
+  DatagramChannel, type SendTarget, applyDatagramOptions, closeSocket, connectSender, noRouteWarning, openSocket,
+} from "./channel-datagram.ts";
 
 export async function openUdpChannel(cfg: UnicastChannel): Promise<Channel> {
   const any = cfg.family === 4 ? "0.0.0.0" : "::";
@@ -15,19 +17,23 @@ export async function openUdpChannel(cfg: UnicastChannel): Promise<Channel> {
   try {
     // The sending side takes the same local address so the peer's source filter recognises us.
     tx = openSocket(cfg, local, 0, false, `bind the sending socket to ${local}`);
-    if (cfg.destination) {
-      const to = withScope(cfg.destination, cfg.interface);
+    const target: SendTarget | null = cfg.destination
+      ? { family: cfg.family, address: withScope(cfg.destination, cfg.interface), port: cfg.port } : null;
+    let connected = false;
+    if (target) {
       try {
-        dgramAddon().connect(tx, cfg.family, to, cfg.port);
+        connected = connectSender(tx, target);
       } catch (e) {
-        throw socketFailure(cfg, `send to ${to} port ${cfg.port}`, e);
+        throw socketFailure(cfg, `send to ${target.address} port ${cfg.port}`, e);
       }
     }
     const { receiveBuffer, warnings } = applyDatagramOptions(cfg, rx, tx);
-    if (!cfg.destination) {
+    if (!target) {
       warnings.push(`${linkName(cfg)}: no IPv${cfg.family}_Destination_Address: nothing is sent, and every datagram received is dropped`);
+    } else if (!connected) {
+      warnings.push(noRouteWarning(cfg, target));
     }
-    return new UdpChannel(cfg, rx, tx, receiveBuffer, warnings);
+    return new UdpChannel(cfg, rx, tx, target, connected, receiveBuffer, warnings);
   } catch (e) {
     closeSocket(rx);
     if (tx >= 0) closeSocket(tx);
@@ -39,8 +45,9 @@ class UdpChannel extends DatagramChannel {
   readonly kind = "udp" as const;
   private readonly peer = new AddressSet();
 
-  constructor(cfg: UnicastChannel, rx: number, tx: number, receiveBuffer: number, warnings: readonly string[]) {
-    super(cfg, rx, tx, cfg.destination !== null, receiveBuffer, warnings);
+  constructor(cfg: UnicastChannel, rx: number, tx: number, target: SendTarget | null, connected: boolean,
+    receiveBuffer: number, warnings: readonly string[]) {
+    super(cfg, rx, tx, target, connected, receiveBuffer, warnings);
     if (cfg.destination) this.peer.add(cfg.destination);
   }
 

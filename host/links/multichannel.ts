@@ -97,6 +97,7 @@ export class Multichannel {
   private readonly watch: LinkWatch | null;
   private switchHandler: (e: SwitchEvent) => void = () => {};
   private receiveHandler: (bytes: Uint8Array, index: number, stream?: number) => void = () => {};
+  private closed = false;
   /** Set once "no link available" was reported, so it is reported once per outage. */
   private stranded = false;
 
@@ -112,6 +113,8 @@ export class Multichannel {
     this.warnings = [...channels.flatMap((c) => c.warnings), ...setWarnings];
     channels.forEach((c, i) => c.onReceive((bytes, stream) => this.onData(bytes, i, stream)));
     this.watch = channels.some((c) => c.device !== null) ? LinkWatch.open(() => this.checkLinks()) : null;
+    // A device already down at start sends no news: look once, when the owner listens (onSwitch).
+    if (this.watch) setImmediate(() => this.closed || this.checkLinks());
   }
 
   get current(): Channel {
@@ -157,6 +160,7 @@ export class Multichannel {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     this.watch?.close();
     await Promise.all(this.channels.map((c) => c.close()));
   }
