@@ -256,9 +256,17 @@ export class Lab {
     return ns;
   }
 
-  /** Lets the intruder send from `addr` too (another node's address: UDP's source is whatever the sender writes). */
+  /**
+   * Lets the intruder send from `addr` too (another node's address: UDP's
+   * source is whatever the sender writes). Its ARP keeps to its own address:
+   * it neither answers for `addr` (arp_ignore 2: not the asker's subnet, a
+   * /32) nor asks from it (arp_announce 2), or the nodes' neighbour entries
+   * for `addr` could come to point at the intruder, and their datagrams for
+   * that node would go to it instead, now and then, as the entries refresh.
+   */
   async spoof(addr: string): Promise<void> {
     if (!this.intruderNs) throw new Error("no intruder: addIntruder() first");
+    await must(["sysctl", "-qw", "net.ipv4.conf.sync0.arp_ignore=2", "net.ipv4.conf.sync0.arp_announce=2"], this.intruderNs);
     await must(["ip", "addr", "add", `${addr}/32`, "dev", "sync0", "nodad"], this.intruderNs);
   }
 
