@@ -59,7 +59,7 @@ export function connectSender(tx: number, to: SendTarget): boolean {
 }
 
 /** What the daemon logs of a link opened without a route to its target (its device down at start). */
-export function noRouteWarning(cfg: DatagramConfig, to: SendTarget): string {
+function noRouteWarning(cfg: DatagramConfig, to: SendTarget): string {
   const device = cfg.interface ? ` (is ${cfg.interface} down?)` : "";
   return `${linkName(cfg)}: no route to ${to.address} now${device}: its sends count as errors until there is one`;
 }
@@ -82,6 +82,8 @@ export abstract class DatagramChannel implements Channel {
   readonly device: string | null;
   readonly payloadSize: number;
   readonly stats = newStats();
+  /** What the configuration asks and this link cannot do, and a target it has no route to yet. */
+  readonly warnings: readonly string[];
   /** Datagrams dropped because the send queue was full (also in stats.errorsSend). */
   sendQueueDrops = 0;
   private receive: (bytes: Uint8Array) => void = () => {};
@@ -103,11 +105,13 @@ export abstract class DatagramChannel implements Channel {
 
   /**
    * `target`: where the tx socket sends (null: nowhere); `connected`: it is
-   * connected there, else it connects at a send once there is a route.
+   * connected there, else it connects at a send once there is a route (and
+   * the warnings say so).
    */
   constructor(private readonly cfg: DatagramConfig, private readonly rx: number, private readonly tx: number,
     private readonly target: SendTarget | null, private connected: boolean,
-    readonly receiveBuffer: number, readonly warnings: readonly string[]) {
+    readonly receiveBuffer: number, warnings: readonly string[]) {
+    this.warnings = target && !connected ? [...warnings, noRouteWarning(cfg, target)] : warnings;
     this.device = cfg.interface;
     this.payloadSize = payloadSizeFor(cfg);
     this.metaWords = this.d.constants.META_WORDS;

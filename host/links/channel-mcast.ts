@@ -7,7 +7,7 @@ import { networkInterfaces } from "node:os";
 import type { MulticastChannel } from "../config/types.ts";
 import { type Channel, AddressSet, ChannelError, linkName, socketFailure, withScope } from "./channel.ts";
 import {
-  DatagramChannel, type SendTarget, applyDatagramOptions, closeSocket, connectSender, dgramAddon, noRouteWarning, openSocket,
+  DatagramChannel, type SendTarget, applyDatagramOptions, closeSocket, connectSender, dgramAddon, openSocket,
 } from "./channel-datagram.ts";
 
 export async function openMulticastChannel(cfg: MulticastChannel): Promise<Channel> {
@@ -23,7 +23,6 @@ export async function openMulticastChannel(cfg: MulticastChannel): Promise<Chann
     const target: SendTarget = { family: cfg.family, address: group, port: cfg.port };
     const connected = setupSender(cfg, tx, target, iface);
     const { receiveBuffer, warnings } = applyDatagramOptions(cfg, rx, tx);
-    if (!connected) warnings.push(noRouteWarning(cfg, target));
     return new McastChannel(cfg, rx, tx, target, connected, ownAddresses(), receiveBuffer, warnings);
   } catch (e) {
     closeSocket(rx);

@@ -6,7 +6,7 @@
 import type { UnicastChannel } from "../config/types.ts";
 import { type Channel, AddressSet, linkName, socketFailure, withScope } from "./channel.ts";
 import {
-  DatagramChannel, type SendTarget, applyDatagramOptions, closeSocket, connectSender, noRouteWarning, openSocket,
+  DatagramChannel, type SendTarget, applyDatagramOptions, closeSocket, connectSender, openSocket,
 } from "./channel-datagram.ts";
 
 export async function openUdpChannel(cfg: UnicastChannel): Promise<Channel> {
@@ -30,8 +30,6 @@ export async function openUdpChannel(cfg: UnicastChannel): Promise<Channel> {
     const { receiveBuffer, warnings } = applyDatagramOptions(cfg, rx, tx);
     if (!target) {
       warnings.push(`${linkName(cfg)}: no IPv${cfg.family}_Destination_Address: nothing is sent, and every datagram received is dropped`);
-    } else if (!connected) {
-      warnings.push(noRouteWarning(cfg, target));
     }
     return new UdpChannel(cfg, rx, tx, target, connected, receiveBuffer, warnings);
   } catch (e) {
