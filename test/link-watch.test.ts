@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { Netns, ROOT, isRoot } from "./support/netns.ts";
+import { until } from "./support/pair.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -15,10 +16,7 @@ test("LinkWatch wakes on each device change, and never while nothing changes", {
     { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
   let lines: string[] = [];
   child.stdout.setEncoding("utf8").on("data", (d: string) => lines.push(...d.split("\n").filter(Boolean)));
-  const waitFor = async (what: string) => {
-    for (let i = 0; i < 100 && !lines.includes(what); i++) await sleep(50);
-    assert.ok(lines.includes(what), `no "${what}" (saw ${JSON.stringify(lines)})`);
-  };
+  const waitFor = async (what: string) => assert.ok(await until(() => lines.includes(what)), `no "${what}" (saw ${JSON.stringify(lines)})`);
   try {
     await waitFor("ready");
     lines = [];
